@@ -31,6 +31,7 @@ CREATE TABLE customers (
     geocode_error      text NOT NULL DEFAULT '',
     version       integer NOT NULL DEFAULT 1,     -- optimistic concurrency, bumped on update
     rev           bigint NOT NULL DEFAULT nextval('customer_rev'),
+    txid          bigint NOT NULL DEFAULT txid_current(), -- writing transaction, for the change feed
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
     CHECK ((geom IS NULL) = (h3 IS NULL))
@@ -38,6 +39,7 @@ CREATE TABLE customers (
 
 CREATE INDEX customers_geom_idx ON customers USING gist (geom);
 CREATE INDEX customers_rev_idx ON customers (rev);
+CREATE INDEX customers_txid_idx ON customers (txid);
 CREATE INDEX customers_h3_idx ON customers (h3);
 CREATE INDEX customers_owner_idx ON customers (owner);
 
@@ -45,6 +47,20 @@ CREATE INDEX customers_owner_idx ON customers (owner);
 CREATE TABLE customer_deletions (
     id         bigint PRIMARY KEY,
     rev        bigint NOT NULL DEFAULT nextval('customer_rev'),
+    txid       bigint NOT NULL DEFAULT txid_current(),
     deleted_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX customer_deletions_rev_idx ON customer_deletions (rev);
+CREATE INDEX customer_deletions_txid_idx ON customer_deletions (txid);
+
+-- Followers of the change feed: a writer NOTIFYs gcrm_changes after committing; a follower
+-- reads rows whose txid is at or above the xmin of its previous snapshot (every older
+-- transaction had finished then), so no commit is missed however transactions interleave.
+
+CREATE FUNCTION notify_customer_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('gcrm_changes', 'customers');
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER customers_notify AFTER INSERT OR UPDATE OR DELETE ON customers
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_customer_changes();

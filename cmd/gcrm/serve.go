@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gcrm/gcrm/crm"
+	"github.com/gcrm/gcrm/geo/postgis"
+	"github.com/gcrm/gcrm/web"
+)
+
+func init() { register("serve", "run the HTTP server (API, tiles, map UI)", serveCmd) }
+
+type serveFlags struct {
+	db   dbFlags
+	addr string
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	f.db.register(fs, getenv)
+	def := getenv("GCRM_ADDR")
+	if def == "" {
+		def = "127.0.0.1:8080"
+	}
+	fs.StringVar(&f.addr, "addr", def, "address to listen on")
+}
+
+func serveCmd(ctx context.Context, e env) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var f serveFlags
+	f.register(fs, e.getenv)
+	if err := fs.Parse(e.args); err != nil {
+		return 2
+	}
+	db, closeDB, err := f.db.open(ctx, e)
+	if err != nil {
+		return fail(e, err)
+	}
+	defer closeDB()
+	return serve(ctx, e, db, f.addr)
+}
+
+// serve builds the server on db and runs it until ctx ends.
+func serve(ctx context.Context, e env, db *postgis.DB, addr string) int {
+	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
+	srv, err := buildServer(ctx, db, log)
+	if err != nil {
+		return fail(e, err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fail(e, fmt.Errorf("listen on %s: %w", addr, err))
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute, // imports upload large files
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	fmt.Fprintf(e.stdout, "gcrm: serving on http://%s/\n", ln.Addr())
+	select {
+	case err := <-errc:
+		return fail(e, err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fail(e, err)
+	}
+	fmt.Fprintln(e.stdout, "gcrm: stopped")
+	return 0
+}
+
+// buildServer wires stores, the in-memory engine and every part's routes into a web.Server.
+func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger) (*web.Server, error) {
+	s := &web.Server{DB: db, Customers: crm.NewStore(db), Log: log}
+	return s, nil
+}
