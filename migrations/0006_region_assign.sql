@@ -1,0 +1,15 @@
+-- The region of each customer at each region level (county, state, …), computed in Go by
+-- olap.RegionIndex (R-tree + exact point-in-polygon, one region per border point) and
+-- written with COPY. No foreign keys: on Citus customers are distributed and regions a
+-- reference table; a row whose customer or region is gone is ignored by readers (joins)
+-- and replaced by the next assignment. A customer outside every region of a level has no
+-- row for that level.
+CREATE TABLE customer_regions (
+    customer_id bigint NOT NULL,
+    level       text   NOT NULL,
+    region_id   bigint NOT NULL,
+    PRIMARY KEY (customer_id, level)
+);
+
+-- Roll-ups by region read all customers of one region of one level.
+CREATE INDEX customer_regions_level_region_idx ON customer_regions (level, region_id);

@@ -1,0 +1,392 @@
+package olap
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/gcrm/gcrm/geo"
+	"github.com/gcrm/gcrm/geo/postgis"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/wkb"
+	"github.com/tidwall/rtree"
+	"golang.org/x/sync/errgroup"
+)
+
+// Region is one region of a level as the assignment index knows it.
+type Region struct {
+	ID   int64
+	Code string
+}
+
+// RegionIndex finds the region of one level (county, state, …) that contains a point: an
+// R-tree over the bounding boxes of the regions' polygons narrows the candidates, an exact
+// point-in-polygon test (holes and multipolygons included) decides. A point on a border
+// shared by two regions belongs to exactly one of them: the one to its east, or to its
+// north on an east–west border (see assign_pip.go). It is safe for concurrent use.
+type RegionIndex struct {
+	Level   string
+	Regions []Region
+	polys   []polygon
+	tree    rtree.RTreeGN[float64, int32]
+}
+
+// NewRegionIndex builds an index of regions from their geometries (orb.Polygon or
+// orb.MultiPolygon; other types are ignored). geoms[i] is the geometry of regions[i].
+func NewRegionIndex(level string, regions []Region, geoms []orb.Geometry) *RegionIndex {
+	idx := &RegionIndex{Level: level, Regions: regions}
+	for i, g := range geoms {
+		var polys []orb.Polygon
+		switch g := g.(type) {
+		case orb.Polygon:
+			polys = []orb.Polygon{g}
+		case orb.MultiPolygon:
+			polys = g
+		}
+		for _, p := range polys {
+			if len(p) == 0 || len(p[0]) < 3 {
+				continue
+			}
+			idx.polys = append(idx.polys, newPolygon(p, int32(i)))
+		}
+	}
+	for i := range idx.polys {
+		b := idx.polys[i].bound
+		idx.tree.Insert([2]float64{b.Min[0], b.Min[1]}, [2]float64{b.Max[0], b.Max[1]}, int32(i))
+	}
+	return idx
+}
+
+// Locate returns the index into Regions of the region containing p, or -1 when p is in
+// none.
+func (idx *RegionIndex) Locate(p orb.Point) int {
+	x, y := p[0], p[1]
+	found := int32(-1)
+	idx.tree.Search([2]float64{x, y}, [2]float64{x, y}, func(_, _ [2]float64, i int32) bool {
+		if idx.polys[i].contains(x, y) {
+			found = idx.polys[i].region
+			return false
+		}
+		return true
+	})
+	return int(found)
+}
+
+// LoadRegionIndex reads the regions of level from the regions table and indexes them.
+// Returns ENOTFOUND when the level has no regions.
+func LoadRegionIndex(ctx context.Context, db *postgis.DB, level string) (*RegionIndex, error) {
+	const q = `SELECT id, code, ST_AsBinary(geom) FROM regions WHERE level = $1 AND geom IS NOT NULL ORDER BY id`
+	rows, err := db.Pool.Query(ctx, q, level)
+	if err != nil {
+		return nil, postgis.Wrap(err)
+	}
+	defer rows.Close()
+	var regions []Region
+	var geoms []orb.Geometry
+	for rows.Next() {
+		var r Region
+		var b []byte
+		if err := rows.Scan(&r.ID, &r.Code, &b); err != nil {
+			return nil, postgis.Wrap(err)
+		}
+		g, err := wkb.Unmarshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("region %d (%s %s): decode geometry: %w", r.ID, level, r.Code, err)
+		}
+		regions = append(regions, r)
+		geoms = append(geoms, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, postgis.Wrap(err)
+	}
+	if len(regions) == 0 {
+		return nil, geo.Errorf(geo.ENOTFOUND, "there are no regions of level %q: import them first with 'gcrm import regions'", level)
+	}
+	return NewRegionIndex(level, regions, geoms), nil
+}
+
+// RegionLevels returns the levels present in the regions table, sorted.
+func RegionLevels(ctx context.Context, db *postgis.DB) ([]string, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT DISTINCT level FROM regions ORDER BY level`)
+	if err != nil {
+		return nil, postgis.Wrap(err)
+	}
+	levels, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return levels, postgis.Wrap(err)
+}
+
+// AssignStats says what AssignAll did.
+type AssignStats struct {
+	Customers  int // located customers read
+	Assigned   int // of them inside a region (rows written)
+	Unassigned int // outside every region of the level
+}
+
+// AssignAll assigns every located customer to its region of idx.Level and replaces the
+// stored assignment of that level (table customer_regions) in one transaction, so readers
+// see the old or the new assignment, never a mix. Reading the customers, locating them
+// (on all cores) and writing with COPY run as a pipeline.
+func AssignAll(ctx context.Context, db *postgis.DB, idx *RegionIndex) (AssignStats, error) {
+	var st AssignStats
+	type batch = assignBatch
+	g, gctx := errgroup.WithContext(ctx)
+	read := make(chan *batch, 4)
+	located := make(chan *batch, 4)
+
+	// Reader: customer ids and points, decoded straight from the EWKB bytes.
+	g.Go(func() error {
+		defer close(read)
+		rows, err := db.Pool.Query(gctx, `SELECT id, geom FROM customers WHERE geom IS NOT NULL`,
+			pgx.QueryResultFormats{pgx.BinaryFormatCode, pgx.BinaryFormatCode})
+		if err != nil {
+			return postgis.Wrap(err)
+		}
+		defer rows.Close()
+		const size = 8192
+		b := &batch{ids: make([]int64, 0, size), pts: make([]orb.Point, 0, size)}
+		for rows.Next() {
+			raw := rows.RawValues()
+			if len(raw[0]) != 8 {
+				return fmt.Errorf("customers.id: unexpected %d bytes", len(raw[0]))
+			}
+			p, ok := ewkbPoint(raw[1])
+			if !ok {
+				continue
+			}
+			b.ids = append(b.ids, int64(binary.BigEndian.Uint64(raw[0])))
+			b.pts = append(b.pts, p)
+			if len(b.ids) == size {
+				select {
+				case read <- b:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				b = &batch{ids: make([]int64, 0, size), pts: make([]orb.Point, 0, size)}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return postgis.Wrap(err)
+		}
+		if len(b.ids) > 0 {
+			select {
+			case read <- b:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+
+	// Locators, one per core.
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	wg.Add(workers)
+	for w := 0; w < workers; w++ {
+		g.Go(func() error {
+			defer wg.Done()
+			for b := range read {
+				b.reg = make([]int32, len(b.pts))
+				for i, p := range b.pts {
+					b.reg[i] = int32(idx.Locate(p))
+				}
+				select {
+				case located <- b:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	go func() { wg.Wait(); close(located) }()
+
+	// Writer: one transaction, delete the level, COPY the new rows.
+	g.Go(func() error {
+		defer func() {
+			for range located { // unblock locators if the writer fails
+			}
+		}()
+		return db.WithTx(gctx, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(gctx, `DELETE FROM customer_regions WHERE level = $1`, idx.Level); err != nil {
+				return postgis.Wrap(err)
+			}
+			src := &assignSource{level: idx.Level, idx: idx, in: located, st: &st}
+			_, err := tx.CopyFrom(gctx, pgx.Identifier{"customer_regions"}, []string{"customer_id", "level", "region_id"}, src)
+			return postgis.Wrap(err)
+		})
+	})
+	err := g.Wait()
+	return st, err
+}
+
+// assignBatch is a run of customers on their way through AssignAll's pipeline.
+type assignBatch struct {
+	ids []int64
+	pts []orb.Point
+	reg []int32
+}
+
+// assignSource feeds located batches to COPY, skipping points outside every region.
+type assignSource struct {
+	level string
+	idx   *RegionIndex
+	in    <-chan *assignBatch
+	cur   *assignBatch
+	i     int
+	row   [3]any
+	st    *AssignStats
+}
+
+func (s *assignSource) Next() bool {
+	for {
+		if s.cur != nil {
+			for s.i < len(s.cur.ids) {
+				i := s.i
+				s.i++
+				s.st.Customers++
+				r := s.cur.reg[i]
+				if r < 0 {
+					s.st.Unassigned++
+					continue
+				}
+				s.st.Assigned++
+				s.row = [3]any{s.cur.ids[i], s.level, s.idx.Regions[r].ID}
+				return true
+			}
+		}
+		b, ok := <-s.in
+		if !ok {
+			return false
+		}
+		s.cur, s.i = b, 0
+	}
+}
+
+func (s *assignSource) Values() ([]any, error) { return s.row[:], nil }
+func (s *assignSource) Err() error             { return nil }
+
+// ewkbPoint decodes a 2D point from (E)WKB bytes, with or without SRID.
+func ewkbPoint(b []byte) (orb.Point, bool) {
+	if len(b) < 21 {
+		return orb.Point{}, false
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	if b[0] == 0 {
+		bo = binary.BigEndian
+	}
+	typ := bo.Uint32(b[1:5])
+	off := 5
+	if typ&0x20000000 != 0 { // SRID flag
+		off += 4
+	}
+	if typ&0xffff != 1 || len(b) < off+16 {
+		return orb.Point{}, false
+	}
+	x := math.Float64frombits(bo.Uint64(b[off:]))
+	y := math.Float64frombits(bo.Uint64(b[off+8:]))
+	if math.IsNaN(x) || math.IsNaN(y) {
+		return orb.Point{}, false
+	}
+	return orb.Point{x, y}, true
+}
+
+// Execer runs one SQL statement: a pgx.Tx, *pgx.Conn or *pgxpool.Pool, so a caller can
+// assign inside the transaction of its own write.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Assigner keeps one RegionIndex per region level in memory and stores the regions of a
+// customer after each write. Use it from every code path that creates a customer or moves
+// one (API create/update, CSV import, geocoding); AssignAll covers bulk re-assignment after
+// regions change.
+type Assigner struct {
+	mu     sync.RWMutex
+	levels map[string]*RegionIndex
+}
+
+// NewAssigner loads an index for every level in the regions table (none is fine: customers
+// are then assigned to nothing until Reload).
+func NewAssigner(ctx context.Context, db *postgis.DB) (*Assigner, error) {
+	a := &Assigner{levels: map[string]*RegionIndex{}}
+	levels, err := RegionLevels(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range levels {
+		if err := a.Reload(ctx, db, l); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Reload reads level's regions again (after an import of regions). Returns ENOTFOUND when
+// the level has no regions any more, after dropping it.
+func (a *Assigner) Reload(ctx context.Context, db *postgis.DB, level string) error {
+	idx, err := LoadRegionIndex(ctx, db, level)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil {
+		delete(a.levels, level)
+		return err
+	}
+	a.levels[level] = idx
+	return nil
+}
+
+// Index returns the index of level, or nil.
+func (a *Assigner) Index(level string) *RegionIndex {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.levels[level]
+}
+
+// Locate returns the region of p at every loaded level (levels where p is in no region are
+// absent).
+func (a *Assigner) Locate(p orb.Point) map[string]Region {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make(map[string]Region, len(a.levels))
+	for l, idx := range a.levels {
+		if i := idx.Locate(p); i >= 0 {
+			out[l] = idx.Regions[i]
+		}
+	}
+	return out
+}
+
+// AssignCustomer stores the regions of customer id located at p (nil: not located, so in
+// no region) at every loaded level, replacing its previous assignment. Run it with the
+// write's transaction (or the pool right after the commit).
+func (a *Assigner) AssignCustomer(ctx context.Context, q Execer, id int64, p *orb.Point) error {
+	var levels []string
+	var regions []int64
+	if p != nil {
+		for l, r := range a.Locate(*p) {
+			levels = append(levels, l)
+			regions = append(regions, r.ID)
+		}
+	}
+	const sql = `WITH upsert AS (
+		INSERT INTO customer_regions (customer_id, level, region_id)
+		SELECT $1, l, r FROM unnest($2::text[], $3::bigint[]) AS u(l, r)
+		ON CONFLICT (customer_id, level) DO UPDATE SET region_id = EXCLUDED.region_id)
+	DELETE FROM customer_regions WHERE customer_id = $1 AND level <> ALL($2::text[])`
+	if levels == nil {
+		levels, regions = []string{}, []int64{}
+	}
+	_, err := q.Exec(ctx, sql, id, levels, regions)
+	return postgis.Wrap(err)
+}
+
+// UnassignCustomer removes the stored regions of a deleted customer.
+func UnassignCustomer(ctx context.Context, q Execer, id int64) error {
+	_, err := q.Exec(ctx, `DELETE FROM customer_regions WHERE customer_id = $1`, id)
+	return postgis.Wrap(err)
+}
