@@ -1,0 +1,270 @@
+package olap
+
+import "slices"
+
+// Row is one point as the engine keeps it. Status, Segment and Owner are dictionary codes
+// (Snapshot.Status etc. turn them back into text); Kind indexes crm.Kinds.
+type Row struct {
+	X, Y    uint32 // web-mercator position, see Project
+	ID      int64
+	Cell    uint64 // H3 cell at geo.CellResolution
+	Kind    uint8
+	Status  uint32
+	Segment uint32
+	Owner   uint32
+	Revenue float64
+	Rev     int64
+}
+
+func (r *Row) key() uint64 { return Morton(r.X, r.Y) }
+
+// columns is the sorted base: one slice per field, ordered by Morton key, plus byID (the
+// positions ordered by id) for writes. It is never changed once published.
+type columns struct {
+	x, y    []uint32
+	id      []int64
+	cell    []uint64
+	kind    []uint8
+	status  []uint32
+	segment []uint32
+	owner   []uint32
+	revenue []float64
+	rev     []int64
+	byID    []uint32
+}
+
+// bytesPerPoint is what the base columns cost per point.
+const bytesPerPoint = 4 + 4 + 8 + 8 + 1 + 4 + 4 + 4 + 8 + 8 + 4
+
+func newColumns(n int) *columns {
+	return &columns{
+		x: make([]uint32, 0, n), y: make([]uint32, 0, n), id: make([]int64, 0, n), cell: make([]uint64, 0, n),
+		kind: make([]uint8, 0, n), status: make([]uint32, 0, n), segment: make([]uint32, 0, n),
+		owner: make([]uint32, 0, n), revenue: make([]float64, 0, n), rev: make([]int64, 0, n),
+	}
+}
+
+func (c *columns) len() int { return len(c.x) }
+
+func (c *columns) add(r *Row) {
+	c.x = append(c.x, r.X)
+	c.y = append(c.y, r.Y)
+	c.id = append(c.id, r.ID)
+	c.cell = append(c.cell, r.Cell)
+	c.kind = append(c.kind, r.Kind)
+	c.status = append(c.status, r.Status)
+	c.segment = append(c.segment, r.Segment)
+	c.owner = append(c.owner, r.Owner)
+	c.revenue = append(c.revenue, r.Revenue)
+	c.rev = append(c.rev, r.Rev)
+}
+
+func (c *columns) row(i int, r *Row) {
+	*r = Row{X: c.x[i], Y: c.y[i], ID: c.id[i], Cell: c.cell[i], Kind: c.kind[i], Status: c.status[i],
+		Segment: c.segment[i], Owner: c.owner[i], Revenue: c.revenue[i], Rev: c.rev[i]}
+}
+
+func (c *columns) key(i int) uint64 { return Morton(c.x[i], c.y[i]) }
+
+// search returns the first position whose key is ≥ k.
+func (c *columns) search(k uint64) int {
+	lo, hi := 0, len(c.x)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if Morton(c.x[m], c.y[m]) < k {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// span returns the positions [lo, hi) whose keys lie in the inclusive range [klo, khi].
+func (c *columns) span(klo, khi uint64) (int, int) {
+	lo := c.search(klo)
+	if khi == ^uint64(0) {
+		return lo, len(c.x)
+	}
+	return lo, c.search(khi + 1)
+}
+
+// find returns the base position of id, or -1.
+func (c *columns) find(id int64) int {
+	lo, hi := 0, len(c.byID)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if c.id[c.byID[m]] < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(c.byID) && c.id[c.byID[lo]] == id {
+		return int(c.byID[lo])
+	}
+	return -1
+}
+
+// sorted returns c's rows reordered by Morton key, with byID built.
+func (c *columns) sorted() *columns {
+	n := c.len()
+	pairs := make([]pair, n)
+	for i := range pairs {
+		pairs[i] = pair{c.key(i), uint32(i)}
+	}
+	radixSort(pairs)
+	out := &columns{
+		x: permute(c.x, pairs), y: permute(c.y, pairs), id: permute(c.id, pairs), cell: permute(c.cell, pairs),
+		kind: permute(c.kind, pairs), status: permute(c.status, pairs), segment: permute(c.segment, pairs),
+		owner: permute(c.owner, pairs), revenue: permute(c.revenue, pairs), rev: permute(c.rev, pairs),
+	}
+	out.indexIDs(pairs)
+	return out
+}
+
+// indexIDs builds byID, reusing scratch (len ≥ n) for the sort.
+func (c *columns) indexIDs(scratch []pair) {
+	n := c.len()
+	scratch = scratch[:n]
+	for i := range scratch {
+		scratch[i] = pair{uint64(c.id[i]) ^ (1 << 63), uint32(i)} // flip the sign bit: unsigned order = signed order
+	}
+	radixSort(scratch)
+	c.byID = make([]uint32, n)
+	for i, p := range scratch {
+		c.byID[i] = p.i
+	}
+}
+
+func permute[T any](s []T, order []pair) []T {
+	out := make([]T, len(order))
+	for i, p := range order {
+		out[i] = s[p.i]
+	}
+	return out
+}
+
+// merge returns the base without the dead positions (sorted) and with delta (sorted by key)
+// merged in.
+func (c *columns) merge(dead []uint32, delta []Row) *columns {
+	n := c.len() - len(dead) + len(delta)
+	out := newColumns(n)
+	d, j := 0, 0
+	var r Row
+	for i := 0; i < c.len(); i++ {
+		if d < len(dead) && int(dead[d]) == i {
+			d++
+			continue
+		}
+		k := c.key(i)
+		for j < len(delta) && delta[j].key() < k {
+			out.add(&delta[j])
+			j++
+		}
+		c.row(i, &r)
+		out.add(&r)
+	}
+	for ; j < len(delta); j++ {
+		out.add(&delta[j])
+	}
+	out.indexIDs(make([]pair, out.len()))
+	return out
+}
+
+type pair struct {
+	k uint64
+	i uint32
+}
+
+// radixSort sorts pairs by k (stable), skipping the byte positions where all keys agree.
+func radixSort(a []pair) {
+	if len(a) < 256 {
+		slices.SortStableFunc(a, func(p, q pair) int {
+			switch {
+			case p.k < q.k:
+				return -1
+			case p.k > q.k:
+				return 1
+			}
+			return 0
+		})
+		return
+	}
+	var counts [8][256]int
+	for _, p := range a {
+		for b := 0; b < 8; b++ {
+			counts[b][byte(p.k>>(8*b))]++
+		}
+	}
+	buf := make([]pair, len(a))
+	src, dst := a, buf
+	for b := 0; b < 8; b++ {
+		c := &counts[b]
+		if c[byte(src[0].k>>(8*b))] == len(a) {
+			continue // every key has the same byte here
+		}
+		off := 0
+		for v := 0; v < 256; v++ {
+			n := c[v]
+			c[v] = off
+			off += n
+		}
+		shift := uint(8 * b)
+		for _, p := range src {
+			v := byte(p.k >> shift)
+			dst[c[v]] = p
+			c[v]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &a[0] {
+		copy(a, src)
+	}
+}
+
+// dict codes strings as dense uint32s. A published dict is never changed: adding a value
+// makes a new one sharing the values' backing array (readers only look below their length).
+type dict struct {
+	values []string
+	codes  map[string]uint32
+}
+
+func newDict() *dict { return &dict{values: []string{""}, codes: map[string]uint32{"": 0}} }
+
+func (d *dict) value(code uint32) string {
+	if int(code) < len(d.values) {
+		return d.values[code]
+	}
+	return ""
+}
+
+// dictWriter adds values to a dict, copying the code map once per batch of additions.
+type dictWriter struct {
+	cur   *dict
+	owned bool // cur is not published yet and may be changed in place
+}
+
+func (w *dictWriter) code(v string) uint32 {
+	if c, ok := w.cur.codes[v]; ok {
+		return c
+	}
+	if !w.owned {
+		codes := make(map[string]uint32, len(w.cur.codes)+1)
+		for k, c := range w.cur.codes {
+			codes[k] = c
+		}
+		w.cur = &dict{values: w.cur.values, codes: codes}
+		w.owned = true
+	}
+	c := uint32(len(w.cur.values))
+	w.cur.values = append(w.cur.values, v)
+	w.cur.codes[v] = c
+	return c
+}
+
+// publish returns the dict for a snapshot; later additions copy it first.
+func (w *dictWriter) publish() *dict {
+	w.owned = false
+	return &dict{values: w.cur.values[:len(w.cur.values):len(w.cur.values)], codes: w.cur.codes}
+}
