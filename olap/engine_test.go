@@ -20,7 +20,7 @@ func randomCustomer(r *rand.Rand, id, rev int64) *crm.Customer {
 // model is the brute-force truth the engine is checked against.
 type model map[int64]*crm.Customer
 
-func (m model) count(t olap.Tile, q olap.Query) int {
+func (m model) count(t olap.Tile, q olap.Filter) int {
 	n := 0
 	for _, c := range m {
 		x, y := olap.Project(c.Location[0], c.Location[1])
@@ -69,7 +69,7 @@ func TestEngineWrites(t *testing.T) {
 	if s.Len() != len(m) {
 		t.Fatalf("engine holds %d points, want %d", s.Len(), len(m))
 	}
-	for _, q := range []olap.Query{{}, {Kinds: []string{"lead"}}, {Scope: crm.Scope{Restricted: true, Owners: []string{"ann"}}}} {
+	for _, q := range []olap.Filter{{}, {Kinds: []string{"lead"}}, {Scope: crm.Scope{Restricted: true, Owners: []string{"ann"}}}} {
 		for _, tile := range []olap.Tile{{Z: 0}, {Z: 4, X: 3, Y: 6}, {Z: 5, X: 6, Y: 12}, {Z: 6, X: 13, Y: 25}, {Z: 7, X: 26, Y: 51}} {
 			want := m.count(tile, q)
 			if got := s.Count(tile, s.Compile(q)); got != want {
@@ -92,7 +92,7 @@ func TestEngineWrites(t *testing.T) {
 	if s2.Len() != len(m) || s2.Version() != s.Version() {
 		t.Fatalf("after merge: %d points version %d, want %d version %d", s2.Len(), s2.Version(), len(m), s.Version())
 	}
-	if got, want := s2.Count(olap.Tile{Z: 4, X: 3, Y: 6}, s2.Compile(olap.Query{})), m.count(olap.Tile{Z: 4, X: 3, Y: 6}, olap.Query{}); got != want {
+	if got, want := s2.Count(olap.Tile{Z: 4, X: 3, Y: 6}, s2.Compile(olap.Filter{})), m.count(olap.Tile{Z: 4, X: 3, Y: 6}, olap.Filter{}); got != want {
 		t.Fatalf("after merge: count %d, want %d", got, want)
 	}
 }
@@ -118,7 +118,7 @@ func TestEachBuffer(t *testing.T) {
 	}
 	s := e.Snapshot()
 	n := 0
-	s.EachBuffer(tile, 4, s.Compile(olap.Query{}), func(*olap.Row) { n++ })
+	s.EachBuffer(tile, 4, s.Compile(olap.Filter{}), func(*olap.Row) { n++ })
 	if n != in {
 		t.Fatalf("buffer holds %d points, want %d", n, in)
 	}

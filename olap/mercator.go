@@ -73,8 +73,8 @@ func (t Tile) keyRange() (lo, hi uint64) {
 	return lo, lo + (uint64(1) << (2 * s)) - 1
 }
 
-// origin returns the world position of t's north-west corner.
-func (t Tile) origin() (x, y uint32) {
+// Origin returns the world position of t's north-west corner.
+func (t Tile) Origin() (x, y uint32) {
 	if t.Z == 0 {
 		return 0, 0
 	}

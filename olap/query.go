@@ -37,26 +37,26 @@ func (s *Snapshot) Kind(code uint8) string {
 	return ""
 }
 
-// Stats describes the engine's memory use.
-type Stats struct {
+// EngineStats describes the engine's memory use.
+type EngineStats struct {
 	Points, Delta, Dead int
 	BaseBytes           int64 // bytes held by the base columns
 }
 
 // Stats returns the snapshot's sizes.
-func (s *Snapshot) Stats() Stats {
-	return Stats{Points: s.Len(), Delta: len(s.delta), Dead: len(s.dead), BaseBytes: int64(s.base.len()) * bytesPerPoint}
+func (s *Snapshot) Stats() EngineStats {
+	return EngineStats{Points: s.Len(), Delta: len(s.delta), Dead: len(s.dead), BaseBytes: int64(s.base.len()) * bytesPerPoint}
 }
 
-// Query selects points: the caller's scope plus optional filters (empty: any value).
-type Query struct {
+// Filter selects points: the caller's scope plus optional filters (empty: any value).
+type Filter struct {
 	Scope    crm.Scope
 	Kinds    []string
 	Statuses []string
 	Segments []string
 }
 
-// Match is a Query compiled against one snapshot's dictionaries.
+// Match is a Filter compiled against one snapshot's dictionaries.
 type Match struct {
 	all                    bool
 	kinds                  uint8 // bit per kind code
@@ -65,7 +65,7 @@ type Match struct {
 
 // Compile turns q into codes of s's dictionaries. Values the data does not hold match
 // nothing.
-func (s *Snapshot) Compile(q Query) *Match {
+func (s *Snapshot) Compile(q Filter) *Match {
 	m := &Match{kinds: 0xff}
 	if len(q.Kinds) > 0 {
 		m.kinds = 0
@@ -214,7 +214,7 @@ type GridCell struct {
 // every point lands in one cell. cells must have 4^levels entries, all zero; cell (cx, cy)
 // is cells[cy<<levels|cx].
 func (s *Snapshot) Grid(t Tile, levels int, m *Match, cells []GridCell) {
-	ox, oy := t.origin()
+	ox, oy := t.Origin()
 	shift := uint(32 - t.Z - levels)
 	klo, khi := t.keyRange()
 	lo, hi := s.base.span(klo, khi)
