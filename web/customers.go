@@ -18,10 +18,10 @@ func (s *Server) customerRoutes(r chi.Router) {
 	r.Get("/{id}", s.getCustomer)
 	r.Patch("/{id}", s.updateCustomer)
 	r.Delete("/{id}", s.deleteCustomer)
+	r.Get("/export.csv", s.exportCustomers)      // export.go
+	r.Get("/{id}/personal-data", s.personalData) // privacy.go
+	r.Post("/{id}/erase", s.eraseCustomer)       // privacy.go
 }
-
-// scopeOf returns the data scope of the caller. Until users exist it is everything.
-var scopeOf = func(r *http.Request) crm.Scope { return crm.Scope{} }
 
 // feature is a customer as a GeoJSON Feature.
 type feature struct {
@@ -139,6 +139,9 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.Location != nil && c.Geocode.Precision == "manual" && c.Geocode.Source == "user" {
 		c.Geocode = crm.Geocode{Precision: "given", Confidence: 1, Source: "api"}
+	}
+	if sc := scopeOf(r); c.Owner == "" && sc.Restricted && len(sc.Owners) == 1 {
+		c.Owner = sc.Owners[0] // a rep's new record is theirs
 	}
 	if sc := scopeOf(r); !sc.Allows(c.Owner) {
 		writeError(w, r, s.Log, geo.Errorf(geo.EFORBIDDEN, "you can only create records owned by %s", strings.Join(sc.Owners, ", ")))

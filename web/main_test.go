@@ -19,7 +19,8 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // testServer is a running gcrm HTTP server on a fresh database.
 type testServer struct {
 	*httptest.Server
-	srv *web.Server
+	srv  *web.Server
+	auth string // bearer token sent by do: an admin's unless a test changes it (auth_test.go)
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -28,7 +29,7 @@ func newTestServer(t *testing.T) *testServer {
 	srv := &web.Server{DB: db, Customers: crm.NewStore(db), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &testServer{Server: ts, srv: srv}
+	return &testServer{Server: ts, srv: srv, auth: userToken(t, srv, "admin@test.gcrm", crm.RoleAdmin)}
 }
 
 // do sends a request with an optional JSON body and returns the response and its body.
@@ -44,6 +45,9 @@ func (ts *testServer) do(t *testing.T, method, path, body string, header ...stri
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if ts.auth != "" {
+		req.Header.Set("Authorization", "Bearer "+ts.auth) // a header pair "Authorization", "" sends none
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])

@@ -30,6 +30,13 @@ type Server struct {
 	Log       *slog.Logger
 	Mounts    []func(chi.Router) // extra routes registered by other parts (tiles, imports, …)
 
+	// Users and Audit default to stores on DB (auth.go). Every route needs a rule in
+	// auth_policy.go: a route without one is refused.
+	Users         *crm.Users
+	Audit         *crm.Audit
+	SecureCookies bool // mark cookies Secure although this server sees plain HTTP (TLS ends at a proxy)
+	TrustProxy    bool // take the client address from X-Forwarded-For / X-Real-IP (only behind a proxy that sets them)
+
 	metrics *metrics
 }
 
@@ -60,14 +67,26 @@ func (s *Server) Handler() http.Handler {
 		s.Log = slog.Default()
 	}
 	s.metrics = newMetrics()
+	if s.Users == nil {
+		s.Users = crm.NewUsers(s.DB)
+	}
+	if s.Audit == nil {
+		s.Audit = crm.NewAudit(s.DB)
+	}
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.RealIP, s.logAndMeasure, middleware.Recoverer)
+	r.Use(middleware.RequestID)
+	if s.TrustProxy { // else a client could pick its own address and dodge the sign-in limits
+		r.Use(middleware.RealIP)
+	}
+	r.Use(s.logAndMeasure, middleware.Recoverer, s.guard(r))
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	r.Get("/readyz", s.ready)
-	r.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	r.Get("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(middleware.RequestSize(16 << 20))
 		r.Route("/customers", s.customerRoutes)
+		r.Route("/auth", s.authRoutes) // sign-in, sign-out, me, API tokens (auth.go)
+		r.Get("/audit", s.listAudit)   // audit.go
 	})
 	for _, m := range s.Mounts {
 		m(r)
