@@ -1,0 +1,545 @@
+// gcrm's map UI: one ES module, no framework, no request that leaves the origin.
+//
+// The page is built so that later parts slot in without a rewrite:
+//   - every call to the API goes through api(), which sends the CSRF header and turns a 401
+//     into auth.required() (the sign-in form hooks in there);
+//   - the top bar has empty #workspace-slot and #user-slot for the workspace switcher and the
+//     "signed in as" badge;
+//   - all state that a link should carry lives in `state` and the URL hash (readHash/writeHash).
+import { Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl } from './vendor/maplibre-gl.mjs';
+
+// The worker is a same-origin module script, so a CSP of worker-src 'self' is enough.
+setWorkerUrl(new URL('./vendor/maplibre-gl-worker.mjs', import.meta.url).href);
+
+const KIND_COLORS = { customer: '#1b9e77', prospect: '#d95f02', lead: '#7570b3' }; // ColorBrewer Dark2
+const CLUSTER_COLOR = '#3b6ea8';
+const US_BOUNDS = [[-125, 24], [-66.5, 49.5]];
+const FILTER_KEYS = ['kind', 'status', 'segment'];
+
+// ---------------------------------------------------------------------------------------
+// API access
+
+/** ApiError is a failed API call; message is the server's problem+json detail. */
+export class ApiError extends Error {
+  constructor(status, message, problem) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+/** auth is where sign-in plugs in: required() runs whenever the server answers 401. */
+export const auth = {
+  required() {
+    toast('Please sign in to see this data.');
+    document.dispatchEvent(new CustomEvent('gcrm:signin-required'));
+  },
+};
+
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  if (meta?.content) return meta.content;
+  const c = document.cookie.split('; ').find((s) => s.startsWith('gcrm_csrf='));
+  return c ? decodeURIComponent(c.slice('gcrm_csrf='.length)) : '';
+}
+
+/**
+ * api calls gcrm's JSON API on this origin with the session cookie and CSRF header.
+ * It resolves to the decoded body (null for 204) and rejects with an ApiError.
+ */
+export async function api(path, { method = 'GET', body, signal } = {}) {
+  const headers = { Accept: 'application/json' };
+  const token = csrfToken();
+  if (token) headers['X-CSRF-Token'] = token;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, {
+      method, headers, signal, credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiError(0, 'gcrm cannot be reached: check that the server is running.');
+  }
+  if (res.status === 401) {
+    auth.required();
+    throw new ApiError(401, 'Sign-in required.');
+  }
+  if (!res.ok) {
+    let problem;
+    try { problem = await res.json(); } catch { /* not JSON */ }
+    throw new ApiError(res.status, problem?.detail || `${res.status} ${res.statusText}`, problem);
+  }
+  return res.status === 204 ? null : res.json();
+}
+
+// ---------------------------------------------------------------------------------------
+// State and the URL: #map=zoom/lat/lon[/bearing/pitch]&sel=ID&kind=…&status=…&segment=…
+
+const state = {
+  sel: null, // selected record id (number) or null
+  filters: { kind: '', status: '', segment: '' },
+};
+
+function readHash() {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+  const out = { view: null, sel: null, filters: {} };
+  const m = (params.get('map') || '').split('/').map(Number);
+  if (m.length >= 3 && m.slice(0, 3).every(Number.isFinite)) {
+    out.view = { zoom: m[0], center: [m[2], m[1]], bearing: m[3] || 0, pitch: m[4] || 0 };
+  }
+  const sel = Number(params.get('sel'));
+  if (Number.isInteger(sel) && sel > 0) out.sel = sel;
+  for (const k of FILTER_KEYS) out.filters[k] = params.get(k) || '';
+  return out;
+}
+
+function writeHash() {
+  if (!map) return;
+  const c = map.getCenter();
+  const z = map.getZoom();
+  const digits = Math.max(2, Math.ceil((z * Math.LN2 + Math.log(512 / 360 / 0.5)) / Math.LN10));
+  let view = `${round(z, 2)}/${round(c.lat, digits)}/${round(c.lng, digits)}`;
+  const bearing = round(map.getBearing(), 1);
+  const pitch = round(map.getPitch(), 0);
+  if (bearing || pitch) view += `/${bearing}/${pitch}`;
+  const rest = new URLSearchParams();
+  if (state.sel) rest.set('sel', String(state.sel));
+  for (const k of FILTER_KEYS) if (state.filters[k]) rest.set(k, state.filters[k]);
+  const tail = rest.toString();
+  const hash = `#map=${view}${tail ? `&${tail}` : ''}`;
+  if (hash !== location.hash) history.replaceState(history.state, '', hash);
+}
+
+function round(v, d) {
+  const f = 10 ** d;
+  return Math.round(v * f) / f;
+}
+
+// ---------------------------------------------------------------------------------------
+// The map
+
+const origin = location.origin;
+let customerTiles = { template: `${origin}/tiles/customers/{z}/{x}/{y}.mvt`, minzoom: 0, maxzoom: 16 };
+let map;
+
+function customerTileURL() {
+  const [base, query = ''] = customerTiles.template.split('?');
+  const q = new URLSearchParams(query);
+  for (const k of FILTER_KEYS) {
+    if (state.filters[k]) q.set(k, state.filters[k]);
+    else q.delete(k);
+  }
+  const s = q.toString();
+  return s ? `${base}?${s}` : base;
+}
+
+const isCluster = ['==', ['get', 'cluster'], true];
+const clusterRadius = ['interpolate', ['linear'], ['sqrt', ['get', 'count']], 1, 9, 10, 15, 40, 22, 100, 30, 300, 40];
+const pointRadius = ['interpolate', ['linear'], ['zoom'], 3, 3.5, 10, 5, 16, 8];
+
+function buildStyle() {
+  const regionTiles = (level) => [`${origin}/tiles/regions/{z}/{x}/{y}.mvt?level=${level}`];
+  return {
+    version: 8,
+    name: 'gcrm',
+    // No "glyphs": MapLibre 6 then draws label glyphs locally (TinySDF from the system's
+    // sans-serif), so text needs no font server and no request leaves the origin.
+    sources: {
+      states: { type: 'vector', tiles: regionTiles('state'), minzoom: 0, maxzoom: 12 },
+      counties: { type: 'vector', tiles: regionTiles('county'), minzoom: 5, maxzoom: 12 },
+      customers: {
+        type: 'vector', tiles: [customerTileURL()],
+        minzoom: customerTiles.minzoom, maxzoom: customerTiles.maxzoom,
+      },
+      hover: { type: 'geojson', data: emptyFC() },
+      selection: { type: 'geojson', data: emptyFC() },
+    },
+    layers: [
+      { id: 'background', type: 'background', paint: { 'background-color': '#e9edf1' } },
+      {
+        id: 'state-fill', type: 'fill', source: 'states', 'source-layer': 'regions',
+        paint: { 'fill-color': '#fbfaf6' },
+      },
+      {
+        id: 'county-line', type: 'line', source: 'counties', 'source-layer': 'regions', minzoom: 5,
+        paint: {
+          'line-color': '#c3cad2',
+          'line-width': ['interpolate', ['linear'], ['zoom'], 5, 0.4, 10, 1],
+        },
+      },
+      {
+        id: 'state-line', type: 'line', source: 'states', 'source-layer': 'regions',
+        layout: { 'line-join': 'round' },
+        paint: {
+          'line-color': '#7d8794',
+          'line-width': ['interpolate', ['linear'], ['zoom'], 2, 0.6, 6, 1.2, 10, 2],
+        },
+      },
+      {
+        id: 'hover-ring', type: 'circle', source: 'hover',
+        paint: {
+          // zoom may only be the input of the outermost interpolate, so the point radius is
+          // repeated here per zoom stop.
+          'circle-radius': ['interpolate', ['linear'], ['zoom'],
+            3, ['case', isCluster, ['+', clusterRadius, 4], 7.5],
+            10, ['case', isCluster, ['+', clusterRadius, 4], 9],
+            16, ['case', isCluster, ['+', clusterRadius, 4], 12]],
+          'circle-color': 'rgba(0,0,0,0)',
+          'circle-stroke-color': '#1d2733',
+          'circle-stroke-width': 2,
+        },
+      },
+      {
+        id: 'clusters', type: 'circle', source: 'customers', 'source-layer': 'customers',
+        filter: isCluster,
+        paint: {
+          'circle-color': CLUSTER_COLOR,
+          'circle-opacity': 0.88,
+          'circle-radius': clusterRadius,
+          'circle-stroke-color': '#ffffff',
+          'circle-stroke-width': 1.5,
+        },
+      },
+      {
+        id: 'cluster-count', type: 'symbol', source: 'customers', 'source-layer': 'customers',
+        filter: isCluster,
+        layout: {
+          'text-field': ['case',
+            ['>=', ['get', 'count'], 10000], ['concat', ['to-string', ['round', ['/', ['get', 'count'], 1000]]], 'k'],
+            ['>=', ['get', 'count'], 1000], ['concat', ['to-string', ['/', ['round', ['/', ['get', 'count'], 100]], 10]], 'k'],
+            ['to-string', ['get', 'count']]],
+          'text-font': ['DejaVu Sans Bold'],
+          'text-size': ['interpolate', ['linear'], ['sqrt', ['get', 'count']], 1, 11, 100, 14],
+          'text-allow-overlap': true,
+          'text-ignore-placement': true,
+        },
+        paint: { 'text-color': '#ffffff' },
+      },
+      {
+        id: 'points', type: 'circle', source: 'customers', 'source-layer': 'customers',
+        filter: ['!', isCluster],
+        paint: {
+          'circle-color': ['match', ['get', 'kind'],
+            'customer', KIND_COLORS.customer, 'prospect', KIND_COLORS.prospect, 'lead', KIND_COLORS.lead, '#888888'],
+          'circle-radius': pointRadius,
+          'circle-stroke-color': '#ffffff',
+          'circle-stroke-width': 1,
+        },
+      },
+      {
+        id: 'selection-ring', type: 'circle', source: 'selection',
+        paint: {
+          'circle-radius': ['interpolate', ['linear'], ['zoom'], 3, 8, 16, 13],
+          'circle-color': 'rgba(0,0,0,0)',
+          'circle-stroke-color': '#ffb000',
+          'circle-stroke-width': 3,
+        },
+      },
+    ],
+  };
+}
+
+function emptyFC() {
+  return { type: 'FeatureCollection', features: [] };
+}
+
+// absolute makes a tile URL template absolute without encoding its {z}/{x}/{y}: tiles are
+// fetched in MapLibre's worker, whose base URL is the worker script's, not the page's.
+function absolute(template) {
+  return /^https?:\/\//.test(template) ? template : origin + (template.startsWith('/') ? '' : '/') + template;
+}
+
+async function loadTileJSON() {
+  try {
+    const tj = await api('/tiles/customers.json');
+    customerTiles = {
+      template: absolute(tj.tiles?.[0] || customerTiles.template),
+      minzoom: Number.isFinite(tj.minzoom) ? tj.minzoom : 0,
+      maxzoom: Number.isFinite(tj.maxzoom) ? tj.maxzoom : 16,
+    };
+  } catch (err) {
+    console.warn('gcrm: no TileJSON for customers, using the default tile URL:', err.message);
+  }
+}
+
+function setProgress(on) {
+  clearTimeout(setProgress.timer);
+  const bar = document.getElementById('progress');
+  if (!on) { bar.hidden = true; return; }
+  setProgress.timer = setTimeout(() => { bar.hidden = false; }, 300); // only for slow loads
+}
+
+function startMap() {
+  const initial = readHash();
+  state.filters = { ...state.filters, ...initial.filters };
+  state.sel = initial.sel;
+
+  const opts = {
+    container: 'map',
+    style: buildStyle(),
+    attributionControl: false,
+    dragRotate: false,
+    maxZoom: 19,
+    fadeDuration: 0,
+  };
+  if (initial.view) Object.assign(opts, initial.view);
+  else opts.bounds = US_BOUNDS;
+  map = new MapLibreMap(opts);
+  map.touchZoomRotate.disableRotation();
+  map.addControl(new NavigationControl({ showCompass: false }), 'top-left');
+  map.addControl(new ScaleControl({ unit: 'imperial' }), 'bottom-right');
+
+  map.on('moveend', writeHash);
+  map.on('dataloading', () => setProgress(true));
+  map.on('idle', () => setProgress(false));
+  map.on('error', onMapError);
+  map.on('mousemove', onHover);
+  map.on('mouseout', () => setHover(null));
+  map.on('click', onClick);
+  map.once('load', () => {
+    writeHash();
+    if (state.sel) openDetails(state.sel, { fly: !initial.view });
+  });
+  window.gcrm = { map, state, api, auth, openDetails, closeDetails, setFilters };
+}
+
+const shownErrors = new Set();
+function onMapError(e) {
+  const status = e.error?.status;
+  if (status === 401) { auth.required(); return; }
+  const msg = e.error?.message || String(e.error || 'map error');
+  console.error('gcrm map:', msg);
+  if (!shownErrors.has(msg)) {
+    shownErrors.add(msg);
+    toast(status ? `Loading map data failed (${status}): ${msg}` : `Map error: ${msg}`);
+  }
+}
+
+const interactive = ['clusters', 'points'];
+
+function featureAt(point) {
+  const fs = map.queryRenderedFeatures(point, { layers: interactive });
+  return fs[0] || null;
+}
+
+let hovered = null;
+function onHover(e) {
+  setHover(featureAt(e.point));
+}
+
+function setHover(f) {
+  const key = f ? `${f.properties.cluster}:${f.properties.id}:${f.geometry.coordinates}` : null;
+  if (key === hovered) return;
+  hovered = key;
+  map.getCanvas().style.cursor = f ? 'pointer' : '';
+  // Plain copies: the queried feature's objects cannot be sent to the worker as they are.
+  map.getSource('hover')?.setData(f ? {
+    type: 'FeatureCollection',
+    features: [{
+      type: 'Feature',
+      geometry: { type: 'Point', coordinates: [...f.geometry.coordinates] },
+      properties: { cluster: f.properties.cluster === true, count: Number(f.properties.count) || 1 },
+    }],
+  } : emptyFC());
+}
+
+function onClick(e) {
+  const f = featureAt(e.point);
+  if (!f) return;
+  if (f.properties.cluster === true) {
+    const to = Number(f.properties.expansion_zoom);
+    const zoom = Math.min(Number.isFinite(to) && to > map.getZoom() ? to : map.getZoom() + 2, map.getMaxZoom());
+    map.easeTo({ center: f.geometry.coordinates, zoom, duration: 500 });
+    return;
+  }
+  const id = Number(f.properties.id);
+  if (id > 0) openDetails(id);
+}
+
+// ---------------------------------------------------------------------------------------
+// Details drawer
+
+let detailsAbort = null;
+
+/** openDetails shows record id in the drawer and puts it in the URL. */
+async function openDetails(id, { fly = false } = {}) {
+  state.sel = id;
+  writeHash();
+  const drawer = document.getElementById('drawer');
+  const body = document.getElementById('d-body');
+  const title = document.getElementById('d-name');
+  drawer.hidden = false;
+  drawer.dataset.id = String(id);
+  drawer.dataset.state = 'loading';
+  title.textContent = 'Loading…';
+  body.replaceChildren();
+  detailsAbort?.abort();
+  const ctl = new AbortController();
+  detailsAbort = ctl;
+  let f;
+  try {
+    f = await api(`/api/v1/customers/${id}`, { signal: ctl.signal });
+  } catch (err) {
+    if (err.name === 'AbortError' || state.sel !== id) return;
+    drawer.dataset.state = 'error';
+    title.textContent = `Record ${id}`;
+    body.replaceChildren(el('p', { className: 'error' },
+      err.status === 404 ? 'This record does not exist any more, or you may not see it.' : err.message));
+    map.getSource('selection')?.setData(emptyFC());
+    return;
+  }
+  if (state.sel !== id) return;
+  renderDetails(f);
+  drawer.dataset.state = 'ready';
+  map.getSource('selection')?.setData(f.geometry ? {
+    type: 'FeatureCollection', features: [{ type: 'Feature', geometry: f.geometry, properties: {} }],
+  } : emptyFC());
+  if (fly && f.geometry) map.jumpTo({ center: f.geometry.coordinates, zoom: Math.max(map.getZoom(), 12) });
+}
+
+/** closeDetails hides the drawer and clears the selection. */
+function closeDetails() {
+  detailsAbort?.abort();
+  state.sel = null;
+  const drawer = document.getElementById('drawer');
+  drawer.hidden = true;
+  delete drawer.dataset.id;
+  map.getSource('selection')?.setData(emptyFC());
+  writeHash();
+}
+
+const numberFmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+
+function renderDetails(f) {
+  const c = f.properties;
+  document.getElementById('d-name').textContent = c.name;
+  const rows = [];
+  const row = (label, ...value) => {
+    const v = value.filter((x) => x !== '' && x != null && x !== false);
+    if (v.length) rows.push(el('dt', {}, label), el('dd', {}, ...v));
+  };
+  const cityLine = [c.city, [c.region, c.postcode].filter(Boolean).join(' ')].filter(Boolean).join(', ');
+  const address = [c.street, cityLine, c.country].filter(Boolean);
+  row('Status', c.status || '—');
+  row('Segment', c.segment || '—');
+  row('Owner', c.owner || 'unassigned');
+  row('Address', ...(address.length ? address.flatMap((l, i) => (i ? [el('br'), l] : [l])) : ['—']));
+  row('Revenue', numberFmt.format(c.revenue || 0));
+  const contact = [];
+  if (c.email) contact.push(el('a', { href: `mailto:${c.email}` }, c.email));
+  if (c.phone) contact.push(el('a', { href: `tel:${c.phone.replace(/[^+\d]/g, '')}` }, c.phone));
+  row('Contact', ...(contact.length ? contact.flatMap((x, i) => (i ? [el('br'), x] : [x])) : ['—']),
+    el('div', { className: 'muted' }, c.consent_email ? 'e-mail consent given' : 'no e-mail consent'));
+  const g = c.geocode || {};
+  const geocode = [g.precision || 'not located'];
+  if (g.confidence) geocode.push(` (${Math.round(g.confidence * 100)} %)`);
+  if (g.source) geocode.push(`, from ${g.source}`);
+  row('Geocode', geocode.join(''), g.error ? el('div', { className: 'error' }, g.error) : '');
+  if (f.geometry) {
+    const [lon, lat] = f.geometry.coordinates;
+    row('Location', `${lat.toFixed(5)}, ${lon.toFixed(5)}`);
+  }
+  if (c.external_id) row('External id', c.external_id);
+  if (c.updated_at) row('Updated', new Date(c.updated_at).toLocaleString());
+  document.getElementById('d-body').replaceChildren(
+    el('div', { className: 'badges' }, el('span', { className: `badge kind-${c.kind}`, title: 'kind' }, c.kind)),
+    el('dl', {}, ...rows));
+}
+
+/** el builds an element; children are nodes or text (never parsed as HTML). */
+function el(tag, props = {}, ...children) {
+  const e = document.createElement(tag);
+  Object.assign(e, props);
+  for (const c of children) if (c !== '' && c != null) e.append(c);
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------
+// Filters
+
+function setFilters(filters) {
+  state.filters = { ...state.filters, ...filters };
+  syncFilterForm();
+  map.getSource('customers')?.setTiles([customerTileURL()]);
+  writeHash();
+}
+
+function syncFilterForm() {
+  let any = false;
+  for (const k of FILTER_KEYS) {
+    const sel = document.getElementById(`f-${k}`);
+    const v = state.filters[k];
+    if (v && ![...sel.options].some((o) => o.value === v)) sel.append(el('option', { value: v }, v));
+    sel.value = v;
+    sel.classList.toggle('active', Boolean(v));
+    any ||= Boolean(v);
+  }
+  document.getElementById('f-clear').hidden = !any;
+}
+
+async function loadFilterValues() {
+  // There is no facet endpoint yet: a sample of records gives the values in use.
+  try {
+    const fc = await api('/api/v1/customers?limit=1000');
+    for (const k of ['status', 'segment']) {
+      const values = [...new Set(fc.features.map((f) => f.properties[k]).filter(Boolean))].sort();
+      const sel = document.getElementById(`f-${k}`);
+      const have = new Set([...sel.options].map((o) => o.value));
+      for (const v of values) if (!have.has(v)) sel.append(el('option', { value: v }, v));
+    }
+    syncFilterForm();
+  } catch (err) {
+    if (err.status !== 401) console.warn('gcrm: could not list filter values:', err.message);
+  }
+}
+
+function wireFilters() {
+  const form = document.getElementById('filters');
+  form.addEventListener('change', (e) => {
+    if (e.target.name) setFilters({ [e.target.name]: e.target.value });
+  });
+  form.addEventListener('submit', (e) => e.preventDefault());
+  document.getElementById('f-clear').addEventListener('click', () => setFilters({ kind: '', status: '', segment: '' }));
+}
+
+// ---------------------------------------------------------------------------------------
+// Toasts, keys, the hash, start
+
+function toast(message, kind = 'error') {
+  const box = document.getElementById('toasts');
+  const t = el('div', { className: `toast ${kind}` }, message);
+  box.append(t);
+  setTimeout(() => t.remove(), 6000);
+}
+
+function onHashChange() {
+  const h = readHash();
+  if (h.view) {
+    const c = map.getCenter();
+    if (Math.abs(c.lng - h.view.center[0]) > 1e-6 || Math.abs(c.lat - h.view.center[1]) > 1e-6 ||
+        Math.abs(map.getZoom() - h.view.zoom) > 1e-3) map.jumpTo(h.view);
+  }
+  if (FILTER_KEYS.some((k) => h.filters[k] !== state.filters[k])) setFilters(h.filters);
+  if (h.sel !== state.sel) {
+    if (h.sel) openDetails(h.sel);
+    else closeDetails();
+  }
+}
+
+async function main() {
+  wireFilters();
+  document.getElementById('d-close').addEventListener('click', closeDetails);
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && state.sel) closeDetails();
+  });
+  await loadTileJSON();
+  startMap();
+  syncFilterForm();
+  window.addEventListener('hashchange', onHashChange);
+  loadFilterValues();
+}
+
+main();
