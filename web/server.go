@@ -88,6 +88,7 @@ func (s *Server) Handler() http.Handler {
 		r.Route("/auth", s.authRoutes) // sign-in, sign-out, me, API tokens (auth.go)
 		r.Get("/audit", s.listAudit)   // audit.go
 	})
+	s.uiRoutes(r) // the map UI at / and /static/* (ui.go)
 	for _, m := range s.Mounts {
 		m(r)
 	}
