@@ -1,0 +1,269 @@
+package olap_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/gcrm/gcrm/geo"
+	"github.com/gcrm/gcrm/geo/postgis"
+	"github.com/gcrm/gcrm/geo/postgis/pgtest"
+	"github.com/gcrm/gcrm/olap"
+	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/wkb"
+	"github.com/paulmach/orb/geojson"
+)
+
+const countiesFile = "../../shared/data/regions/us/counties-10m.geojson"
+
+// importCounties stores the real us-atlas counties (3,231) as level "county" and returns
+// their features. The file has 22 zero-area rings of two or three positions (topology
+// quantization artefacts) that ReadRegionFeatures refuses, so they are dropped first — and
+// with them Falls Church, VA (51610), whose only ring has no area at this scale: 3,230 remain.
+func importCounties(t *testing.T, db *postgis.DB) []olap.RegionFeature {
+	t.Helper()
+	data, err := os.ReadFile(countiesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := geojson.UnmarshalFeatureCollection(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []*geojson.Feature
+	for _, f := range fc.Features {
+		var mp orb.MultiPolygon
+		switch g := f.Geometry.(type) {
+		case orb.Polygon:
+			mp = orb.MultiPolygon{g}
+		case orb.MultiPolygon:
+			mp = g
+		}
+		var clean orb.MultiPolygon
+		for _, p := range mp {
+			var q orb.Polygon
+			for i, r := range p {
+				if len(r) >= 4 {
+					q = append(q, r)
+				} else if i == 0 {
+					break
+				}
+			}
+			if len(q) > 0 && len(q[0]) >= 4 {
+				clean = append(clean, q)
+			}
+		}
+		if len(clean) > 0 {
+			f.Geometry = clean
+			kept = append(kept, f)
+		}
+	}
+	fc.Features = kept
+	data, err = fc.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	feats, err := olap.ReadRegionFeatures(data, olap.RegionReadOptions{Level: "county"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := olap.NewRegionStore(db).Import(context.Background(), "county", feats); err != nil {
+		t.Fatal(err)
+	}
+	return feats
+}
+
+// copyCustomers stores customers with ids 1..len(pts) at pts.
+func copyCustomers(t *testing.T, db *postgis.DB, pts []orb.Point) {
+	t.Helper()
+	rows := make([][]any, len(pts))
+	for i, p := range pts {
+		rows[i] = []any{int64(i + 1), "customer", "c", wkb.MustMarshal(p), int64(geo.CellOf(p, geo.CellResolution))}
+	}
+	ctx := context.Background()
+	if _, err := db.Pool.CopyFrom(ctx, pgx.Identifier{"customers"}, []string{"id", "kind", "name", "geom", "h3"}, pgx.CopyFromRows(rows)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE customers SET geom = ST_SetSRID(geom, 4326)`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The Go assignment equals PostGIS ST_Contains on real counties for points off the borders,
+// and puts every point on a border (a county vertex) in exactly one county that touches it.
+func TestAssignAll_EqualsSTContains(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	feats := importCounties(t, db)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var pts []orb.Point
+	for len(pts) < 4000 { // uniform over the contiguous US bbox (oceans included)
+		pts = append(pts, orb.Point{-125 + 59*rng.Float64(), 24 + 26*rng.Float64()})
+	}
+	random := len(pts)
+	for len(pts) < 4500 { // county vertices: on borders, often shared by 3–4 counties
+		f := feats[rng.IntN(len(feats))]
+		ring := f.Geometry[0][0]
+		pts = append(pts, ring[rng.IntN(len(ring))])
+	}
+	copyCustomers(t, db, pts)
+	idx, err := olap.LoadRegionIndex(ctx, db, "county")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.Regions) != 3230 {
+		t.Fatalf("%d counties indexed, want 3230", len(idx.Regions))
+	}
+	st, err := olap.AssignAll(ctx, db, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Customers != len(pts) || st.Assigned+st.Unassigned != st.Customers {
+		t.Fatalf("stats %+v", st)
+	}
+	got := map[int64]int64{}
+	rows, _ := db.Pool.Query(ctx, `SELECT customer_id, region_id FROM customer_regions WHERE level = 'county'`)
+	for rows.Next() {
+		var c, r int64
+		if err := rows.Scan(&c, &r); err != nil {
+			t.Fatal(err)
+		}
+		got[c] = r
+	}
+	if len(got) != st.Assigned {
+		t.Fatalf("%d rows stored, stats say %d", len(got), st.Assigned)
+	}
+	type truth struct{ contains, touches []int64 }
+	want := map[int64]*truth{}
+	rows, err = db.Pool.Query(ctx, `SELECT c.id, r.id, ST_Contains(r.geom, c.geom) FROM customers c
+		JOIN regions r ON r.level = 'county' AND ST_Intersects(r.geom, c.geom)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var c, r int64
+		var contains bool
+		if err := rows.Scan(&c, &r, &contains); err != nil {
+			t.Fatal(err)
+		}
+		w := want[c]
+		if w == nil {
+			w = &truth{}
+			want[c] = w
+		}
+		w.touches = append(w.touches, r)
+		if contains {
+			w.contains = append(w.contains, r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	inRandom, onBorder := 0, 0
+	for id := int64(1); id <= int64(len(pts)); id++ {
+		w := want[id]
+		if w == nil {
+			w = &truth{}
+		}
+		r, ok := got[id]
+		if id <= int64(random) {
+			switch {
+			case len(w.contains) == 1 && (!ok || r != w.contains[0]):
+				t.Errorf("point %d %v: Go says %d (%v), ST_Contains %d", id, pts[id-1], r, ok, w.contains[0])
+			case len(w.contains) == 0 && len(w.touches) == 0 && ok:
+				t.Errorf("point %d %v: Go says %d, PostGIS no county", id, pts[id-1], r)
+			case len(w.contains) > 1:
+				t.Errorf("point %d: in %d counties per PostGIS", id, len(w.contains))
+			}
+			if ok {
+				inRandom++
+			}
+			continue
+		}
+		// A vertex: ST_Contains excludes the boundary; Go picks exactly one touching county
+		// unless the vertex is on the coast or the border of the country (then it may be in
+		// none, when no county lies east/north of it).
+		if ok {
+			onBorder++
+			found := false
+			for _, x := range w.touches {
+				found = found || x == r
+			}
+			if !found {
+				t.Errorf("border point %d %v: Go says %d, which does not touch it (touching: %v)", id, pts[id-1], r, w.touches)
+			}
+		} else if len(w.touches) > 2 {
+			t.Errorf("border point %d %v shared by %d counties is in none", id, pts[id-1], len(w.touches))
+		}
+	}
+	t.Logf("%d random points: %d in a county; %d vertices: %d assigned", random, inRandom, len(pts)-random, onBorder)
+	if inRandom < random/3 || onBorder < (len(pts)-random)*3/4 {
+		t.Errorf("too few assigned: %d of %d random, %d of %d vertices", inRandom, random, onBorder, len(pts)-random)
+	}
+}
+
+func TestAssigner_AssignCustomer(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	importCounties(t, db)
+	a, err := olap.NewAssigner(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	travis := orb.Point{-97.74, 30.27} // Austin, Travis County (48453)
+	if err := a.AssignCustomer(ctx, db.Pool, 7, &travis); err != nil {
+		t.Fatal(err)
+	}
+	code := func() string {
+		var c string
+		err := db.Pool.QueryRow(ctx, `SELECT r.code FROM customer_regions cr JOIN regions r ON r.id = cr.region_id
+			WHERE cr.customer_id = 7 AND cr.level = 'county'`).Scan(&c)
+		if err != nil {
+			return err.Error()
+		}
+		return c
+	}
+	if c := code(); c != "48453" {
+		t.Fatalf("county of Austin = %q, want 48453", c)
+	}
+	// Moving the customer moves its assignment (Cook County, Chicago).
+	chicago := orb.Point{-87.63, 41.88}
+	if err := a.AssignCustomer(ctx, db.Pool, 7, &chicago); err != nil {
+		t.Fatal(err)
+	}
+	if c := code(); c != "17031" {
+		t.Fatalf("county of Chicago = %q, want 17031", c)
+	}
+	// Into the sea, then without a location: no county.
+	sea := orb.Point{-70, 30}
+	if err := a.AssignCustomer(ctx, db.Pool, 7, &sea); err != nil {
+		t.Fatal(err)
+	}
+	if c := code(); c != "no rows in result set" {
+		t.Fatalf("at sea: %q", c)
+	}
+	if err := a.AssignCustomer(ctx, db.Pool, 7, &chicago); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AssignCustomer(ctx, db.Pool, 7, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c := code(); c != "no rows in result set" {
+		t.Fatalf("without location: %q", c)
+	}
+	if err := a.AssignCustomer(ctx, db.Pool, 7, &chicago); err != nil {
+		t.Fatal(err)
+	}
+	if err := olap.UnassignCustomer(ctx, db.Pool, 7); err != nil {
+		t.Fatal(err)
+	}
+	if c := code(); c != "no rows in result set" {
+		t.Fatalf("after delete: %q", c)
+	}
+	// An unknown level is ENOTFOUND.
+	if _, err := olap.LoadRegionIndex(ctx, db, "zip"); geo.ErrorCode(err) != geo.ENOTFOUND {
+		t.Fatalf("unknown level: %v", err)
+	}
+}
