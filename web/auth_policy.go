@@ -83,6 +83,7 @@ var policy = map[string]rule{
 	"GET /api/v1/regions":                  {roles: everyone},
 	"GET /api/v1/regions/":                 {roles: everyone},
 	"GET /api/v1/regions/{id}":             {roles: everyone},
+	"GET /api/v1/regions/{level}/{code}":   {roles: everyone},
 	"POST /api/v1/regions":                 {roles: planners, object: "region", maxBody: 256 << 20, timeout: longTimeout},
 	"POST /api/v1/regions/":                {roles: planners, object: "region", maxBody: 256 << 20, timeout: longTimeout},
 	"DELETE /api/v1/regions/{id}":          {roles: planners, object: "region"},
@@ -252,7 +253,8 @@ func (s *Server) guard(mux *chi.Mux) func(http.Handler) http.Handler {
 			r = r.WithContext(ctx)
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			next.ServeHTTP(ww, r)
-			if rp := chi.RouteContext(r.Context()).RoutePattern(); rp != pattern {
+			// (RoutePattern drops a trailing "/" that chi.Walk and Find keep.)
+			if rp := chi.RouteContext(r.Context()).RoutePattern(); rp != pattern && rp+"/" != pattern {
 				// The rule applied was not the route's own: a bug in the lookup above.
 				s.Log.Error("authorization rule was looked up for another route", "rule", pattern, "route", rp)
 			}

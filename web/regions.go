@@ -1,0 +1,289 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"container/list"
+	"context"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gcrm/gcrm/geo"
+	"github.com/gcrm/gcrm/olap"
+	"github.com/gcrm/gcrm/tiles"
+	"github.com/go-chi/chi/v5"
+	"github.com/paulmach/orb/geojson"
+)
+
+// RegionRoutes returns the region routes, for Server.Mounts:
+//
+//	GET /tiles/regions/{z}/{x}/{y}.mvt?level=L  vector tile, layer "regions" (code, name, level)
+//	GET /tiles/regions.json?level=L             its TileJSON
+//	GET /api/v1/regions                         the levels and their region counts
+//	GET /api/v1/regions?level=L                 the regions of a level, without geometry
+//	GET /api/v1/regions/{level}/{code}          one region as a GeoJSON Feature
+//
+// Tiles come from PostGIS (ST_AsMVT over geometry simplified per zoom band) through an
+// in-memory LRU cache keyed by the regions' data version, so a new import shows at once
+// and repeated tiles cost no query. Regions hold no personal data: every role sees all.
+func (s *Server) RegionRoutes(store *olap.RegionStore) func(chi.Router) {
+	h := &regionHandler{s: s, store: store, cache: newTileLRU(64 << 20)}
+	return func(r chi.Router) {
+		r.Get("/tiles/regions/{z}/{x}/{y}.mvt", h.tile)
+		r.Get("/tiles/regions.json", h.tileJSON)
+		r.Get("/api/v1/regions", h.list)
+		r.Get("/api/v1/regions/{level}/{code}", h.get)
+	}
+}
+
+type regionHandler struct {
+	s     *Server
+	store *olap.RegionStore
+	cache *tileLRU
+
+	mu      sync.Mutex
+	version string // data version read at checked
+	levels  map[string]bool
+	checked time.Time
+}
+
+// versionTTL bounds how stale the data version may be: imports by another process (the
+// CLI, another replica) show in tiles within this time.
+const versionTTL = 2 * time.Second
+
+// current returns the data version and the known levels, re-read at most every versionTTL.
+func (h *regionHandler) current(ctx context.Context) (string, map[string]bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.levels != nil && time.Since(h.checked) < versionTTL {
+		return h.version, h.levels, nil
+	}
+	v, err := h.store.RegionsVersion(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	if v != h.version || h.levels == nil {
+		levels, err := h.store.Levels(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		h.levels = make(map[string]bool, len(levels))
+		for _, l := range levels {
+			h.levels[l.Level] = true
+		}
+		h.version = v
+	}
+	h.checked = time.Now()
+	return h.version, h.levels, nil
+}
+
+// level returns the request's level parameter, checked against the stored levels.
+func (h *regionHandler) level(r *http.Request) (string, string, error) {
+	version, levels, err := h.current(r.Context())
+	if err != nil {
+		return "", "", err
+	}
+	level := r.URL.Query().Get("level")
+	if level == "" || !levels[level] {
+		names := make([]string, 0, len(levels))
+		for l := range levels {
+			names = append(names, l)
+		}
+		sort.Strings(names)
+		known := "none are imported yet: run 'gcrm import regions' or 'gcrm demo'"
+		if len(names) > 0 {
+			known = "the levels are " + strings.Join(names, ", ")
+		}
+		if level == "" {
+			return "", "", geo.Errorf(geo.EINVALID, "give the region level as ?level=…; %s", known)
+		}
+		if len(level) > 40 {
+			level = level[:40] + "…"
+		}
+		return "", "", geo.Errorf(geo.EINVALID, "there is no region level %q; %s", level, known)
+	}
+	return level, version, nil
+}
+
+func (h *regionHandler) tile(w http.ResponseWriter, r *http.Request) {
+	t, err := tiles.ParseTile(chi.URLParam(r, "z"), chi.URLParam(r, "x"), chi.URLParam(r, "y"))
+	if err != nil {
+		writeError(w, r, h.s.Log, err)
+		return
+	}
+	level, version, err := h.level(r)
+	if err != nil {
+		writeError(w, r, h.s.Log, err)
+		return
+	}
+	etag := `"rg-` + version + `"`
+	hdr := w.Header()
+	hdr.Set("ETag", etag)
+	hdr.Set("Cache-Control", "public, max-age=300")
+	hdr.Set("Vary", "Accept-Encoding")
+	if tileETagMatch(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	key := version + "|" + level + "|" + tiles.String(t)
+	e := h.cache.get(key)
+	if e == nil {
+		body, err := h.store.RegionTile(r.Context(), level, t.Z, int(t.X), int(t.Y))
+		if err != nil {
+			writeError(w, r, h.s.Log, err)
+			return
+		}
+		e = &tileEntry{key: key, body: body}
+		h.cache.put(e)
+	}
+	body := e.body
+	if len(body) > 0 && tileGzip(r) {
+		body = e.gzipped()
+		hdr.Set("Content-Encoding", "gzip")
+	}
+	hdr.Set("Content-Type", "application/vnd.mapbox-vector-tile")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+func (h *regionHandler) tileJSON(w http.ResponseWriter, r *http.Request) {
+	level, _, err := h.level(r)
+	if err != nil {
+		writeError(w, r, h.s.Log, err)
+		return
+	}
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"tilejson": "3.0.0",
+		"name":     "regions-" + level,
+		"scheme":   "xyz",
+		"tiles":    []string{scheme + "://" + r.Host + "/tiles/regions/{z}/{x}/{y}.mvt?level=" + level},
+		"minzoom":  0,
+		"maxzoom":  12, // geometry is full detail from zoom 10; clients overzoom past 12
+		"vector_layers": []map[string]any{{
+			"id": "regions", "minzoom": 0, "maxzoom": 12,
+			"description": "Region boundaries of level " + level + ".",
+			"fields":      map[string]string{"code": "String", "name": "String", "level": "String"},
+		}},
+	})
+}
+
+func (h *regionHandler) list(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("level") == "" {
+		levels, err := h.store.Levels(r.Context())
+		if err != nil {
+			writeError(w, r, h.s.Log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"levels": levels})
+		return
+	}
+	level, _, err := h.level(r)
+	if err != nil {
+		writeError(w, r, h.s.Log, err)
+		return
+	}
+	regions, err := h.store.FindRegions(r.Context(), level)
+	if err != nil {
+		writeError(w, r, h.s.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"level": level, "regions": regions})
+}
+
+func (h *regionHandler) get(w http.ResponseWriter, r *http.Request) {
+	ri, err := h.store.FindRegion(r.Context(), chi.URLParam(r, "level"), chi.URLParam(r, "code"))
+	if err != nil {
+		writeError(w, r, h.s.Log, err)
+		return
+	}
+	f := geojson.NewFeature(ri.Geometry)
+	f.ID = ri.Code
+	f.BBox = geojson.BBox(ri.BBox)
+	f.Properties = geojson.Properties{
+		"id": ri.ID, "level": ri.Level, "code": ri.Code, "name": ri.Name,
+		"area_m2": ri.AreaM2, "attributes": ri.Attributes,
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	b, err := f.MarshalJSON()
+	if err != nil {
+		writeError(w, r, h.s.Log, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// tileEntry is one cached tile; its gzip form is made on first demand.
+type tileEntry struct {
+	key  string
+	body []byte
+	once sync.Once
+	gz   []byte
+	elem *list.Element
+}
+
+func (e *tileEntry) gzipped() []byte {
+	e.once.Do(func() {
+		var b bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+		zw.Write(e.body)
+		zw.Close()
+		e.gz = b.Bytes()
+	})
+	return e.gz
+}
+
+func (e *tileEntry) size() int { return len(e.key) + 2*len(e.body) + 64 }
+
+// tileLRU is a byte-bounded least-recently-used tile cache, safe for concurrent use.
+// Entries of an old data version are never hit again and age out.
+type tileLRU struct {
+	mu    sync.Mutex
+	max   int
+	bytes int
+	order *list.List // front = most recent
+	items map[string]*tileEntry
+}
+
+func newTileLRU(maxBytes int) *tileLRU {
+	return &tileLRU{max: maxBytes, order: list.New(), items: map[string]*tileEntry{}}
+}
+
+func (c *tileLRU) get(key string) *tileEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.items[key]
+	if e != nil {
+		c.order.MoveToFront(e.elem)
+	}
+	return e
+}
+
+func (c *tileLRU) put(e *tileEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.items[e.key]; old != nil {
+		c.order.Remove(old.elem)
+		c.bytes -= old.size()
+	}
+	e.elem = c.order.PushFront(e)
+	c.items[e.key] = e
+	c.bytes += e.size()
+	for c.bytes > c.max && c.order.Len() > 1 {
+		last := c.order.Back().Value.(*tileEntry)
+		c.order.Remove(last.elem)
+		delete(c.items, last.key)
+		c.bytes -= last.size()
+	}
+}
