@@ -1,0 +1,688 @@
+package crm
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gcrm/gcrm/geo"
+	"github.com/gcrm/gcrm/geo/postgis"
+	"github.com/jackc/pgx/v5"
+	"github.com/paulmach/orb"
+)
+
+// ImportOptions tune Store.Import.
+type ImportOptions struct {
+	// Rejects receives every rejected row as CSV: the file's own columns, then _row and
+	// _reason. Nothing is written when no row is rejected. Nil discards them (they are still
+	// counted, and the first KeepRejects are listed in the result).
+	Rejects io.Writer
+	// KeepRejects is how many rejects ImportResult.Rejects lists (default 100; -1 none).
+	KeepRejects int
+	// Progress, when set, is called now and then (from another goroutine) with the bytes and
+	// data rows read so far, and once at the end of the file.
+	Progress func(bytesRead, rows int64)
+	// Geocoder, when set, places rows that have no coordinates. A row it cannot place still
+	// lands, without a location and with its geocode error; without a Geocoder such rows are
+	// rejected.
+	Geocoder Geocoder
+	// Source is stored as the geocode source of rows whose coordinates the file gives
+	// (default "import").
+	Source string
+}
+
+// Address is what a Geocoder gets for a row without coordinates.
+type Address struct {
+	Street, City, Region, Postcode, Country string
+}
+
+// Geocoder places addresses for Import (see ImportOptions.Geocoder). It returns the point
+// and how it was found, or an error whose message is stored as the row's geocode error.
+type Geocoder interface {
+	Geocode(ctx context.Context, a Address) (orb.Point, Geocode, error)
+}
+
+// GeocoderFunc adapts a function to Geocoder.
+type GeocoderFunc func(ctx context.Context, a Address) (orb.Point, Geocode, error)
+
+// Geocode calls f.
+func (f GeocoderFunc) Geocode(ctx context.Context, a Address) (orb.Point, Geocode, error) {
+	return f(ctx, a)
+}
+
+// Reject is one row that was not imported.
+type Reject struct {
+	Row    int64  `json:"row"`
+	Reason string `json:"reason"`
+}
+
+// ImportResult says what an import did.
+type ImportResult struct {
+	Rows      int64         `json:"rows"`      // data rows read (the header not counted)
+	Inserted  int64         `json:"inserted"`  // new records
+	Updated   int64         `json:"updated"`   // existing records (same external_id) changed
+	Unchanged int64         `json:"unchanged"` // existing records the file left as they were
+	Rejected  int64         `json:"rejected"`  // rows not imported; see Rejects and the rejects CSV
+	Rejects   []Reject      `json:"rejects"`   // the first KeepRejects rejects
+	MaxRev    int64         `json:"max_rev"`   // highest customer rev written (0 if none)
+	Bulk      bool          `json:"bulk"`      // indexes were rebuilt after the load (empty table)
+	Duration  time.Duration `json:"duration_ns"`
+}
+
+// bulkMinRows is the smallest import into an empty table for which dropping the indexes and
+// building them again after the load beats maintaining them row by row.
+const bulkMinRows = 50_000
+
+// Import loads customers from CSV text r in one transaction: every good row lands, every bad
+// row is reported with its row number and reason (ImportOptions.Rejects), and a failure
+// leaves the database as it was.
+//
+// The first row names the columns (external_id,name,kind,lat,lon,street,city,region,
+// postcode,country,segment,status,owner,revenue,email,phone,consent_email, in any order,
+// case-insensitive, with a few aliases such as latitude, lng, zip); other columns go to the
+// record's attributes. A row whose external_id is already stored updates that record (its
+// version and rev move on; only the file's columns change, attributes are merged); a row
+// without external_id is always a new record. When an external_id appears twice in the file
+// the first row wins and later ones are rejected.
+//
+// Memory stays constant for any file size: rows stream from the parser through COPY into a
+// staging table, and duplicates are found there with SQL.
+//
+// Returns EINVALID when the header makes the file unusable (no name column, lat without lon),
+// EUNAVAILABLE when ctx ends, and wrapped database errors otherwise.
+func (s *Store) Import(ctx context.Context, r io.Reader, opt ImportOptions) (res *ImportResult, err error) {
+	start := time.Now()
+	if opt.KeepRejects == 0 {
+		opt.KeepRejects = 100
+	}
+	if opt.Source == "" {
+		opt.Source = "import"
+	}
+	cr := newCSVReader(r)
+	cols, err := cr.Read()
+	if err != nil {
+		var re *csvRowError
+		switch {
+		case errors.As(err, &re):
+			return nil, geo.Errorf(geo.EINVALID, "the header row is broken: %s", re.Reason)
+		case errors.Is(err, io.EOF):
+			return nil, geo.Errorf(geo.EINVALID, "the file is empty: its first row must name the columns (external_id,name,kind,lat,lon,…)")
+		}
+		return nil, geo.Errorf(geo.EINVALID, "cannot read the file: %v", err)
+	}
+	h, err := mapHeader(cols)
+	if err != nil {
+		return nil, err
+	}
+	im := &importer{ctx: ctx, opt: opt, h: h, cr: cr, res: &ImportResult{}}
+	err = s.DB.WithTx(ctx, func(tx pgx.Tx) error { return im.run(tx) })
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, geo.Errorf(geo.EUNAVAILABLE, "the import was cancelled; nothing was imported")
+		}
+		return nil, postgis.Wrap(err)
+	}
+	if err := im.flushRejects(); err != nil {
+		return nil, err
+	}
+	im.res.Duration = time.Since(start)
+	return im.res, nil
+}
+
+// importer is the state of one Import.
+type importer struct {
+	ctx context.Context
+	opt ImportOptions
+	h   *importHeader
+	cr  *csvReader
+	res *ImportResult
+
+	rejects  *csv.Writer
+	rejRec   []string
+	staged   int64
+	ids      *idFilter
+	maybeDup bool
+}
+
+const createStage = `CREATE TEMP TABLE import_stage (
+	row_no bigint NOT NULL, external_id text, kind text NOT NULL, name text NOT NULL,
+	street text NOT NULL, city text NOT NULL, region text NOT NULL, postcode text NOT NULL,
+	country text NOT NULL, lon float8, lat float8, h3 bigint, segment text NOT NULL,
+	status text NOT NULL, owner text NOT NULL, revenue numeric NOT NULL, email text NOT NULL,
+	phone text NOT NULL, consent_email boolean NOT NULL, attributes jsonb,
+	geocode_precision text NOT NULL, geocode_confidence real NOT NULL,
+	geocode_source text NOT NULL, geocode_error text NOT NULL
+) ON COMMIT DROP`
+
+// stageColumns are the staging columns as they are copied, in order.
+const stageColumns = `row_no, external_id, kind, name, street, city, region, postcode, country, lon, lat, h3,
+	segment, status, owner, revenue, email, phone, consent_email, attributes,
+	geocode_precision, geocode_confidence, geocode_source, geocode_error`
+
+func (im *importer) run(tx pgx.Tx) error {
+	ctx := im.ctx
+	if _, err := tx.Exec(ctx, createStage); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '256MB'`); err != nil {
+		return err
+	}
+	// Parse in one goroutine, COPY in this one: the two overlap (and the server works on
+	// its own core meanwhile).
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := im.produce(pw)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	_, copyErr := tx.Conn().PgConn().CopyFrom(ctx, pr, `COPY import_stage (`+stageColumns+`) FROM STDIN`)
+	pr.CloseWithError(errCopyEnded) // unblock the producer if COPY failed first
+	perr := <-done
+	if perr != nil && !errors.Is(perr, errCopyEnded) {
+		return perr
+	}
+	if copyErr != nil {
+		return copyErr
+	}
+	if perr != nil {
+		return perr
+	}
+	if im.maybeDup {
+		if err := im.dedupe(tx); err != nil {
+			return err
+		}
+	}
+	if im.staged == 0 {
+		return nil
+	}
+	bulk, restore, err := im.dropIndexesIfEmpty(tx)
+	if err != nil {
+		return err
+	}
+	im.res.Bulk = bulk
+	if err := tx.QueryRow(ctx, im.upsertSQL(bulk)).Scan(&im.res.Inserted, &im.res.Updated, &im.res.MaxRev); err != nil {
+		return err
+	}
+	im.res.Unchanged = im.staged - im.res.Inserted - im.res.Updated
+	if bulk {
+		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '512MB'`); err != nil {
+			return err
+		}
+		for _, sql := range restore {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `ANALYZE customers`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errCopyEnded = errors.New("crm: COPY ended before the file did")
+
+// produce reads every data row, rejects the bad ones and writes the good ones to w in COPY
+// text format.
+func (im *importer) produce(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	var line []byte
+	var attrs []byte
+	for {
+		if im.cr.row%1024 == 0 {
+			if err := im.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec, err := im.cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var re *csvRowError
+			if !errors.As(err, &re) {
+				return geo.Errorf(geo.EINVALID, "cannot read the file after row %d: %v", im.cr.row, err)
+			}
+			im.res.Rows++
+			reason := fmt.Sprintf("row %d: %s", re.Row, re.Reason)
+			if err := im.reject(re.Row, reason, []string{string(re.Raw)}); err != nil {
+				return err
+			}
+			continue
+		}
+		im.res.Rows++
+		if im.opt.Progress != nil && im.res.Rows%8192 == 0 {
+			im.opt.Progress(im.cr.bytesRead, im.res.Rows)
+		}
+		row := im.cr.row
+		var reason string
+		line, attrs, reason = im.stageRow(line[:0], attrs, row, rec)
+		if reason != "" {
+			if err := im.reject(row, reason, rec); err != nil {
+				return err
+			}
+			continue
+		}
+		im.staged++
+		if _, err := bw.Write(line); err != nil {
+			return err
+		}
+	}
+	if im.opt.Progress != nil {
+		im.opt.Progress(im.cr.bytesRead, im.res.Rows)
+	}
+	return bw.Flush()
+}
+
+// stageRow validates one record and appends its staging line to b. It returns a reason
+// (starting with "row N: ") instead when the row must be rejected.
+func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, []byte, string) {
+	h := im.h
+	if len(rec) != len(h.names) {
+		return b, attrs, fmt.Sprintf("row %d: has %d fields but the header has %d (a comma too many or too few, or broken quoting)", row, len(rec), len(h.names))
+	}
+	get := func(f importField) string {
+		if c := h.colOf[f]; c >= 0 {
+			return strings.TrimSpace(rec[c])
+		}
+		return ""
+	}
+	fail := func(format string, args ...any) ([]byte, []byte, string) {
+		return b, attrs, fmt.Sprintf("row %d: ", row) + fmt.Sprintf(format, args...)
+	}
+	extID, name := get(fExternalID), get(fName)
+	kind := strings.ToLower(get(fKind))
+	if kind == "" {
+		kind = KindCustomer
+	}
+	if name == "" {
+		return fail("name is empty; every record needs a name")
+	}
+	if KindCode(kind) < 0 {
+		return fail("kind %s is not one of customer, prospect, lead", quoteValue(get(fKind)))
+	}
+	revenue := 0.0
+	if v := get(fRevenue); v != "" {
+		var err error
+		revenue, err = strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(revenue) || math.IsInf(revenue, 0) {
+			return fail("revenue %s is not a number (write it like 1234.50, without currency or thousands separators)", quoteValue(v))
+		}
+		if math.Abs(revenue) >= 1e13 {
+			return fail("revenue %s is out of range (at most ±10,000,000,000,000)", quoteValue(v))
+		}
+	}
+	email := get(fEmail)
+	if email != "" && !validEmail(email) {
+		return fail("email %s is not an e-mail address", quoteValue(email))
+	}
+	consent, ok := parseConsent(get(fConsentEmail))
+	if !ok {
+		return fail("consent_email %s is not yes or no (use true/false, yes/no or 1/0)", quoteValue(get(fConsentEmail)))
+	}
+	var lon, lat float64
+	var gc Geocode
+	located := false
+	latS, lonS := get(fLat), get(fLon)
+	switch {
+	case latS == "" && lonS == "":
+		if im.opt.Geocoder == nil {
+			return fail("no coordinates (lat/lon): add them or import with --geocode")
+		}
+		p, g, err := im.opt.Geocoder.Geocode(im.ctx, Address{Street: get(fStreet), City: get(fCity), Region: get(fRegion), Postcode: get(fPostcode), Country: get(fCountry)})
+		if err != nil {
+			gc = Geocode{Error: geo.ErrorMessage(err)}
+			if gc.Error == "" || gc.Error == "internal error" {
+				gc.Error = "the address could not be geocoded"
+			}
+			break
+		}
+		if !geo.ValidLonLat(p[0], p[1]) {
+			gc = Geocode{Error: "the geocoder returned a point outside the world"}
+			break
+		}
+		lon, lat, gc, located = p[0], p[1], g, true
+	case latS == "":
+		return fail("lat is empty but lon is %s; give both or neither", quoteValue(lonS))
+	case lonS == "":
+		return fail("lon is empty but lat is %s; give both or neither", quoteValue(latS))
+	default:
+		var err error
+		if lat, err = strconv.ParseFloat(latS, 64); err != nil || math.IsNaN(lat) {
+			return fail("lat %s is not a number (use a point as the decimal separator, e.g. 52.52)", quoteValue(latS))
+		}
+		if lon, err = strconv.ParseFloat(lonS, 64); err != nil || math.IsNaN(lon) {
+			return fail("lon %s is not a number (use a point as the decimal separator, e.g. 13.40)", quoteValue(lonS))
+		}
+		if lat < -90 || lat > 90 {
+			return fail("lat %s is outside -90..90 (are lat and lon swapped?)", latS)
+		}
+		if lon < -180 || lon > 180 {
+			return fail("lon %s is outside -180..180", lonS)
+		}
+		located, gc = true, Geocode{Precision: "given", Confidence: 1, Source: im.opt.Source}
+	}
+	if extID != "" {
+		if im.ids == nil {
+			im.ids = newIDFilter()
+		}
+		if im.ids.add(extID) {
+			im.maybeDup = true
+		}
+	}
+	attrs = attrs[:0]
+	for _, c := range h.attrs {
+		v := strings.TrimSpace(rec[c])
+		if v == "" {
+			continue
+		}
+		if len(attrs) == 0 {
+			attrs = append(attrs, '{')
+		} else {
+			attrs = append(attrs, ',')
+		}
+		attrs = appendJSONString(attrs, h.keys[c])
+		attrs = append(attrs, ':')
+		attrs = appendJSONString(attrs, v)
+	}
+	if len(attrs) > 0 {
+		attrs = append(attrs, '}')
+	}
+
+	tab := func() { b = append(b, '\t') }
+	text := func(s string) { b = appendCopyText(b, s); tab() }
+	b = strconv.AppendInt(b, row, 10)
+	tab()
+	if extID == "" {
+		b = append(b, `\N`...)
+		tab()
+	} else {
+		text(extID)
+	}
+	text(kind)
+	text(name)
+	text(get(fStreet))
+	text(get(fCity))
+	text(get(fRegion))
+	text(get(fPostcode))
+	text(get(fCountry))
+	if located {
+		b = strconv.AppendFloat(b, lon, 'g', -1, 64)
+		tab()
+		b = strconv.AppendFloat(b, lat, 'g', -1, 64)
+		tab()
+		b = strconv.AppendInt(b, int64(geo.CellOf(orb.Point{lon, lat}, geo.CellResolution)), 10)
+		tab()
+	} else {
+		b = append(b, "\\N\t\\N\t\\N\t"...)
+	}
+	text(get(fSegment))
+	text(get(fStatus))
+	text(get(fOwner))
+	b = strconv.AppendFloat(b, revenue, 'f', -1, 64)
+	tab()
+	text(email)
+	text(get(fPhone))
+	if consent {
+		b = append(b, "t\t"...)
+	} else {
+		b = append(b, "f\t"...)
+	}
+	if len(attrs) == 0 {
+		b = append(b, `\N`...)
+		tab()
+	} else {
+		b = appendCopyText(b, string(attrs))
+		tab()
+	}
+	text(gc.Precision)
+	b = strconv.AppendFloat(b, gc.Confidence, 'g', -1, 32)
+	tab()
+	text(gc.Source)
+	b = appendCopyText(b, gc.Error)
+	b = append(b, '\n')
+	return b, attrs, ""
+}
+
+// reject counts a rejected row and writes it to the rejects CSV.
+func (im *importer) reject(row int64, reason string, rec []string) error {
+	im.res.Rejected++
+	if im.opt.KeepRejects > 0 && len(im.res.Rejects) < im.opt.KeepRejects {
+		im.res.Rejects = append(im.res.Rejects, Reject{Row: row, Reason: reason})
+	}
+	if im.opt.Rejects == nil {
+		return nil
+	}
+	if im.rejects == nil {
+		im.rejects = csv.NewWriter(im.opt.Rejects)
+		if err := im.rejects.Write(append(append([]string(nil), im.h.names...), "_row", "_reason")); err != nil {
+			return geo.Errorf(geo.EUNAVAILABLE, "cannot write the rejects file: %v", err)
+		}
+	}
+	im.rejRec = im.rejRec[:0]
+	for i := range im.h.names {
+		v := ""
+		if i < len(rec) {
+			v = rec[i]
+		}
+		im.rejRec = append(im.rejRec, v)
+	}
+	for i := len(im.h.names); i < len(rec); i++ { // fields beyond the header: keep them in the last column
+		im.rejRec[len(im.rejRec)-1] += "," + rec[i]
+	}
+	im.rejRec = append(im.rejRec, strconv.FormatInt(row, 10), reason)
+	if err := im.rejects.Write(im.rejRec); err != nil {
+		return geo.Errorf(geo.EUNAVAILABLE, "cannot write the rejects file: %v", err)
+	}
+	return nil
+}
+
+func (im *importer) flushRejects() error {
+	if im.rejects == nil {
+		return nil
+	}
+	im.rejects.Flush()
+	if err := im.rejects.Error(); err != nil {
+		return geo.Errorf(geo.EUNAVAILABLE, "cannot write the rejects file: %v", err)
+	}
+	return nil
+}
+
+// dedupe rejects every staged row whose external_id an earlier row of the file has, keeping
+// the first. It runs only when the ID filter saw a possible repeat.
+func (im *importer) dedupe(tx pgx.Tx) error {
+	ctx := im.ctx
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE import_dups ON COMMIT DROP AS
+		SELECT row_no, first_row FROM (
+			SELECT row_no, min(row_no) OVER (PARTITION BY external_id) AS first_row
+			FROM import_stage WHERE external_id IS NOT NULL) d
+		WHERE row_no <> first_row`); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, `SELECT d.row_no, d.first_row, s.external_id, s.kind, s.name, s.street, s.city,
+			s.region, s.postcode, s.country, s.lat, s.lon, s.segment, s.status, s.owner, s.revenue::text,
+			s.email, s.phone, s.consent_email, coalesce(s.attributes, '{}')
+		FROM import_dups d JOIN import_stage s USING (row_no) ORDER BY d.row_no`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var row, first int64
+		var v [numImportFields]string
+		var lat, lon *float64
+		var consent bool
+		var attrs map[string]any
+		if err := rows.Scan(&row, &first, &v[fExternalID], &v[fKind], &v[fName], &v[fStreet], &v[fCity],
+			&v[fRegion], &v[fPostcode], &v[fCountry], &lat, &lon, &v[fSegment], &v[fStatus], &v[fOwner],
+			&v[fRevenue], &v[fEmail], &v[fPhone], &consent, &attrs); err != nil {
+			return err
+		}
+		if lat != nil && lon != nil {
+			v[fLat], v[fLon] = strconv.FormatFloat(*lat, 'g', -1, 64), strconv.FormatFloat(*lon, 'g', -1, 64)
+		}
+		v[fConsentEmail] = strconv.FormatBool(consent)
+		// Rebuild the row in the file's column order from what was staged (values trimmed).
+		rec := make([]string, len(im.h.names))
+		for i, f := range im.h.fieldOf {
+			if f >= 0 {
+				rec[i] = v[f]
+			} else if a, ok := attrs[im.h.keys[i]].(string); ok {
+				rec[i] = a
+			}
+		}
+		reason := fmt.Sprintf("row %d: external_id %s already appears in row %d; the first row was imported", row, quoteValue(v[fExternalID]), first)
+		if err := im.reject(row, reason, rec); err != nil {
+			return err
+		}
+		im.staged--
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `DELETE FROM import_stage s USING import_dups d WHERE s.row_no = d.row_no`)
+	return err
+}
+
+// dropIndexesIfEmpty drops the customers indexes that no constraint of another table needs
+// when the table is empty and the import is large, returning the statements that build them
+// again: one sorted build per index is much cheaper than a million index insertions. The
+// table stays locked until the transaction ends.
+func (im *importer) dropIndexesIfEmpty(tx pgx.Tx) (bool, []string, error) {
+	ctx := im.ctx
+	if im.staged < bulkMinRows {
+		return false, nil, nil
+	}
+	var empty bool
+	if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM customers)`).Scan(&empty); err != nil || !empty {
+		return false, nil, err
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE customers IN ACCESS EXCLUSIVE MODE`); err != nil {
+		return false, nil, err
+	}
+	if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM customers)`).Scan(&empty); err != nil || !empty {
+		return false, nil, err
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), con.conname, pg_get_constraintdef(con.oid)
+		FROM pg_index i
+		LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+		WHERE i.indrelid = 'customers'::regclass AND NOT i.indisprimary
+		  AND (con.oid IS NULL OR (con.contype = 'u' AND NOT EXISTS (
+			SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)))`)
+	if err != nil {
+		return false, nil, err
+	}
+	type index struct {
+		name, def   string
+		con, condef *string
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (index, error) {
+		var x index
+		return x, r.Scan(&x.name, &x.def, &x.con, &x.condef)
+	})
+	if err != nil {
+		return false, nil, err
+	}
+	var restore []string
+	for _, x := range list {
+		drop := `DROP INDEX ` + x.name
+		if x.con != nil {
+			con := pgx.Identifier{*x.con}.Sanitize()
+			drop = `ALTER TABLE customers DROP CONSTRAINT ` + con
+			restore = append(restore, `ALTER TABLE customers ADD CONSTRAINT `+con+` `+*x.condef)
+		} else {
+			restore = append(restore, x.def)
+		}
+		if _, err := tx.Exec(ctx, drop); err != nil {
+			return false, nil, err
+		}
+	}
+	return true, restore, nil
+}
+
+// importColumns are the customers columns the upsert may set from the file, by field.
+var importColumns = map[importField]string{
+	fKind: "kind", fName: "name", fStreet: "street", fCity: "city", fRegion: "region",
+	fPostcode: "postcode", fCountry: "country", fSegment: "segment", fStatus: "status",
+	fOwner: "owner", fRevenue: "revenue", fEmail: "email", fPhone: "phone", fConsentEmail: "consent_email",
+}
+
+// upsertSQL inserts the staged rows. Without bulk, a row whose external_id exists updates
+// that record's columns the file has (location and geocode always; attributes merged) when
+// something differs. With bulk the table is empty and locked, so every row is new.
+func (im *importer) upsertSQL(bulk bool) string {
+	insert := `INSERT INTO customers AS c (external_id, kind, name, street, city, region, postcode, country,
+			geom, h3, segment, status, owner, revenue, email, phone, consent_email, attributes,
+			geocode_precision, geocode_confidence, geocode_source, geocode_error)
+		SELECT external_id, kind, name, street, city, region, postcode, country,
+			CASE WHEN lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(lon, lat), 4326) END, h3,
+			segment, status, owner, revenue, email, phone, consent_email, coalesce(attributes, '{}'),
+			geocode_precision, geocode_confidence, geocode_source, geocode_error
+		FROM import_stage`
+	if !bulk {
+		set := []string{"geom", "h3", "geocode_precision", "geocode_confidence", "geocode_source", "geocode_error"}
+		for f := importField(0); f < numImportFields; f++ {
+			if col, ok := importColumns[f]; ok && im.h.has(f) {
+				set = append(set, col)
+			}
+		}
+		var assign, old, new []string
+		for _, col := range set {
+			assign = append(assign, col+" = EXCLUDED."+col)
+			old, new = append(old, "c."+col), append(new, "EXCLUDED."+col)
+		}
+		if len(im.h.attrs) > 0 {
+			assign = append(assign, "attributes = c.attributes || EXCLUDED.attributes")
+			old, new = append(old, "c.attributes"), append(new, "c.attributes || EXCLUDED.attributes")
+		}
+		insert += `
+		ON CONFLICT (external_id) DO UPDATE SET ` + strings.Join(assign, ", ") + `,
+			version = c.version + 1, rev = nextval('customer_rev'), txid = txid_current(), updated_at = now()
+		WHERE (` + strings.Join(old, ", ") + `) IS DISTINCT FROM (` + strings.Join(new, ", ") + `)`
+	}
+	return `WITH up AS (` + insert + `
+		RETURNING (xmax = 0) AS inserted, rev)
+	SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), coalesce(max(rev), 0) FROM up`
+}
+
+// idFilter is a fixed-size Bloom filter over external ids: when it has never seen an id
+// before, the file has no repeated ids and the SQL dedupe pass can be skipped. It only ever
+// proves absence; the dedupe in SQL decides. 16 MiB whatever the file size: with a million
+// ids a false alarm (which only costs the SQL pass) has odds of about 1 in 100.
+type idFilter struct {
+	seed maphash.Seed
+	bits []uint64
+}
+
+const idFilterBits = 1 << 27
+const idFilterHashes = 6
+
+func newIDFilter() *idFilter {
+	return &idFilter{seed: maphash.MakeSeed(), bits: make([]uint64, idFilterBits/64)}
+}
+
+// add records id and reports whether it may have been added before.
+func (f *idFilter) add(id string) bool {
+	h := maphash.String(f.seed, id)
+	h1, h2 := h&0xffffffff, h>>32|1
+	seen := true
+	for i := uint64(0); i < idFilterHashes; i++ {
+		bit := (h1 + i*h2) % idFilterBits
+		w, m := bit/64, uint64(1)<<(bit%64)
+		if f.bits[w]&m == 0 {
+			seen = false
+			f.bits[w] |= m
+		}
+	}
+	return seen
+}
