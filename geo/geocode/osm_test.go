@@ -1,0 +1,67 @@
+package geocode_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/gcrm/gcrm/geo"
+	"github.com/gcrm/gcrm/geo/geocode"
+	orbgeo "github.com/paulmach/orb/geo"
+)
+
+func TestReadOSMAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		min  int
+	}{
+		// The extracts are road-network test files: few addresses survive in them (3 in
+		// Andorra, about 26 in Monaco), all of them must be read.
+		{"osm/andorra.osm.pbf", 3},
+		{"osm/monaco.osm.gz", 20},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			addrs, err := geocode.ReadOSMAddresses(context.Background(), sharedData(t, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(addrs) < tc.min {
+				t.Fatalf("%d addresses, want at least %d", len(addrs), tc.min)
+			}
+			ix := geocode.NewAddressIndex(addrs)
+			for _, a := range addrs {
+				if a.HouseNumber == "" || a.Street == "" || !geo.ValidLonLat(a.Point[0], a.Point[1]) {
+					t.Errorf("bad address %+v", a)
+				}
+				r, err := ix.Geocode(context.Background(), geocode.Query{Street: a.Street, HouseNumber: a.HouseNumber, City: a.City})
+				if err != nil {
+					t.Errorf("%s %s: %v", a.Street, a.HouseNumber, err)
+					continue
+				}
+				// The same address mapped on several buildings of one block (Monaco has 25
+				// Avenue Albert II five times) answers with one of them.
+				if d := orbgeo.Distance(r.Point, a.Point); d > 100 && !r.Ambiguous {
+					t.Errorf("%s %s found %.0f m away", a.Street, a.HouseNumber, d)
+				}
+			}
+		})
+	}
+}
+
+func TestAddressIndex_Street(t *testing.T) {
+	addrs, err := geocode.ReadOSMAddresses(context.Background(), sharedData(t, "osm/andorra.osm.pbf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix := geocode.NewAddressIndex(addrs)
+	a := addrs[0]
+	r, err := ix.Geocode(context.Background(), geocode.Query{Street: a.Street, HouseNumber: "99999"})
+	if err != nil || r.Precision != geocode.PrecisionStreet {
+		t.Errorf("unknown number on a known street: %+v, %v; want street precision", r, err)
+	}
+	if _, err := ix.Geocode(context.Background(), geocode.Query{Street: "Carrer Inexistent", HouseNumber: "1"}); geo.ErrorCode(err) != geo.ENOTFOUND {
+		t.Errorf("unknown street: %v, want ENOTFOUND", err)
+	}
+	if _, err := geocode.ReadOSMAddresses(context.Background(), sharedData(t, "places/us/us_zcta_centroids_2021_uszips.csv")); geo.ErrorCode(err) != geo.EINVALID {
+		t.Errorf("a CSV is not an extract: %v, want EINVALID", err)
+	}
+}
