@@ -29,29 +29,30 @@ export class ApiError extends Error {
   }
 }
 
-/** auth is where sign-in plugs in: required() runs whenever the server answers 401. */
+/**
+ * auth is the signed-in session as the UI knows it: who (GET /api/v1/auth/me), the CSRF token
+ * that every API call sends, and required(), which runs whenever the server answers 401.
+ */
 export const auth = {
+  me: null, // the /api/v1/auth/me answer: { user, via, csrf_token, can, workspaces }
+  csrf: '',
+  enabled: true, // false when this server has no sign-in (a build before auth)
   required() {
-    toast('Please sign in to see this data.');
-    document.dispatchEvent(new CustomEvent('gcrm:signin-required'));
+    auth.me = null;
+    auth.csrf = '';
+    renderUser();
+    showSignIn('Your session has ended: please sign in again.');
   },
 };
 
-function csrfToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  if (meta?.content) return meta.content;
-  const c = document.cookie.split('; ').find((s) => s.startsWith('gcrm_csrf='));
-  return c ? decodeURIComponent(c.slice('gcrm_csrf='.length)) : '';
-}
-
 /**
  * api calls gcrm's JSON API on this origin with the session cookie and CSRF header.
- * It resolves to the decoded body (null for 204) and rejects with an ApiError.
+ * It resolves to the decoded body (null for 204) and rejects with an ApiError; a 401 opens
+ * the sign-in form unless quiet401 is set.
  */
-export async function api(path, { method = 'GET', body, signal } = {}) {
+export async function api(path, { method = 'GET', body, signal, quiet401 = false } = {}) {
   const headers = { Accept: 'application/json' };
-  const token = csrfToken();
-  if (token) headers['X-CSRF-Token'] = token;
+  if (auth.csrf) headers['X-CSRF-Token'] = auth.csrf;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
@@ -63,7 +64,7 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
     if (err.name === 'AbortError') throw err;
     throw new ApiError(0, 'gcrm cannot be reached: check that the server is running.');
   }
-  if (res.status === 401) {
+  if (res.status === 401 && !quiet401) {
     auth.required();
     throw new ApiError(401, 'Sign-in required.');
   }
@@ -138,6 +139,7 @@ function customerTileURL() {
 
 const isCluster = ['==', ['get', 'cluster'], true];
 const clusterRadius = ['interpolate', ['linear'], ['sqrt', ['get', 'count']], 1, 9, 10, 15, 40, 22, 100, 30, 300, 40];
+const hovering = ['boolean', ['feature-state', 'hover'], false];
 const pointRadius = ['interpolate', ['linear'], ['zoom'], 3, 3.5, 10, 5, 16, 8];
 
 function buildStyle() {
@@ -154,7 +156,6 @@ function buildStyle() {
         type: 'vector', tiles: [customerTileURL()],
         minzoom: customerTiles.minzoom, maxzoom: customerTiles.maxzoom,
       },
-      hover: { type: 'geojson', data: emptyFC() },
       selection: { type: 'geojson', data: emptyFC() },
     },
     layers: [
@@ -179,28 +180,14 @@ function buildStyle() {
         },
       },
       {
-        id: 'hover-ring', type: 'circle', source: 'hover',
-        paint: {
-          // zoom may only be the input of the outermost interpolate, so the point radius is
-          // repeated here per zoom stop.
-          'circle-radius': ['interpolate', ['linear'], ['zoom'],
-            3, ['case', isCluster, ['+', clusterRadius, 4], 7.5],
-            10, ['case', isCluster, ['+', clusterRadius, 4], 9],
-            16, ['case', isCluster, ['+', clusterRadius, 4], 12]],
-          'circle-color': 'rgba(0,0,0,0)',
-          'circle-stroke-color': '#1d2733',
-          'circle-stroke-width': 2,
-        },
-      },
-      {
         id: 'clusters', type: 'circle', source: 'customers', 'source-layer': 'customers',
         filter: isCluster,
         paint: {
           'circle-color': CLUSTER_COLOR,
           'circle-opacity': 0.88,
           'circle-radius': clusterRadius,
-          'circle-stroke-color': '#ffffff',
-          'circle-stroke-width': 1.5,
+          'circle-stroke-color': ['case', hovering, '#1d2733', '#ffffff'],
+          'circle-stroke-width': ['case', hovering, 3, 1.5],
         },
       },
       {
@@ -225,8 +212,8 @@ function buildStyle() {
           'circle-color': ['match', ['get', 'kind'],
             'customer', KIND_COLORS.customer, 'prospect', KIND_COLORS.prospect, 'lead', KIND_COLORS.lead, '#888888'],
           'circle-radius': pointRadius,
-          'circle-stroke-color': '#ffffff',
-          'circle-stroke-width': 1,
+          'circle-stroke-color': ['case', hovering, '#1d2733', '#ffffff'],
+          'circle-stroke-width': ['case', hovering, 2.5, 1],
         },
       },
       {
@@ -290,7 +277,7 @@ function startMap() {
   map = new MapLibreMap(opts);
   map.touchZoomRotate.disableRotation();
   map.addControl(new NavigationControl({ showCompass: false }), 'top-left');
-  map.addControl(new ScaleControl({ unit: 'imperial' }), 'bottom-right');
+  map.addControl(new ScaleControl({ unit: 'imperial' }), 'bottom-left');
 
   map.on('moveend', writeHash);
   map.on('dataloading', () => setProgress(true));
@@ -325,34 +312,55 @@ function featureAt(point) {
   return fs[0] || null;
 }
 
+// Hover uses feature-state on the tile features' own ids: the record id for a customer, the
+// cluster id (tiles.ClusterID) for a cluster.
 let hovered = null;
 function onHover(e) {
   setHover(featureAt(e.point));
 }
 
 function setHover(f) {
-  const key = f ? `${f.properties.cluster}:${f.properties.id}:${f.geometry.coordinates}` : null;
-  if (key === hovered) return;
-  hovered = key;
+  const id = f?.id ?? null;
+  if (id === hovered) return;
+  if (hovered !== null) map.setFeatureState({ source: 'customers', sourceLayer: 'customers', id: hovered }, { hover: false });
+  hovered = id;
+  if (id !== null) map.setFeatureState({ source: 'customers', sourceLayer: 'customers', id }, { hover: true });
   map.getCanvas().style.cursor = f ? 'pointer' : '';
-  // Plain copies: the queried feature's objects cannot be sent to the worker as they are.
-  map.getSource('hover')?.setData(f ? {
-    type: 'FeatureCollection',
-    features: [{
-      type: 'Feature',
-      geometry: { type: 'Point', coordinates: [...f.geometry.coordinates] },
-      properties: { cluster: f.properties.cluster === true, count: Number(f.properties.count) || 1 },
-    }],
-  } : emptyFC());
+}
+
+/**
+ * clusterCell decodes a cluster's feature id (tiles.ClusterID: 1<<52 | z<<40 | x<<20 | y,
+ * below 2^53) into the grid cell, a tile z/x/y, that holds its points; null for a record id.
+ */
+export function clusterCell(id) {
+  if (!(id >= 2 ** 52 && id < 2 ** 53)) return null;
+  return { z: Math.floor(id / 2 ** 40) % 4096, x: Math.floor(id / 2 ** 20) % 2 ** 20, y: id % 2 ** 20 };
+}
+
+function tileBounds({ z, x, y }) {
+  const n = 2 ** z;
+  const lon = (v) => (v / n) * 360 - 180;
+  const lat = (v) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * v) / n))) * 180) / Math.PI;
+  return [[lon(x), lat(y + 1)], [lon(x + 1), lat(y)]];
+}
+
+/** zoomToCluster zooms towards the cell of cluster f: far enough to split it, at most 4 levels. */
+function zoomToCluster(f) {
+  const z0 = map.getZoom();
+  let zoom = z0 + 2;
+  const cell = clusterCell(f.id);
+  if (cell) {
+    const cam = map.cameraForBounds(tileBounds(cell), { padding: 40 });
+    if (cam && Number.isFinite(cam.zoom)) zoom = Math.min(Math.max(cam.zoom, z0 + 1), z0 + 4);
+  }
+  map.easeTo({ center: f.geometry.coordinates, zoom: Math.min(zoom, map.getMaxZoom()), duration: 500 });
 }
 
 function onClick(e) {
   const f = featureAt(e.point);
   if (!f) return;
   if (f.properties.cluster === true) {
-    const to = Number(f.properties.expansion_zoom);
-    const zoom = Math.min(Number.isFinite(to) && to > map.getZoom() ? to : map.getZoom() + 2, map.getMaxZoom());
-    map.easeTo({ center: f.geometry.coordinates, zoom, duration: 500 });
+    zoomToCluster(f);
     return;
   }
   const id = Number(f.properties.id);
@@ -506,6 +514,85 @@ function wireFilters() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Signing in (the server's /api/v1/auth API; the session is an HttpOnly cookie)
+
+/** whoAmI asks the server who we are; it resolves to false when nobody is signed in. */
+async function whoAmI() {
+  try {
+    auth.me = await api('/api/v1/auth/me', { quiet401: true });
+  } catch (err) {
+    if (err.status === 401) return false;
+    if (err.status === 404) { auth.enabled = false; return true; } // no sign-in on this server
+    throw err;
+  }
+  auth.csrf = auth.me.csrf_token || '';
+  renderUser();
+  return true;
+}
+
+let signedIn = null; // resolves when the sign-in form succeeds
+
+function showSignIn(message = '') {
+  const box = document.getElementById('signin');
+  const err = document.getElementById('signin-error');
+  err.textContent = message;
+  err.hidden = !message;
+  box.hidden = false;
+  document.getElementById('signin-email').focus();
+  signedIn ??= new Promise((resolve) => { showSignIn.resolve = resolve; });
+  return signedIn;
+}
+
+async function submitSignIn(e) {
+  e.preventDefault();
+  const form = e.target;
+  const button = document.getElementById('signin-submit');
+  const err = document.getElementById('signin-error');
+  button.disabled = true;
+  try {
+    auth.me = await api('/api/v1/auth/login', {
+      method: 'POST', quiet401: true,
+      body: { email: form.email.value, password: form.password.value },
+    });
+  } catch (error) {
+    err.textContent = error.status === 401 ? 'Wrong e-mail or password.' : error.message;
+    err.hidden = false;
+    return;
+  } finally {
+    button.disabled = false;
+  }
+  auth.csrf = auth.me.csrf_token || '';
+  form.password.value = '';
+  document.getElementById('signin').hidden = true;
+  renderUser();
+  const resolve = showSignIn.resolve;
+  signedIn = null;
+  if (map) location.reload(); // a session that ended under a running map: start afresh, same URL
+  else resolve?.();
+}
+
+async function signOut() {
+  try {
+    await api('/api/v1/auth/logout', { method: 'POST' });
+  } catch (err) {
+    if (err.status !== 401) { toast(err.message); return; }
+  }
+  location.reload();
+}
+
+/** renderUser shows "signed in as" in the top bar's user slot. */
+function renderUser() {
+  const slot = document.getElementById('user-slot');
+  const u = auth.me?.user;
+  if (!u) { slot.replaceChildren(); return; }
+  const out = el('button', { type: 'button', id: 'signout', title: 'Sign out' }, 'Sign out');
+  out.addEventListener('click', signOut);
+  slot.replaceChildren(el('div', { className: 'user-badge', title: u.email },
+    el('span', {}, 'Signed in as ', el('strong', { id: 'user-name' }, u.name || u.email)),
+    el('span', { className: 'role' }, u.role), out));
+}
+
+// ---------------------------------------------------------------------------------------
 // Toasts, keys, the hash, start
 
 function toast(message, kind = 'error') {
@@ -535,6 +622,13 @@ async function main() {
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && state.sel) closeDetails();
   });
+  document.getElementById('signin-form').addEventListener('submit', submitSignIn);
+  try {
+    if (!(await whoAmI())) await showSignIn();
+  } catch (err) {
+    toast(err.message);
+    return;
+  }
   await loadTileJSON();
   startMap();
   syncFilterForm();

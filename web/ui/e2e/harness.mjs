@@ -37,7 +37,11 @@ function buildGcrm(dir) {
  */
 export async function startGcrm({ customers = 20000, seed = 400, timeoutMs = 10 * 60_000 } = {}) {
   // GCRM_E2E_URL points the tests at a server that is already running (while developing).
-  if (process.env.GCRM_E2E_URL) return { url: process.env.GCRM_E2E_URL.replace(/\/$/, ''), stop: async () => {}, demo: true };
+  if (process.env.GCRM_E2E_URL) {
+    const url = process.env.GCRM_E2E_URL.replace(/\/$/, '');
+    const user = process.env.GCRM_E2E_EMAIL ? { email: process.env.GCRM_E2E_EMAIL, password: process.env.GCRM_E2E_PASSWORD } : null;
+    return { url, stop: async () => {}, demo: true, user, headers: await apiHeaders(url, user) };
+  }
   // The private PostgreSQL runs as user postgres when we are root: every directory above
   // its data directory must be traversable by it, so use a 0755 directory under /tmp.
   const root = mkdtempSync(path.join(tmpdir(), 'gcrm-e2e-'));
@@ -89,17 +93,42 @@ export async function startGcrm({ customers = 20000, seed = 400, timeoutMs = 10 
     rmSync(root, { recursive: true, force: true });
   }
 
+  let user = null;
+  let headers = {};
   try {
-    if (!hasDemo) await seedCustomers(url, seed);
+    if (/^\s+user\s/m.test(help)) {
+      // An admin for the tests, added while the server runs (it shares the private cluster).
+      user = { email: 'e2e-admin@example.com', password: 'e2e-' + Math.random().toString(36).slice(2) + '-Pw9!' };
+      execFileSync(bin, ['user', 'add', user.email, '--role', 'admin', '--name', 'E2E Admin', '--password-stdin', '--data-dir', dataDir],
+        { input: user.password + '\n', env, stdio: ['pipe', 'ignore', 'pipe'] });
+      headers = await apiHeaders(url, user);
+    }
+    if (!hasDemo) await seedCustomers(url, seed, headers);
   } catch (err) {
     await stop();
-    throw err;
+    throw new Error(`${err.message}\n${output}`);
   }
-  return { url, stop, demo: hasDemo };
+  return { url, stop, demo: hasDemo, user, headers };
+}
+
+/**
+ * apiHeaders signs user in and returns the headers (session cookie, CSRF token) that let
+ * Node's fetch call the API as that user; {} when there is no user (a server without
+ * sign-in).
+ */
+export async function apiHeaders(url, user) {
+  if (!user) return {};
+  const res = await fetch(`${url}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(user),
+  });
+  if (!res.ok) throw new Error(`signing in as ${user.email}: ${res.status} ${await res.text()}`);
+  const me = await res.json();
+  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  return { Cookie: cookie, 'X-CSRF-Token': me.csrf_token || '' };
 }
 
 /** seedCustomers creates n customers spread over the contiguous US (no demo command). */
-async function seedCustomers(url, n) {
+async function seedCustomers(url, n, headers) {
   const kinds = ['customer', 'prospect', 'lead'];
   const statuses = ['active', 'churned', 'new'];
   const segments = ['enterprise', 'smb', 'public'];
@@ -115,7 +144,7 @@ async function seedCustomers(url, n) {
       lon: hx + (rnd() - 0.5) * 3, lat: hy + (rnd() - 0.5) * 2,
     };
     const res = await fetch(`${url}/api/v1/customers`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+      method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
     });
     if (!res.ok) throw new Error(`seeding customer ${i}: ${res.status} ${await res.text()}`);
   }

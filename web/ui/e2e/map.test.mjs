@@ -21,7 +21,7 @@ before(async () => {
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
   problems = watchPage(page, new URL(gcrm.url).origin);
-  all = await listAll(gcrm.url);
+  all = await listAll(gcrm.url, gcrm.headers);
 }, { timeout: 15 * 60_000 });
 
 after(async () => {
@@ -30,11 +30,11 @@ after(async () => {
 }, { timeout: 2 * 60_000 });
 
 /** listAll pages through the customers API. */
-async function listAll(base) {
+async function listAll(base, headers) {
   const out = [];
   let cursor = '';
   for (;;) {
-    const res = await fetch(`${base}/api/v1/customers?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const res = await fetch(`${base}/api/v1/customers?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers });
     assert.equal(res.status, 200, `listing customers: ${res.status}`);
     const fc = await res.json();
     for (const f of fc.features) {
@@ -61,7 +61,7 @@ async function rendered(layers = ['clusters', 'points']) {
       const p = f.properties;
       // A feature near a tile edge can be drawn from two tiles' buffers: count it once.
       const key = p.cluster === true ? `c:${lon.toFixed(5)},${lat.toFixed(5)},${p.count}` : `p:${p.id}`;
-      seen.set(key, { cluster: p.cluster === true, count: Number(p.count), id: p.id, kind: p.kind, lon, lat });
+      seen.set(key, { cluster: p.cluster === true, count: Number(p.count), id: p.id, fid: f.id, kind: p.kind, lon, lat });
     }
     return [...seen.values()];
   }, layers);
@@ -72,11 +72,27 @@ async function jump(view) {
   await waitForMapIdle(page);
 }
 
-test('the map loads with no console errors, failed or off-site requests', async () => {
+test('signing in shows the map with no console errors, failed or off-site requests', async () => {
   const res = await page.goto(gcrm.url + '/');
   assert.equal(res.status(), 200);
-  await waitForMapIdle(page);
   assert.equal(await page.locator('.brand').textContent(), 'gcrm');
+  if (gcrm.user) {
+    // Not signed in: the sign-in form, after the one expected 401 of "who am I".
+    await page.waitForSelector('#signin', { state: 'visible' });
+    assert.deepEqual(problems.failed.map((f) => f.replace(gcrm.url, '')), ['/api/v1/auth/me: 401']);
+    problems.clear();
+    await page.fill('#signin-email', gcrm.user.email);
+    await page.fill('#signin-password', 'not the password');
+    await page.click('#signin-submit');
+    await page.waitForSelector('#signin-error', { state: 'visible' });
+    assert.match(await page.locator('#signin-error').textContent(), /wrong e-mail or password/i);
+    problems.clear(); // the refused sign-in is a 401 by design
+    await page.fill('#signin-password', gcrm.user.password);
+    await page.click('#signin-submit');
+    await page.waitForSelector('#signin', { state: 'hidden' });
+    assert.match(await page.locator('#user-slot').textContent(), /Signed in as/);
+  }
+  await waitForMapIdle(page);
   assert.match(await page.evaluate(() => location.hash), /^#map=[\d.]+\/-?[\d.]+\/-?[\d.]+/);
   assertNoProblems('first load');
 });
@@ -128,6 +144,10 @@ test('clicking a cluster zooms in to it', async () => {
   const target = clusters[0];
   const at = await mapToPage(page, [target.lon, target.lat]);
   await page.mouse.move(at.x, at.y);
+  if (target.fid !== undefined) { // hover highlight: feature-state on the tile feature's id
+    const hover = await page.evaluate((id) => window.gcrm.map.getFeatureState({ source: 'customers', sourceLayer: 'customers', id }).hover, target.fid);
+    assert.equal(hover, true, 'hovered cluster is not highlighted');
+  }
   await page.mouse.click(at.x, at.y);
   await page.waitForFunction((z) => window.gcrm.map.getZoom() > z + 0.5, z0, { timeout: 10_000 });
   await waitForMapIdle(page);
@@ -153,13 +173,16 @@ test('clicking a customer opens its details', async () => {
   const drawer = page.locator('#drawer');
   await page.waitForSelector('#drawer[data-state="ready"]', { timeout: 10_000 });
   const id = Number(await drawer.getAttribute('data-id'));
-  const want = await (await fetch(`${gcrm.url}/api/v1/customers/${id}`)).json();
+  const want = await (await fetch(`${gcrm.url}/api/v1/customers/${id}`, { headers: gcrm.headers })).json();
   assert.equal(await page.locator('#d-name').textContent(), want.properties.name);
   const text = await page.locator('#d-body').textContent();
   for (const v of [want.properties.kind, want.properties.status, want.properties.segment, want.properties.owner]) {
     if (v) assert.ok(text.includes(v), `details lack ${v}`);
   }
   assert.match(await page.evaluate(() => location.hash), new RegExp(`[#&]sel=${id}(&|$)`));
+  // Step back to street level, where the neighbours show, for the README's picture.
+  const [lon, lat] = want.geometry.coordinates;
+  await jump({ center: [lon + 0.02, lat], zoom: 12 });
   await page.screenshot({ path: path.join(shots, 'details.png') });
   assertNoProblems('customer click');
 });
