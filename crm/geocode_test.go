@@ -1,0 +1,161 @@
+package crm_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gcrm/gcrm/crm"
+	"github.com/gcrm/gcrm/geo"
+	"github.com/gcrm/gcrm/geo/geocode"
+	"github.com/gcrm/gcrm/geo/postgis/pgtest"
+	"github.com/paulmach/orb"
+)
+
+func andorraAddresses(t *testing.T) []geocode.Address {
+	t.Helper()
+	p, err := filepath.Abs("../../shared/data/osm/andorra.osm.pbf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("test data missing: %v", err)
+	}
+	addrs, err := geocode.ReadOSMAddresses(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addrs
+}
+
+func TestAddressStore_OK(t *testing.T) {
+	ctx := context.Background()
+	s := crm.NewAddressStore(pgtest.New(t))
+	addrs := andorraAddresses(t)
+	for i := 0; i < 2; i++ { // importing the same extract twice replaces it
+		n, err := s.ReplaceAddresses(ctx, "andorra.osm.pbf", addrs)
+		if err != nil || n != int64(len(addrs)) {
+			t.Fatalf("ReplaceAddresses = %d, %v; want %d", n, err, len(addrs))
+		}
+	}
+	if n, err := s.CountAddresses(ctx); err != nil || n != int64(len(addrs)) {
+		t.Fatalf("CountAddresses = %d, %v; want %d", n, err, len(addrs))
+	}
+	for _, a := range addrs {
+		r, err := s.Geocode(ctx, geocode.Query{Text: a.HouseNumber + " " + a.Street + ", " + a.City})
+		if err != nil {
+			t.Fatalf("%s %s: %v", a.Street, a.HouseNumber, err)
+		}
+		if r.Point != a.Point || r.Precision != geocode.PrecisionRooftop || r.Source != "osm" {
+			t.Errorf("%s %s: got %+v, want %v rooftop", a.Street, a.HouseNumber, r, a.Point)
+		}
+	}
+	r, err := s.Geocode(ctx, geocode.Query{Street: addrs[0].Street, HouseNumber: "9999"})
+	if err != nil || r.Precision != geocode.PrecisionStreet {
+		t.Errorf("unknown number: %+v, %v; want street precision", r, err)
+	}
+}
+
+func TestAddressStore_ErrNotFound(t *testing.T) {
+	s := crm.NewAddressStore(pgtest.New(t))
+	for _, q := range []geocode.Query{{Street: "Carrer Inexistent", HouseNumber: "1"}, {City: "Andorra la Vella"}} {
+		if _, err := s.Geocode(context.Background(), q); geo.ErrorCode(err) != geo.ENOTFOUND {
+			t.Errorf("Geocode(%+v) = %v, want ENOTFOUND", q, err)
+		}
+	}
+	if _, err := s.Geocode(context.Background(), geocode.Query{}); geo.ErrorCode(err) != geo.EINVALID {
+		t.Errorf("empty: %v, want EINVALID", err)
+	}
+}
+
+// counting is a provider that counts the questions it is asked.
+type counting struct {
+	calls int
+	next  geocode.Geocoder
+}
+
+func (c *counting) Name() string { return "counting" }
+func (c *counting) Geocode(ctx context.Context, q geocode.Query) (geocode.Result, error) {
+	c.calls++
+	return c.next.Geocode(ctx, q)
+}
+
+func TestGeocodeCache(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	g := geocode.NewGazetteer("US")
+	g.AddPostcode(geocode.Postcode{Code: "62701", Country: "US", Point: orb.Point{-89.65, 39.8}})
+	inner := &counting{next: g}
+	c := &crm.GeocodeCache{DB: db, Next: inner}
+	// The same address written three ways is asked once.
+	for _, q := range []geocode.Query{{Text: "1 Main Street, Springfield, IL 62701"}, {Text: "1 main st., springfield, illinois 62701-0001"},
+		{HouseNumber: "1", Street: "Main St", City: "Springfield", Region: "IL", Postcode: "62701"}} {
+		r, err := c.Geocode(ctx, q)
+		if err != nil || r.Point != (orb.Point{-89.65, 39.8}) || r.Precision != geocode.PrecisionPostcode {
+			t.Fatalf("%+v: %+v, %v", q, r, err)
+		}
+	}
+	if inner.calls != 1 {
+		t.Errorf("provider asked %d times, want 1", inner.calls)
+	}
+	// Not found is cached too, with its reason.
+	for i := 0; i < 2; i++ {
+		_, err := c.Geocode(ctx, geocode.Query{Postcode: "99999"})
+		if geo.ErrorCode(err) != geo.ENOTFOUND || !strings.Contains(geo.ErrorMessage(err), "99999") {
+			t.Fatalf("not found: %v", err)
+		}
+	}
+	if inner.calls != 2 {
+		t.Errorf("provider asked %d times, want 2", inner.calls)
+	}
+	// New addresses clear the cached "not found" answers.
+	if _, err := crm.NewAddressStore(db).ReplaceAddresses(ctx, "x", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.Geocode(ctx, geocode.Query{Postcode: "99999"})
+	if inner.calls != 3 {
+		t.Errorf("provider asked %d times after new addresses, want 3", inner.calls)
+	}
+}
+
+// Rows without coordinates are placed during import through the adapter; rows that cannot
+// be placed land without a location and with their reason.
+func TestImport_Geocode(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	g := geocode.NewGazetteer("US")
+	g.AddPostcode(geocode.Postcode{Code: "62701", Country: "US", Point: orb.Point{-89.65, 39.8}})
+	g.AddPlace(geocode.Place{Name: "Chicago", Country: "US", Admin1: "IL", Population: 2700000, Point: orb.Point{-87.65, 41.85}})
+	csv := "external_id,name,street,city,state,zip\n" +
+		"a,Acme,1 Main St,Springfield,IL,62701\n" +
+		"b,Bolt,,Chicago,Illinois,\n" +
+		"c,Nowhere Inc,,Xyzzyville,ZZ,\n"
+	store := crm.NewStore(db)
+	res, err := store.Import(ctx, bytes.NewBufferString(csv), crm.ImportOptions{Geocoder: crm.ImportGeocoder(g)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows != 3 || res.Inserted != 3 {
+		t.Fatalf("import: %+v, want 3 rows inserted (ungeocoded rows are kept)", res)
+	}
+	list, _, err := store.Find(ctx, crm.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*crm.Customer{}
+	for _, c := range list {
+		byID[c.ExternalID] = c
+	}
+	if c := byID["a"]; c.Location == nil || c.Geocode.Precision != geocode.PrecisionPostcode || c.Geocode.Source != "gazetteer" {
+		t.Errorf("a: %+v %+v", c.Location, c.Geocode)
+	}
+	if c := byID["b"]; c.Location == nil || c.Geocode.Precision != geocode.PrecisionCity {
+		t.Errorf("b: %+v %+v", c.Location, c.Geocode)
+	}
+	if c := byID["c"]; c.Location != nil || !strings.Contains(c.Geocode.Error, "Xyzzyville") {
+		t.Errorf("c: %+v %+v, want no location and the reason", c.Location, c.Geocode)
+	}
+}
