@@ -23,6 +23,10 @@ type Engine struct {
 	// MergeAt is the delta size (changed plus removed points) at which writes are merged
 	// into the base columns; 0 means max(4096, points/64).
 	MergeAt int
+	// Observer, when set before Load, sees every point a Load reads and every change the
+	// engine applies (after its rev check), in order: the cube keeps its aggregates
+	// current this way (cube.go).
+	Observer Observer
 
 	snap  atomic.Pointer[Snapshot]
 	epoch uint64 // random per engine: ETags from two engines never collide
@@ -89,7 +93,14 @@ func (e *Engine) Load(ctx context.Context, store *crm.Store) error {
 	}
 	cols := newColumns(1024)
 	var r Row
+	var obs ObserverLoad
+	if e.Observer != nil {
+		obs = e.Observer.BeginLoad()
+	}
 	xmin, err := store.ScanPoints(ctx, func(p *crm.Point) error {
+		if obs != nil {
+			obs.Add(p)
+		}
 		r = Row{ID: p.ID, Cell: uint64(p.Cell), Kind: kindCode(p.Kind), Status: w[0].code(p.Status),
 			Segment: w[1].code(p.Segment), Owner: w[2].code(p.Owner), Revenue: p.Revenue, Rev: p.Rev}
 		r.X, r.Y = Project(p.Lon, p.Lat)
@@ -106,6 +117,9 @@ func (e *Engine) Load(ctx context.Context, store *crm.Store) error {
 	e.reset()
 	e.dicts = w
 	e.publish(base, nil, nil)
+	if obs != nil {
+		obs.Commit()
+	}
 	e.xmin, e.loaded = xmin, true
 	return nil
 }
@@ -185,6 +199,9 @@ func (e *Engine) apply(changes []change) {
 		if p.Rev <= heldRev {
 			continue
 		}
+		if e.Observer != nil {
+			e.Observer.Apply(p)
+		}
 		switch {
 		case held != nil:
 			drop[p.ID] = true
@@ -210,16 +227,11 @@ func (e *Engine) apply(changes []change) {
 	if len(touched) == 0 {
 		return
 	}
-	delta := make([]Row, 0, len(cur.delta)+len(adds))
-	for _, r := range cur.delta {
-		if !drop[r.ID] {
-			delta = append(delta, r)
-		}
-	}
+	added := make([]Row, 0, len(adds))
 	for _, r := range adds {
-		delta = append(delta, r)
+		added = append(added, r)
 	}
-	slices.SortFunc(delta, func(a, b Row) int {
+	slices.SortFunc(added, func(a, b Row) int {
 		ka, kb := a.key(), b.key()
 		switch {
 		case ka < kb:
@@ -229,6 +241,19 @@ func (e *Engine) apply(changes []change) {
 		}
 		return 0
 	})
+	// The new delta: the old one without the changed ids, merged with the additions.
+	delta := make([]Row, 0, len(cur.delta)+len(added))
+	j := 0
+	for _, r := range cur.delta {
+		if len(drop) > 0 && drop[r.ID] {
+			continue
+		}
+		for k := r.key(); j < len(added) && added[j].key() < k; j++ {
+			delta = append(delta, added[j])
+		}
+		delta = append(delta, r)
+	}
+	delta = append(delta, added[j:]...)
 	allDead := cur.dead
 	if len(dead) > 0 {
 		slices.Sort(dead)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/gcrm/gcrm/crm"
 	"github.com/gcrm/gcrm/geo/postgis"
+	"github.com/gcrm/gcrm/olap"
+	"github.com/gcrm/gcrm/tiles"
 	"github.com/gcrm/gcrm/web"
 )
 
@@ -86,5 +88,17 @@ func serve(ctx context.Context, e env, db *postgis.DB, addr string) int {
 // buildServer wires stores, the in-memory engine and every part's routes into a web.Server.
 func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger) (*web.Server, error) {
 	s := &web.Server{DB: db, Customers: crm.NewStore(db), Log: log}
+	// The in-memory engine: loaded now, then kept current by the API's writes (s.Index)
+	// and by the change feed (other processes, replicas) until ctx ends.
+	engine := olap.New()
+	engine.Log = log
+	start := time.Now()
+	if err := engine.Load(ctx, s.Customers); err != nil {
+		return nil, err
+	}
+	log.Info("engine loaded", "points", engine.Snapshot().Len(), "ms", time.Since(start).Milliseconds())
+	go engine.Follow(ctx, db)
+	s.Index = engine
+	s.Mounts = append(s.Mounts, s.CustomerTiles(tiles.NewService(engine)))
 	return s, nil
 }
