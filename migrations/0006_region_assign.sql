@@ -11,5 +11,5 @@ CREATE TABLE customer_regions (
     PRIMARY KEY (customer_id, level)
 );
 
--- Roll-ups by region read all customers of one region of one level.
-CREATE INDEX customer_regions_level_region_idx ON customer_regions (level, region_id);
+-- No second index (level, region_id): it made a bulk COPY of 1 M rows 3× slower, and
+-- roll-ups by region are answered by the in-memory cube, not by this table.

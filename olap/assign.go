@@ -7,6 +7,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gcrm/gcrm/geo"
 	"github.com/gcrm/gcrm/geo/postgis"
@@ -125,6 +127,10 @@ type AssignStats struct {
 	Customers  int // located customers read
 	Assigned   int // of them inside a region (rows written)
 	Unassigned int // outside every region of the level
+	// Where the time went (the phases overlap: they run as a pipeline).
+	Read   time.Duration // reading the customers' points until the last row
+	Locate time.Duration // point-in-polygon work, summed over the workers
+	Write  time.Duration // the transaction: delete the level's rows, COPY, commit
 }
 
 // AssignAll assigns every located customer to its region of idx.Level and replaces the
@@ -138,9 +144,12 @@ func AssignAll(ctx context.Context, db *postgis.DB, idx *RegionIndex) (AssignSta
 	read := make(chan *batch, 4)
 	located := make(chan *batch, 4)
 
+	start := time.Now()
+	var locateNanos atomic.Int64
 	// Reader: customer ids and points, decoded straight from the EWKB bytes.
 	g.Go(func() error {
 		defer close(read)
+		defer func() { st.Read = time.Since(start) }()
 		rows, err := db.Pool.Query(gctx, `SELECT id, geom FROM customers WHERE geom IS NOT NULL`,
 			pgx.QueryResultFormats{pgx.BinaryFormatCode, pgx.BinaryFormatCode})
 		if err != nil {
@@ -190,10 +199,12 @@ func AssignAll(ctx context.Context, db *postgis.DB, idx *RegionIndex) (AssignSta
 		g.Go(func() error {
 			defer wg.Done()
 			for b := range read {
+				t0 := time.Now()
 				b.reg = make([]int32, len(b.pts))
 				for i, p := range b.pts {
 					b.reg[i] = int32(idx.Locate(p))
 				}
+				locateNanos.Add(int64(time.Since(t0)))
 				select {
 				case located <- b:
 				case <-gctx.Done():
@@ -211,6 +222,7 @@ func AssignAll(ctx context.Context, db *postgis.DB, idx *RegionIndex) (AssignSta
 			for range located { // unblock locators if the writer fails
 			}
 		}()
+		defer func() { st.Write = time.Since(start) }()
 		return db.WithTx(gctx, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(gctx, `DELETE FROM customer_regions WHERE level = $1`, idx.Level); err != nil {
 				return postgis.Wrap(err)
@@ -221,6 +233,7 @@ func AssignAll(ctx context.Context, db *postgis.DB, idx *RegionIndex) (AssignSta
 		})
 	})
 	err := g.Wait()
+	st.Locate = time.Duration(locateNanos.Load())
 	return st, err
 }
 
@@ -389,4 +402,15 @@ func (a *Assigner) AssignCustomer(ctx context.Context, q Execer, id int64, p *or
 func UnassignCustomer(ctx context.Context, q Execer, id int64) error {
 	_, err := q.Exec(ctx, `DELETE FROM customer_regions WHERE customer_id = $1`, id)
 	return postgis.Wrap(err)
+}
+
+// AssignLevel loads the regions of level and assigns every customer to them (AssignAll):
+// run it after the regions of a level are imported or changed. Returns ENOTFOUND when the
+// level has no regions.
+func AssignLevel(ctx context.Context, db *postgis.DB, level string) (AssignStats, error) {
+	idx, err := LoadRegionIndex(ctx, db, level)
+	if err != nil {
+		return AssignStats{}, err
+	}
+	return AssignAll(ctx, db, idx)
 }

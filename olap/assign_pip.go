@@ -23,13 +23,20 @@ import (
 // PostGIS ST_Contains differs on purpose: it excludes the boundary, so a point on a shared
 // border is in no region there (ST_Intersects puts it in all of them).
 
-// polygon is one polygon of a region: its outer ring and holes as flat [x0 y0 x1 y1 …]
-// closed rings, and its bounding box.
+// polygon is one polygon of a region: the edges of its outer ring and holes, each stored
+// with its lower end first (canonical, so two regions sharing an edge test it identically),
+// grouped into horizontal bands so a point is tested only against the edges of its band.
 type polygon struct {
-	rings  [][]float64
+	edges  []float64 // ax ay bx by per edge, ay ≤ by; horizontal edges dropped
+	bands  [][]int32 // edge indexes per band; nil for small polygons (test every edge)
+	minY   float64
+	invH   float64 // bands per degree of latitude
 	bound  orb.Bound
 	region int32
 }
+
+// bandEdges is the polygon size from which bands pay off.
+const bandEdges = 24
 
 func newPolygon(p orb.Polygon, region int32) polygon {
 	out := polygon{region: region, bound: p.Bound()}
@@ -37,40 +44,83 @@ func newPolygon(p orb.Polygon, region int32) polygon {
 		if len(r) < 3 {
 			continue
 		}
-		flat := make([]float64, 0, 2*len(r)+2)
-		for _, q := range r {
-			flat = append(flat, q[0], q[1])
+		n := len(r)
+		for i := 0; i < n; i++ {
+			a, b := r[i], r[(i+1)%n]
+			if i == n-1 && r[0] == r[n-1] {
+				break // closed ring: the last point repeats the first
+			}
+			if a[1] == b[1] {
+				continue // horizontal: never crosses a horizontal ray half-openly
+			}
+			if a[1] > b[1] {
+				a, b = b, a
+			}
+			out.edges = append(out.edges, a[0], a[1], b[0], b[1])
 		}
-		if r[0] != r[len(r)-1] { // close the ring
-			flat = append(flat, r[0][0], r[0][1])
+	}
+	ne := len(out.edges) / 4
+	if ne >= bandEdges && out.bound.Max[1] > out.bound.Min[1] {
+		nb := ne / 4
+		if nb > 256 {
+			nb = 256
 		}
-		out.rings = append(out.rings, flat)
+		out.minY = out.bound.Min[1]
+		out.invH = float64(nb) / (out.bound.Max[1] - out.bound.Min[1])
+		out.bands = make([][]int32, nb)
+		for e := 0; e < ne; e++ {
+			lo, hi := out.band(out.edges[4*e+1]), out.band(out.edges[4*e+3])
+			for b := lo; b <= hi; b++ {
+				out.bands[b] = append(out.bands[b], int32(e))
+			}
+		}
 	}
 	return out
+}
+
+// band returns the band of latitude y (clamped to the polygon's bands).
+func (p *polygon) band(y float64) int {
+	b := int((y - p.minY) * p.invH)
+	if b < 0 {
+		return 0
+	}
+	if b >= len(p.bands) {
+		return len(p.bands) - 1
+	}
+	return b
 }
 
 // contains reports whether (x, y) is inside p under the border rule above. Holes are rings
 // like any other: the crossing parity over all rings is the answer.
 func (p *polygon) contains(x, y float64) bool {
 	in := false
-	for _, ring := range p.rings {
-		for i := 0; i+3 < len(ring); i += 2 {
-			ax, ay, bx, by := ring[i], ring[i+1], ring[i+2], ring[i+3]
-			if ay > by {
-				ax, ay, bx, by = bx, by, ax, ay
-			}
-			if y < ay || y >= by { // also skips horizontal edges
-				continue
-			}
-			if x >= ax && x >= bx {
-				continue // the point is east of (or on the east end of) the whole edge
-			}
-			if (x < ax && x < bx) || orient(ax, ay, bx, by, x, y) > 0 {
+	if p.bands != nil {
+		for _, e := range p.bands[p.band(y)] {
+			if crosses(p.edges[4*e:4*e+4], x, y) {
 				in = !in
 			}
 		}
+		return in
+	}
+	for e := 0; e+3 < len(p.edges); e += 4 {
+		if crosses(p.edges[e:e+4], x, y) {
+			in = !in
+		}
 	}
 	return in
+}
+
+// crosses reports whether the ray from (x, y) towards +x crosses the edge e = ax ay bx by
+// (ay < by) under the half-open rule: y ∈ [ay, by) and the point strictly left of the edge.
+func crosses(e []float64, x, y float64) bool {
+	ax, ay, bx, by := e[0], e[1], e[2], e[3]
+	if y < ay || y >= by {
+		return false
+	}
+	if x >= ax && x >= bx {
+		return false // east of (or on the east end of) the whole edge
+	}
+	return (x < ax && x < bx) || orient(ax, ay, bx, by, x, y) > 0
 }
 
 // ContainsPoint reports whether the polygon or multipolygon g contains p under gcrm's
