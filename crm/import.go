@@ -75,6 +75,20 @@ type ImportResult struct {
 	MaxRev    int64         `json:"max_rev"`   // highest customer rev written (0 if none)
 	Bulk      bool          `json:"bulk"`      // indexes were rebuilt after the load (empty table)
 	Duration  time.Duration `json:"duration_ns"`
+	Phases    []ImportPhase `json:"phases"` // where the time went
+}
+
+// ImportPhase is the time one step of an import took: "read+copy" (parsing and COPY into
+// the staging table, overlapped), "dedupe", "insert", "indexes" (bulk only).
+type ImportPhase struct {
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+func (r *ImportResult) phase(name string, since time.Time) time.Time {
+	now := time.Now()
+	r.Phases = append(r.Phases, ImportPhase{name, now.Sub(since)})
+	return now
 }
 
 // bulkMinRows is the smallest import into an empty table for which dropping the indexes and
@@ -177,6 +191,7 @@ func (im *importer) run(tx pgx.Tx) error {
 	}
 	// Parse in one goroutine, COPY in this one: the two overlap (and the server works on
 	// its own core meanwhile).
+	t := time.Now()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -196,10 +211,12 @@ func (im *importer) run(tx pgx.Tx) error {
 	if perr != nil {
 		return perr
 	}
+	t = im.res.phase("read+copy", t)
 	if im.maybeDup {
 		if err := im.dedupe(tx); err != nil {
 			return err
 		}
+		t = im.res.phase("dedupe", t)
 	}
 	if im.staged == 0 {
 		return nil
@@ -213,6 +230,7 @@ func (im *importer) run(tx pgx.Tx) error {
 		return err
 	}
 	im.res.Unchanged = im.staged - im.res.Inserted - im.res.Updated
+	t = im.res.phase("insert", t)
 	if bulk {
 		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '512MB'`); err != nil {
 			return err
@@ -225,6 +243,7 @@ func (im *importer) run(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `ANALYZE customers`); err != nil {
 			return err
 		}
+		im.res.phase("indexes", t)
 	}
 	return nil
 }

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gcrm/gcrm/crm"
+	"github.com/gcrm/gcrm/geo"
+)
+
+func init() {
+	registerImport("customers", "customers, prospects and leads from CSV (external_id,name,kind,lat,lon,…)", importCustomersCmd)
+}
+
+// importGeocoder builds the geocoder behind 'gcrm import customers --geocode'. It is nil
+// until geocoding is built in; geo/geocode's command wiring sets it.
+var importGeocoder func(ctx context.Context, e env) (crm.Geocoder, error)
+
+// importCustomersCmd runs 'gcrm import customers FILE.csv [--rejects PATH] [--geocode]':
+// every good row lands, every bad row goes to FILE.rejects.csv with its row number and
+// reason. Exit code 0 when every row landed, 2 when some were rejected, 1 when nothing was
+// imported.
+func importCustomersCmd(ctx context.Context, e env) int {
+	fs := flag.NewFlagSet("import customers", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: gcrm import customers FILE.csv [flags]\n\n"+
+			"The first row names the columns: external_id,name,kind,lat,lon,street,city,region,postcode,\n"+
+			"country,segment,status,owner,revenue,email,phone,consent_email (any order; other columns\n"+
+			"become attributes). Rows with a known external_id update that record. FILE - reads stdin.\n"+
+			"Rejected rows are written to FILE.rejects.csv with _row and _reason.\n\n"+
+			"Exit code: 0 all rows imported, 2 some rows rejected, 1 nothing imported.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	var dbf dbFlags
+	dbf.register(fs, e.getenv)
+	rejectsPath := fs.String("rejects", "", "where to write rejected rows (default: FILE.rejects.csv beside the input)")
+	geocode := fs.Bool("geocode", false, "place rows without lat/lon by geocoding their address")
+	args, err := importArgs(fs, e.args)
+	if err != nil {
+		return 2
+	}
+	if len(args) != 1 {
+		fs.Usage()
+		return 2
+	}
+	file := args[0]
+	var in io.Reader = e.stdin
+	var size int64 = -1
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return fail(e, geo.Errorf(geo.EINVALID, "cannot open %s: %v", file, err))
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		in = f
+	}
+	if *rejectsPath == "" {
+		*rejectsPath = rejectsPathFor(file)
+	}
+	// A rejects file from an earlier run would mislead: it is ours, so it goes.
+	if err := os.Remove(*rejectsPath); err != nil && !os.IsNotExist(err) {
+		return fail(e, geo.Errorf(geo.EINVALID, "cannot replace %s: %v", *rejectsPath, err))
+	}
+	opt := crm.ImportOptions{KeepRejects: 5}
+	if *geocode {
+		if importGeocoder == nil {
+			return fail(e, geo.Errorf(geo.EINVALID, "this gcrm cannot geocode yet: give every row lat and lon"))
+		}
+		if opt.Geocoder, err = importGeocoder(ctx, e); err != nil {
+			return fail(e, err)
+		}
+	}
+	db, closeDB, err := dbf.open(ctx, e)
+	if err != nil {
+		return fail(e, err)
+	}
+	defer closeDB()
+
+	rejects := &lazyFile{path: *rejectsPath}
+	defer rejects.Close()
+	opt.Rejects = rejects
+	bar := newProgressBar(e.stderr, filepath.Base(file), size)
+	opt.Progress = bar.update
+	res, err := crm.NewStore(db).Import(ctx, in, opt)
+	bar.done()
+	if cerr := rejects.Close(); err == nil && cerr != nil {
+		err = geo.Errorf(geo.EUNAVAILABLE, "cannot write %s: %v", *rejectsPath, cerr)
+	}
+	if err != nil {
+		return fail(e, err)
+	}
+	landed := res.Inserted + res.Updated + res.Unchanged
+	fmt.Fprintf(e.stdout, "gcrm: %s: %s rows in %.1fs (%s rows/s): %s new, %s updated, %s unchanged, %s rejected\n",
+		file, thousands(res.Rows), res.Duration.Seconds(), thousands(int64(float64(res.Rows)/max(res.Duration.Seconds(), 1e-9))),
+		thousands(res.Inserted), thousands(res.Updated), thousands(res.Unchanged), thousands(res.Rejected))
+	if res.Rejected > 0 {
+		for _, r := range res.Rejects {
+			fmt.Fprintf(e.stderr, "  %s\n", r.Reason)
+		}
+		if res.Rejected > int64(len(res.Rejects)) {
+			fmt.Fprintf(e.stderr, "  … and %s more\n", thousands(res.Rejected-int64(len(res.Rejects))))
+		}
+		fmt.Fprintf(e.stderr, "gcrm: rejected rows, with _row and _reason, are in %s\n", *rejectsPath)
+	}
+	switch {
+	case res.Rows == 0:
+		fmt.Fprintln(e.stderr, "gcrm: the file has no data rows: nothing was imported")
+		return 1
+	case landed == 0:
+		fmt.Fprintln(e.stderr, "gcrm: every row was rejected: nothing was imported")
+		return 1
+	case res.Rejected > 0:
+		return 2
+	}
+	return 0
+}
+
+// importArgs parses flags that may come before or after the positional arguments
+// ('gcrm import customers FILE --rejects X') and returns the positional ones.
+func importArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// rejectsPathFor names the rejects file beside the input: customers.csv →
+// customers.rejects.csv.
+func rejectsPathFor(file string) string {
+	if file == "-" {
+		return "stdin.rejects.csv"
+	}
+	ext := filepath.Ext(file)
+	if !strings.EqualFold(ext, ".csv") {
+		ext = ""
+	}
+	return strings.TrimSuffix(file, ext) + ".rejects.csv"
+}
+
+// lazyFile creates its file on the first write, so a run without rejects leaves no file.
+type lazyFile struct {
+	path string
+	f    *os.File
+}
+
+func (l *lazyFile) Write(p []byte) (int, error) {
+	if l.f == nil {
+		f, err := os.Create(l.path)
+		if err != nil {
+			return 0, err
+		}
+		l.f = f
+	}
+	return l.f.Write(p)
+}
+
+func (l *lazyFile) Close() error {
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
+
+// progressBar draws import progress on stderr: redrawn in place on a terminal, otherwise a
+// plain line every few seconds (logs and CI stay readable).
+type progressBar struct {
+	mu       sync.Mutex
+	w        io.Writer
+	name     string
+	size     int64
+	tty      bool
+	start    time.Time
+	last     time.Time
+	drawn    bool
+	finished bool
+}
+
+func newProgressBar(w io.Writer, name string, size int64) *progressBar {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	now := time.Now()
+	return &progressBar{w: w, name: name, size: size, tty: tty, start: now, last: now}
+}
+
+func (p *progressBar) update(bytesRead, rows int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	end := p.size > 0 && bytesRead >= p.size
+	every := 5 * time.Second
+	if p.tty {
+		every = 100 * time.Millisecond
+	}
+	if now.Sub(p.last) < every && !end {
+		return
+	}
+	p.last = now
+	rate := float64(rows) / max(now.Sub(p.start).Seconds(), 1e-9)
+	pct := ""
+	bar := ""
+	if p.size > 0 {
+		f := min(float64(bytesRead)/float64(p.size), 1)
+		pct = fmt.Sprintf(" %3.0f%%", f*100)
+		n := int(f * 30)
+		bar = " [" + strings.Repeat("#", n) + strings.Repeat("-", 30-n) + "]"
+	}
+	line := fmt.Sprintf("importing %s%s%s  %s rows  %s rows/s", p.name, bar, pct, thousands(rows), thousands(int64(rate)))
+	if end {
+		line += "  — writing to the database…"
+	}
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.drawn = true
+	} else if !end || !p.finished {
+		fmt.Fprintln(p.w, line)
+	}
+	if end {
+		p.finished = true
+	}
+}
+
+// done ends the bar's line on a terminal.
+func (p *progressBar) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// thousands formats n with thousands separators: 1234567 → 1,234,567.
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
