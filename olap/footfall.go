@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gcrm/gcrm/geo"
@@ -398,4 +399,35 @@ func (f *Footfall) estimates(q FootfallQuery, keys []string, measured map[geo.Ce
 // String is for logs.
 func (f *Footfall) String() string {
 	return fmt.Sprintf("footfall: %d sensors at H3 resolution %d", len(f.Sensors), f.Res)
+}
+
+// FootfallCache keeps one Footfall loaded from db and reloads it when it is older than TTL
+// (footfall arrives by batch import, not by the minute). Safe for concurrent use.
+type FootfallCache struct {
+	DB      *postgis.DB
+	Options FootfallOptions
+	TTL     time.Duration // default 1 minute
+
+	mu sync.Mutex
+	f  *Footfall
+	at time.Time
+}
+
+// Get returns the cached Footfall, loading it first when it is missing or stale.
+func (c *FootfallCache) Get(ctx context.Context) (*Footfall, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ttl := c.TTL
+	if ttl <= 0 {
+		ttl = time.Minute
+	}
+	if c.f != nil && time.Since(c.at) < ttl {
+		return c.f, nil
+	}
+	f, err := LoadFootfall(ctx, c.DB, c.Options)
+	if err != nil {
+		return nil, err
+	}
+	c.f, c.at = f, time.Now()
+	return f, nil
 }
