@@ -28,6 +28,9 @@ type RegionFeature struct {
 	Ref string
 	// Antimeridian is true when a polygon crossed ±180° and was unwrapped (Import splits it).
 	Antimeridian bool
+	// Fixes lists what reading repaired (e.g. a ring that was not closed); Import reports
+	// them with its own repairs.
+	Fixes []string
 }
 
 // RegionReadOptions say how ReadRegionFeatures finds each feature's code and name.
@@ -38,7 +41,7 @@ type RegionReadOptions struct {
 	// NameProp is the property holding the name (default "name"); the code when missing.
 	NameProp string
 	// Object names the TopoJSON object to read; "" takes the only object, or the one named
-	// like Level (level or level+"s", e.g. "states" for level "state").
+	// like Level (the level or its plural: "states" for "state", "counties" for "county").
 	Object string
 	// Level helps choose the TopoJSON object (see Object).
 	Level string
@@ -47,7 +50,8 @@ type RegionReadOptions struct {
 // ReadRegionFeatures reads regions from GeoJSON (a FeatureCollection or one Feature) or
 // TopoJSON (told apart by "type": "Topology"). Every feature must have a code and a
 // Polygon, MultiPolygon or GeometryCollection of polygons with coordinates inside the
-// world; rings of fewer than four positions, unclosed rings and duplicate codes are refused.
+// world; rings of fewer than four positions and duplicate codes are refused, unclosed rings
+// are closed (and listed in the feature's Fixes).
 // Polygons crossing the antimeridian (an edge jumping more than 180° of longitude) are
 // unwrapped and marked so Import splits them at ±180°. Returns EINVALID naming the first
 // bad feature (numbered from 1) and ENOTFOUND for an unknown TopoJSON object.
@@ -71,6 +75,8 @@ func ReadRegionFeatures(data []byte, opt RegionReadOptions) ([]RegionFeature, er
 				name = opt.Level
 			case opt.Level != "" && contains(names, opt.Level+"s"):
 				name = opt.Level + "s"
+			case strings.HasSuffix(opt.Level, "y") && contains(names, strings.TrimSuffix(opt.Level, "y")+"ies"):
+				name = strings.TrimSuffix(opt.Level, "y") + "ies"
 			default:
 				return nil, geo.Errorf(geo.EINVALID, "the topology has objects %v: say which one to import (--object)", names)
 			}
@@ -179,11 +185,15 @@ func regionFeature(n int, f *geojson.Feature, opt RegionReadOptions) (RegionFeat
 			return RegionFeature{}, geo.Errorf(geo.EINVALID, "%s: polygon %d has no rings", rf.Ref, pi+1)
 		}
 		for ri, r := range p {
+			if len(r) > 0 && r[0] != r[len(r)-1] {
+				// TopoJSON rings stitched from quantized arcs sometimes miss closing by one
+				// quantum (us-atlas's Illinois): close them, and say so.
+				r = append(r, r[0])
+				p[ri] = r
+				rf.Fixes = append(rf.Fixes, fmt.Sprintf("polygon %d, ring %d was not closed: its first position was repeated at the end", pi+1, ri+1))
+			}
 			if len(r) < 4 {
 				return RegionFeature{}, geo.Errorf(geo.EINVALID, "%s: polygon %d, ring %d has %d positions; a ring needs at least four (the last repeating the first)", rf.Ref, pi+1, ri+1, len(r))
-			}
-			if r[0] != r[len(r)-1] {
-				return RegionFeature{}, geo.Errorf(geo.EINVALID, "%s: polygon %d, ring %d is not closed: its last position %v must repeat its first %v", rf.Ref, pi+1, ri+1, r[len(r)-1], r[0])
 			}
 			for _, pt := range r {
 				if !geo.ValidLonLat(pt[0], pt[1]) {
@@ -332,13 +342,22 @@ type RegionIssue struct {
 	Reason  string `json:"reason"`  // PostGIS's reason, e.g. "Self-intersection[3 1]"
 }
 
+// RegionImportOptions tune Import.
+type RegionImportOptions struct {
+	// SkipUnrepairable leaves out (and lists in the result) features whose geometry has no
+	// area even after ST_MakeValid, instead of refusing the whole import. Tiny regions
+	// collapse like that in coarse data (Falls Church, VA in us-atlas's 1:10m counties).
+	SkipUnrepairable bool
+}
+
 // RegionImportResult says what Import did.
 type RegionImportResult struct {
 	Level        string        `json:"level"`
 	Inserted     int           `json:"inserted"`
 	Updated      int           `json:"updated"`
-	Repaired     []RegionIssue `json:"repaired,omitempty"`     // invalid geometries made valid with ST_MakeValid
+	Repaired     []RegionIssue `json:"repaired,omitempty"`     // rings closed on reading, invalid geometries made valid with ST_MakeValid
 	Antimeridian []string      `json:"antimeridian,omitempty"` // features split at ±180°
+	Skipped      []RegionIssue `json:"skipped,omitempty"`      // left out (SkipUnrepairable): no area after repair
 }
 
 var levelPattern = regexp.MustCompile(`^[a-z0-9_-]{1,40}$`)
@@ -356,9 +375,14 @@ func ValidRegionLevel(level string) error {
 // every feature is stored or none. Invalid geometries are repaired with ST_MakeValid (and
 // listed in the result with PostGIS's reason); a geometry that does not repair into a
 // polygon (e.g. a ring with no area) makes the import fail with EINVALID naming every such
-// feature and why. Polygons unwrapped across the antimeridian are split at ±180°. The
+// feature and why (ImportWith can skip them instead). Polygons unwrapped across the antimeridian are split at ±180°. The
 // simplified copies for tiles and the geodesic area are computed here.
 func (s *RegionStore) Import(ctx context.Context, level string, feats []RegionFeature) (*RegionImportResult, error) {
+	return s.ImportWith(ctx, level, feats, RegionImportOptions{})
+}
+
+// ImportWith is Import with options (see RegionImportOptions).
+func (s *RegionStore) ImportWith(ctx context.Context, level string, feats []RegionFeature, opt RegionImportOptions) (*RegionImportResult, error) {
 	if err := ValidRegionLevel(level); err != nil {
 		return nil, err
 	}
@@ -402,9 +426,12 @@ func (s *RegionStore) Import(ctx context.Context, level string, feats []RegionFe
 				issues.Close()
 				return postgis.Wrap(err)
 			}
-			if empty {
+			switch {
+			case empty && opt.SkipUnrepairable:
+				res.Skipped = append(res.Skipped, RegionIssue{Feature: feats[n].Ref, Reason: reason + "; no area left after repair"})
+			case empty:
 				rejected = append(rejected, fmt.Sprintf("%s: its geometry is invalid (%s) and has no area left after repair", feats[n].Ref, reason))
-			} else {
+			default:
 				res.Repaired = append(res.Repaired, RegionIssue{Feature: feats[n].Ref, Reason: reason})
 			}
 		}
@@ -418,7 +445,12 @@ func (s *RegionStore) Import(ctx context.Context, level string, feats []RegionFe
 				more = fmt.Sprintf("; and %d more", len(rejected)-5)
 				rejected = rejected[:5]
 			}
-			return geo.Errorf(geo.EINVALID, "%d region(s) were refused, nothing was imported: %s%s. Fix or remove them and import again", len(rejected), strings.Join(rejected, "; "), more)
+			return geo.Errorf(geo.EINVALID, "%d region(s) were refused, nothing was imported: %s%s. Fix or remove them and import again, or skip them (--skip-invalid)", len(rejected), strings.Join(rejected, "; "), more)
+		}
+		if len(res.Skipped) > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM region_import WHERE g IS NULL OR ST_IsEmpty(g)`); err != nil {
+				return postgis.Wrap(err)
+			}
 		}
 		up, err := tx.Query(ctx, regionUpsertSQL, level)
 		if err != nil {
@@ -442,11 +474,16 @@ func (s *RegionStore) Import(ctx context.Context, level string, feats []RegionFe
 	if err != nil {
 		return nil, err
 	}
+	var fixed []RegionIssue
 	for _, f := range feats {
+		for _, fix := range f.Fixes {
+			fixed = append(fixed, RegionIssue{Feature: f.Ref, Reason: fix})
+		}
 		if f.Antimeridian {
 			res.Antimeridian = append(res.Antimeridian, f.Ref)
 		}
 	}
+	res.Repaired = append(fixed, res.Repaired...)
 	return res, nil
 }
 

@@ -122,7 +122,7 @@ func TestImportShapes(t *testing.T) {
 	db := pgtest.New(t)
 	s := olap.NewRegionStore(db)
 	feats := readFeatures(t, shapes, olap.RegionReadOptions{CodeProp: "code"})
-	if feats[4].Code != "7" || feats[2].Name != "multi" {
+	if feats[4].Code != "7" || feats[2].Name != "multi" || len(feats[4].Fixes) != 0 {
 		t.Errorf("code from id / name from code: %+v %+v", feats[4], feats[2])
 	}
 	res, err := s.Import(ctx, "test", feats)
@@ -195,6 +195,11 @@ func TestImportRejects(t *testing.T) {
 	if n, _ := s.CountRegions(ctx, ""); n != 0 {
 		t.Errorf("%d regions stored after a failed import", n)
 	}
+	// Skipping instead: the good feature lands, the flat one is listed.
+	res, err := s.ImportWith(ctx, "test", feats, olap.RegionImportOptions{SkipUnrepairable: true})
+	if err != nil || res.Inserted != 1 || len(res.Skipped) != 1 || res.Skipped[0].Feature != `feature 2 (code "flat")` {
+		t.Fatalf("skip: %+v, %v", res, err)
+	}
 	if _, err := s.Import(ctx, "Bad Level", feats[:1]); geo.ErrorCode(err) != geo.EINVALID {
 		t.Errorf("bad level: %v", err)
 	}
@@ -214,7 +219,7 @@ func TestReadRegionFeaturesErrors(t *testing.T) {
 		{"line", fc(`{"type":"Feature","id":"a","geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]}}`), `feature 1 (code "a") is a LineString`},
 		{"null geometry", fc(`{"type":"Feature","id":"a","geometry":null}`), "has no geometry"},
 		{"short ring", fc(`{"type":"Feature","id":"a","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[0,0]]]}}`), "at least four"},
-		{"open ring", fc(`{"type":"Feature","id":"a","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}}`), "not closed"},
+		{"open short ring", fc(`{"type":"Feature","id":"a","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}}`), "at least four"},
 		{"outside world", fc(`{"type":"Feature","id":"a","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,91],[0,0]]]}}`), "outside the world"},
 		{"topology objects", `{"type":"Topology","objects":{"a":{"type":"Polygon","arcs":[]},"b":{"type":"Polygon","arcs":[]}},"arcs":[]}`, "--object"},
 	} {

@@ -100,6 +100,7 @@ func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger) (*web.Se
 	go engine.Follow(ctx, db)
 	s.Index = engine
 	s.Mounts = append(s.Mounts, s.CustomerTiles(tiles.NewService(engine)))
+	s.Mounts = append(s.Mounts, s.RegionRoutes(olap.NewRegionStore(db))) // /tiles/regions, /api/v1/regions (web/regions.go)
 	s.Mounts = append(s.Mounts, s.ImportRoutes) // POST /api/v1/imports (web/imports.go)
 	return s, nil
 }

