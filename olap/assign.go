@@ -414,3 +414,53 @@ func AssignLevel(ctx context.Context, db *postgis.DB, level string) (AssignStats
 	}
 	return AssignAll(ctx, db, idx)
 }
+
+// AssignChanged assigns, at every loaded level, the customers written after rev sinceRev
+// (created, moved or deleted: customers.rev and customer_deletions.rev share one sequence)
+// and returns the newest rev seen, to pass next time. It is the hook for bulk writers: note
+// max(rev) before an import, call AssignChanged with it afterwards. One transaction.
+func (a *Assigner) AssignChanged(ctx context.Context, db *postgis.DB, sinceRev int64) (maxRev int64, changed int, err error) {
+	maxRev = sinceRev
+	var ids []int64
+	var rowsOut [][]any
+	rows, err := db.Pool.Query(ctx, `SELECT id, geom, rev FROM customers WHERE rev > $1
+		UNION ALL SELECT id, NULL, rev FROM customer_deletions WHERE rev > $1`, sinceRev)
+	if err != nil {
+		return sinceRev, 0, postgis.Wrap(err)
+	}
+	for rows.Next() {
+		var id, rev int64
+		var g []byte
+		if err := rows.Scan(&id, &g, &rev); err != nil {
+			rows.Close()
+			return sinceRev, 0, postgis.Wrap(err)
+		}
+		ids = append(ids, id)
+		if rev > maxRev {
+			maxRev = rev
+		}
+		if p, ok := ewkbPoint(g); ok {
+			for l, r := range a.Locate(p) {
+				rowsOut = append(rowsOut, []any{id, l, r.ID})
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return sinceRev, 0, postgis.Wrap(err)
+	}
+	if len(ids) == 0 {
+		return maxRev, 0, nil
+	}
+	err = db.WithTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM customer_regions WHERE customer_id = ANY($1)`, ids); err != nil {
+			return postgis.Wrap(err)
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"customer_regions"}, []string{"customer_id", "level", "region_id"}, pgx.CopyFromRows(rowsOut))
+		return postgis.Wrap(err)
+	})
+	if err != nil {
+		return sinceRev, 0, err
+	}
+	return maxRev, len(ids), nil
+}

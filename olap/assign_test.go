@@ -4,8 +4,10 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 
+	"github.com/gcrm/gcrm/crm"
 	"github.com/gcrm/gcrm/geo"
 	"github.com/gcrm/gcrm/geo/postgis"
 	"github.com/gcrm/gcrm/geo/postgis/pgtest"
@@ -265,5 +267,54 @@ func TestAssigner_AssignCustomer(t *testing.T) {
 	// An unknown level is ENOTFOUND.
 	if _, err := olap.LoadRegionIndex(ctx, db, "zip"); geo.ErrorCode(err) != geo.ENOTFOUND {
 		t.Fatalf("unknown level: %v", err)
+	}
+}
+
+func TestAssigner_AssignChanged(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	importCounties(t, db)
+	a, err := olap.NewAssigner(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := crm.NewStore(db)
+	var rev0 int64
+	if err := db.Pool.QueryRow(ctx, `SELECT coalesce(max(rev), 0) FROM customers`).Scan(&rev0); err != nil {
+		t.Fatal(err)
+	}
+	austin := &crm.Customer{Name: "Austin"}
+	austin.SetLocation(-97.74, 30.27)
+	chicago := &crm.Customer{Name: "Chicago"}
+	chicago.SetLocation(-87.63, 41.88)
+	for _, c := range []*crm.Customer{austin, chicago} {
+		if err := store.Create(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev1, n, err := a.AssignChanged(ctx, db, rev0)
+	if err != nil || n != 2 || rev1 <= rev0 {
+		t.Fatalf("AssignChanged = %d, %d, %v", rev1, n, err)
+	}
+	codes := func() string {
+		rows, _ := db.Pool.Query(ctx, `SELECT r.code FROM customer_regions cr JOIN regions r ON r.id = cr.region_id ORDER BY cr.customer_id`)
+		list, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(list, ",")
+	}
+	if got := codes(); got != "48453,17031" {
+		t.Fatalf("assigned %q, want 48453,17031", got)
+	}
+	// A delete is a change too.
+	if _, err := store.Delete(ctx, crm.Scope{}, austin.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, n, err := a.AssignChanged(ctx, db, rev1); err != nil || n != 1 {
+		t.Fatalf("after delete: %d, %v", n, err)
+	}
+	if got := codes(); got != "17031" {
+		t.Fatalf("after delete %q, want 17031", got)
 	}
 }
