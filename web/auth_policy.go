@@ -88,10 +88,17 @@ var policy = map[string]rule{
 	"POST /api/v1/regions/":                {roles: planners, object: "region", maxBody: 256 << 20, timeout: longTimeout},
 	"DELETE /api/v1/regions/{id}":          {roles: planners, object: "region"},
 
+	// The cube and its hexagon tiles: aggregates within the caller's scope.
+	"GET /api/v1/cube":                    {roles: everyone},
+	"GET /api/v1/cube/meta":               {roles: everyone},
+	"GET /tiles/hexagons/{z}/{x}/{y}.mvt": {roles: everyone},
+
 	// Imports create records in bulk.
 	"POST /api/v1/imports":                 {roles: importers, object: "import", maxBody: 2 << 30, timeout: longTimeout},
 	"GET /api/v1/imports/{id}":             {roles: importers},
 	"GET /api/v1/imports/{id}/rejects.csv": {roles: importers, timeout: longTimeout},
+
+	"GET /api/v1/footfall": {roles: everyone}, // sensor aggregates, no personal data (footfall.go)
 }
 
 // ruleFor returns the rule of a route; ok is false when there is none (deny).

@@ -6,14 +6,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/gcrm/gcrm/crm"
+	"github.com/gcrm/gcrm/geo/postgis/pgtest"
 	"github.com/gcrm/gcrm/web"
+	"github.com/go-chi/chi/v5"
 )
 
 // userToken creates a user with role (no password) and returns an API token of theirs.
@@ -408,5 +412,25 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 	if resp, _ := ts.do(t, "GET", "/api/v1/customers", "", "Authorization", ""); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
 		t.Fatalf("anonymous list: %d", resp.StatusCode)
+	}
+}
+
+// TestDenyByDefault: a route someone adds without a rule in the policy is refused to
+// everyone, admins included, and its handler never runs.
+func TestDenyByDefault(t *testing.T) {
+	db := pgtest.New(t)
+	ran := false
+	srv := &web.Server{DB: db, Customers: crm.NewStore(db), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Mounts: []func(chi.Router){func(r chi.Router) {
+			r.Get("/api/v1/secret", func(w http.ResponseWriter, r *http.Request) { ran = true })
+		}}}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	ts := &testServer{Server: hs, srv: srv, auth: userToken(t, srv, "admin@test.gcrm", crm.RoleAdmin)}
+	if resp, _ := ts.do(t, "GET", "/api/v1/secret", ""); resp.StatusCode != 403 || ran {
+		t.Fatalf("admin on a route without a rule: %d (handler ran: %v)", resp.StatusCode, ran)
+	}
+	if resp, _ := ts.do(t, "GET", "/api/v1/secret", "", "Authorization", ""); resp.StatusCode != 403 || ran {
+		t.Fatalf("anonymous on a route without a rule: %d", resp.StatusCode)
 	}
 }
