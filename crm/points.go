@@ -2,6 +2,7 @@ package crm
 
 import (
 	"context"
+	"time"
 
 	"github.com/gcrm/gcrm/geo"
 	"github.com/gcrm/gcrm/geo/postgis"
@@ -22,11 +23,19 @@ type Point struct {
 	Owner    string
 	Revenue  float64
 	Rev      int64
+	Month    int32 // month created (UTC) as year*12 + month-1: the cube's month dimension
+}
+
+// MonthOf returns t's month (UTC) as year*12 + month-1, as Point.Month holds it.
+func MonthOf(t time.Time) int32 {
+	t = t.UTC()
+	return int32(t.Year()*12 + int(t.Month()) - 1)
 }
 
 // PointOf returns the Point of c (as Store.Create/Update left it, with its Rev).
 func PointOf(c *Customer) Point {
-	p := Point{ID: c.ID, Kind: c.Kind, Status: c.Status, Segment: c.Segment, Owner: c.Owner, Revenue: c.Revenue, Rev: c.Rev}
+	p := Point{ID: c.ID, Kind: c.Kind, Status: c.Status, Segment: c.Segment, Owner: c.Owner, Revenue: c.Revenue, Rev: c.Rev,
+		Month: MonthOf(c.CreatedAt)}
 	if c.Location != nil {
 		p.Located, p.Lon, p.Lat, p.Cell = true, c.Location[0], c.Location[1], c.Cell
 	}
@@ -40,7 +49,8 @@ type Deletion struct {
 }
 
 const pointColumns = `id, geom IS NOT NULL, coalesce(ST_X(geom), 0), coalesce(ST_Y(geom), 0), coalesce(h3, 0),
-	kind, status, segment, owner, revenue::float8, rev`
+	kind, status, segment, owner, revenue::float8, rev,
+	(extract(year FROM created_at AT TIME ZONE 'UTC') * 12 + extract(month FROM created_at AT TIME ZONE 'UTC') - 1)::int`
 
 // ScanPoints streams every located record to fn, in one REPEATABLE READ snapshot, and
 // returns that snapshot's xmin: pass it to ScanChanges to read every change committed
@@ -109,7 +119,7 @@ func scanPoints(ctx context.Context, tx pgx.Tx, sql string, args []any, fn func(
 	var p Point
 	var cell int64
 	for rows.Next() {
-		if err := rows.Scan(&p.ID, &p.Located, &p.Lon, &p.Lat, &cell, &p.Kind, &p.Status, &p.Segment, &p.Owner, &p.Revenue, &p.Rev); err != nil {
+		if err := rows.Scan(&p.ID, &p.Located, &p.Lon, &p.Lat, &cell, &p.Kind, &p.Status, &p.Segment, &p.Owner, &p.Revenue, &p.Rev, &p.Month); err != nil {
 			return err
 		}
 		p.Cell = geo.Cell(cell)
