@@ -26,7 +26,13 @@ type rule struct {
 	// handler writes its own, richer entry.
 	object    string
 	selfAudit bool
+	// export, when it says so for a request, audits a successful read as an export
+	// (who, route, query, bytes) — for routes whose handler does not audit its own.
+	export func(*http.Request) bool
 }
+
+func always(*http.Request) bool      { return true }
+func csvFormat(r *http.Request) bool { return r.URL.Query().Get("format") == "csv" }
 
 const (
 	defaultMaxBody = 1 << 20
@@ -40,7 +46,6 @@ var (
 	editors   = []string{crm.RoleAdmin, crm.RoleManager, crm.RoleRep} // change customer records
 	importers = []string{crm.RoleAdmin, crm.RoleManager}
 	exporters = []string{crm.RoleAdmin, crm.RoleManager, crm.RoleMarketer, crm.RoleRep}
-	planners  = []string{crm.RoleAdmin, crm.RolePlanner}
 )
 
 // policy is the one table of who may call what, keyed "METHOD pattern" (the chi route
@@ -75,30 +80,22 @@ var policy = map[string]rule{
 	"DELETE /api/v1/customers/{id}":    {roles: []string{crm.RoleAdmin, crm.RoleManager}, object: "customer"},
 	"GET /api/v1/customers/export.csv": {roles: exporters, selfAudit: true, timeout: longTimeout},
 
-	// Customer tiles (scoped, cache keyed by scope) and regions (no personal data).
+	// Customer tiles (scoped, cache keyed by scope), the cube (scoped) and regions and
+	// footfall (no personal data).
 	"GET /tiles/customers/{z}/{x}/{y}.mvt": {roles: everyone},
 	"GET /tiles/customers.json":            {roles: everyone},
+	"GET /api/v1/cube":                     {roles: everyone, export: csvFormat},
+	"GET /api/v1/cube/meta":                {roles: everyone},
 	"GET /tiles/regions/{z}/{x}/{y}.mvt":   {roles: everyone},
 	"GET /tiles/regions.json":              {roles: everyone},
 	"GET /api/v1/regions":                  {roles: everyone},
-	"GET /api/v1/regions/":                 {roles: everyone},
-	"GET /api/v1/regions/{id}":             {roles: everyone},
 	"GET /api/v1/regions/{level}/{code}":   {roles: everyone},
-	"POST /api/v1/regions":                 {roles: planners, object: "region", maxBody: 256 << 20, timeout: longTimeout},
-	"POST /api/v1/regions/":                {roles: planners, object: "region", maxBody: 256 << 20, timeout: longTimeout},
-	"DELETE /api/v1/regions/{id}":          {roles: planners, object: "region"},
+	"GET /api/v1/footfall":                 {roles: everyone},
 
-	// The cube and its hexagon tiles: aggregates within the caller's scope.
-	"GET /api/v1/cube":                    {roles: everyone},
-	"GET /api/v1/cube/meta":               {roles: everyone},
-	"GET /tiles/hexagons/{z}/{x}/{y}.mvt": {roles: everyone},
-
-	// Imports create records in bulk.
+	// Imports create records in bulk; their rejects hold the rows as uploaded.
 	"POST /api/v1/imports":                 {roles: importers, object: "import", maxBody: 2 << 30, timeout: longTimeout},
 	"GET /api/v1/imports/{id}":             {roles: importers},
-	"GET /api/v1/imports/{id}/rejects.csv": {roles: importers, timeout: longTimeout},
-
-	"GET /api/v1/footfall": {roles: everyone}, // sensor aggregates, no personal data (footfall.go)
+	"GET /api/v1/imports/{id}/rejects.csv": {roles: importers, timeout: longTimeout, export: always},
 }
 
 // ruleFor returns the rule of a route; ok is false when there is none (deny).
@@ -137,7 +134,6 @@ var capabilityRoutes = map[string]string{
 	"customers.delete": "DELETE /api/v1/customers/{id}",
 	"customers.export": "GET /api/v1/customers/export.csv",
 	"imports":          "POST /api/v1/imports",
-	"regions.import":   "POST /api/v1/regions",
 	"audit":            "GET /api/v1/audit",
 	"privacy":          "GET /api/v1/customers/{id}/personal-data",
 }
@@ -265,8 +261,18 @@ func (s *Server) guard(mux *chi.Mux) func(http.Handler) http.Handler {
 				// The rule applied was not the route's own: a bug in the lookup above.
 				s.Log.Error("authorization rule was looked up for another route", "rule", pattern, "route", rp)
 			}
-			if st := ww.Status(); !safeMethod(r.Method) && !ru.selfAudit && st >= 200 && st < 300 {
+			st := ww.Status()
+			switch {
+			case st < 200 || st >= 300 || ru.selfAudit:
+			case !safeMethod(r.Method):
 				s.auditWrite(r, ru, pattern, ww)
+			case ru.export != nil && ru.export(r):
+				e := auditEntry(r, crm.AuditExport)
+				e.Details["route"], e.Details["filter"], e.Details["bytes"] = r.Method+" "+pattern, r.URL.Query(), ww.BytesWritten()
+				if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.URLParam("id") != "" {
+					e.ObjectID = rctx.URLParam("id")
+				}
+				s.audit(r, e)
 			}
 		})
 	}

@@ -55,6 +55,9 @@ func demoCmd(ctx context.Context, e env) int {
 	if err := loadDemo(ctx, e.stdout, db, f.npm, f.customers, f.seed); err != nil {
 		return fail(e, err)
 	}
+	if err := ensureDemoUsers(ctx, db, e.stdout); err != nil { // one user per role (user.go)
+		return fail(e, err)
+	}
 	return serve(ctx, e, db, f.serve.addr)
 }
 

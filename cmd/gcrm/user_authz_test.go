@@ -51,20 +51,17 @@ var expectedAccess = map[string]string{
 
 	"GET /tiles/customers/{z}/{x}/{y}.mvt": "admin manager planner rep marketer",
 	"GET /tiles/customers.json":            "admin manager planner rep marketer",
+	"GET /api/v1/cube":                     "admin manager planner rep marketer",
+	"GET /api/v1/cube/meta":                "admin manager planner rep marketer",
 	"GET /tiles/regions/{z}/{x}/{y}.mvt":   "admin manager planner rep marketer",
 	"GET /tiles/regions.json":              "admin manager planner rep marketer",
 	"GET /api/v1/regions":                  "admin manager planner rep marketer",
-	"GET /api/v1/regions/":                 "admin manager planner rep marketer",
-	"GET /api/v1/regions/{id}":             "admin manager planner rep marketer",
-	"POST /api/v1/regions":                 "admin planner",
-	"POST /api/v1/regions/":                "admin planner",
-	"DELETE /api/v1/regions/{id}":          "admin planner",
+	"GET /api/v1/regions/{level}/{code}":   "admin manager planner rep marketer",
+	"GET /api/v1/footfall":                 "admin manager planner rep marketer",
 
 	"POST /api/v1/imports":                 "admin manager",
 	"GET /api/v1/imports/{id}":             "admin manager",
 	"GET /api/v1/imports/{id}/rejects.csv": "admin manager",
-
-	"GET /api/v1/footfall": "admin manager planner rep marketer",
 }
 
 // syncBuffer is a log sink safe for the server's goroutines.
