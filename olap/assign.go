@@ -224,6 +224,10 @@ func AssignAll(ctx context.Context, db *postgis.DB, idx *RegionIndex) (AssignSta
 		}()
 		defer func() { st.Write = time.Since(start) }()
 		return db.WithTx(gctx, func(tx pgx.Tx) error {
+			// Bulk writers of customer_regions (replicas' followers) take turns.
+			if _, err := tx.Exec(gctx, `SELECT pg_advisory_xact_lock(7262006)`); err != nil {
+				return postgis.Wrap(err)
+			}
 			if _, err := tx.Exec(gctx, `DELETE FROM customer_regions WHERE level = $1`, idx.Level); err != nil {
 				return postgis.Wrap(err)
 			}
@@ -453,6 +457,9 @@ func (a *Assigner) AssignChanged(ctx context.Context, db *postgis.DB, sinceRev i
 		return maxRev, 0, nil
 	}
 	err = db.WithTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7262006)`); err != nil {
+			return postgis.Wrap(err)
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM customer_regions WHERE customer_id = ANY($1)`, ids); err != nil {
 			return postgis.Wrap(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gcrm/gcrm/crm"
 	"github.com/gcrm/gcrm/geo"
@@ -317,4 +318,50 @@ func TestAssigner_AssignChanged(t *testing.T) {
 	if got := codes(); got != "17031" {
 		t.Fatalf("after delete %q, want 17031", got)
 	}
+}
+
+func TestFollowAssignments(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	db := pgtest.New(t)
+	store := crm.NewStore(db)
+	before := &crm.Customer{Name: "Austin"} // written before regions and follower exist
+	before.SetLocation(-97.74, 30.27)
+	if err := store.Create(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	importCounties(t, db)
+	done := make(chan struct{})
+	go func() { olap.FollowAssignments(ctx, db, nil); close(done) }()
+	defer func() { cancel(); <-done }()
+	countyOf := func(id int64) string {
+		var c string
+		_ = db.Pool.QueryRow(ctx, `SELECT r.code FROM customer_regions cr JOIN regions r ON r.id = cr.region_id
+			WHERE cr.customer_id = $1 AND cr.level = 'county'`, id).Scan(&c)
+		return c
+	}
+	waitFor := func(id int64, want string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for countyOf(id) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("customer %d: county %q, want %q", id, countyOf(id), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor(before.ID, "48453") // the bulk pass at start
+	c := &crm.Customer{Name: "Chicago"}
+	c.SetLocation(-87.63, 41.88)
+	if err := store.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(c.ID, "17031") // a new write
+	if _, err := store.Update(ctx, crm.Scope{}, c.ID, c.Version, func(x *crm.Customer) error { return x.SetLocation(-118.24, 34.05) }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(c.ID, "06037") // moved to Los Angeles
+	if _, err := store.Delete(ctx, crm.Scope{}, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(c.ID, "") // deleted
 }
