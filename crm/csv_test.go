@@ -109,7 +109,13 @@ func FuzzImportCSV(f *testing.F) {
 			if rec == nil {
 				continue // rejected by the reader with its row number (checked in readAll)
 			}
+			im.direct = false
 			line, _, reason := im.stageRow(nil, nil, row, rec)
+			im.direct = true
+			direct, _, reason2 := im.stageRow(nil, nil, row, rec)
+			if reason != reason2 || (reason == "" && bytes.Count(direct, []byte("\t")) != 24) {
+				t.Fatalf("bulk line %q (reason %q) does not match staging line %q (reason %q)", direct, reason2, line, reason)
+			}
 			switch {
 			case reason != "":
 				if !strings.HasPrefix(reason, fmt.Sprintf("row %d: ", row)) || !utf8.ValidString(reason) {

@@ -3,7 +3,9 @@ package crm
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -73,7 +75,7 @@ type ImportResult struct {
 	Rejected  int64         `json:"rejected"`  // rows not imported; see Rejects and the rejects CSV
 	Rejects   []Reject      `json:"rejects"`   // the first KeepRejects rejects
 	MaxRev    int64         `json:"max_rev"`   // highest customer rev written (0 if none)
-	Bulk      bool          `json:"bulk"`      // indexes were rebuilt after the load (empty table)
+	Bulk      bool          `json:"bulk"`      // the table was empty: rows were copied straight in, indexes rebuilt
 	Duration  time.Duration `json:"duration_ns"`
 	Phases    []ImportPhase `json:"phases"` // where the time went
 }
@@ -90,10 +92,6 @@ func (r *ImportResult) phase(name string, since time.Time) time.Time {
 	r.Phases = append(r.Phases, ImportPhase{name, now.Sub(since)})
 	return now
 }
-
-// bulkMinRows is the smallest import into an empty table for which dropping the indexes and
-// building them again after the load beats maintaining them row by row.
-const bulkMinRows = 50_000
 
 // Import loads customers from CSV text r in one transaction: every good row lands, every bad
 // row is reported with its row number and reason (ImportOptions.Rejects), and a failure
@@ -162,8 +160,15 @@ type importer struct {
 	rejects  *csv.Writer
 	rejRec   []string
 	staged   int64
+	lastRow  int64 // row number of the last staged row
 	ids      *idFilter
 	maybeDup bool
+
+	// direct: the table was empty, so rows are copied straight into it (bulk load): each
+	// row's id and rev are base + its row number, all rows share one transaction id.
+	direct          bool
+	baseID, baseRev int64
+	txid            int64
 }
 
 const createStage = `CREATE TEMP TABLE import_stage (
@@ -181,13 +186,28 @@ const stageColumns = `row_no, external_id, kind, name, street, city, region, pos
 	segment, status, owner, revenue, email, phone, consent_email, attributes,
 	geocode_precision, geocode_confidence, geocode_source, geocode_error`
 
+// directColumns are the customers columns a bulk load copies, in order.
+const directColumns = `id, rev, txid, external_id, kind, name, street, city, region, postcode, country, geom, h3,
+	segment, status, owner, revenue, email, phone, consent_email, attributes,
+	geocode_precision, geocode_confidence, geocode_source, geocode_error`
+
 func (im *importer) run(tx pgx.Tx) error {
 	ctx := im.ctx
-	if _, err := tx.Exec(ctx, createStage); err != nil {
+	// One import decides on the bulk load at a time (two could otherwise both see the table
+	// empty and deadlock upgrading their locks).
+	if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '256MB'; SELECT pg_advisory_xact_lock(7262004)`); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '256MB'`); err != nil {
+	restore, err := im.prepareBulk(tx)
+	if err != nil {
 		return err
+	}
+	target := `customers (` + directColumns + `)`
+	if !im.direct {
+		if _, err := tx.Exec(ctx, createStage); err != nil {
+			return err
+		}
+		target = `import_stage (` + stageColumns + `)`
 	}
 	// Parse in one goroutine, COPY in this one: the two overlap (and the server works on
 	// its own core meanwhile).
@@ -199,7 +219,7 @@ func (im *importer) run(tx pgx.Tx) error {
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	_, copyErr := tx.Conn().PgConn().CopyFrom(ctx, pr, `COPY import_stage (`+stageColumns+`) FROM STDIN`)
+	_, copyErr := tx.Conn().PgConn().CopyFrom(ctx, pr, `COPY `+target+` FROM STDIN`)
 	pr.CloseWithError(errCopyEnded) // unblock the producer if COPY failed first
 	perr := <-done
 	if perr != nil && !errors.Is(perr, errCopyEnded) {
@@ -212,6 +232,9 @@ func (im *importer) run(tx pgx.Tx) error {
 		return perr
 	}
 	t = im.res.phase("read+copy", t)
+	if im.direct {
+		return im.finishBulk(tx, restore, t)
+	}
 	if im.maybeDup {
 		if err := im.dedupe(tx); err != nil {
 			return err
@@ -221,30 +244,48 @@ func (im *importer) run(tx pgx.Tx) error {
 	if im.staged == 0 {
 		return nil
 	}
-	bulk, restore, err := im.dropIndexesIfEmpty(tx)
-	if err != nil {
-		return err
-	}
-	im.res.Bulk = bulk
-	if err := tx.QueryRow(ctx, im.upsertSQL(bulk)).Scan(&im.res.Inserted, &im.res.Updated, &im.res.MaxRev); err != nil {
+	if err := tx.QueryRow(ctx, im.upsertSQL()).Scan(&im.res.Inserted, &im.res.Updated, &im.res.MaxRev); err != nil {
 		return err
 	}
 	im.res.Unchanged = im.staged - im.res.Inserted - im.res.Updated
-	t = im.res.phase("insert", t)
-	if bulk {
-		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '512MB'`); err != nil {
+	im.res.phase("insert", t)
+	return nil
+}
+
+// finishBulk ends a bulk load: later rows repeating an external_id go, the sequences move
+// past the ids and revs used, and the indexes are built again.
+func (im *importer) finishBulk(tx pgx.Tx, restore []string, t time.Time) error {
+	ctx := im.ctx
+	if im.maybeDup {
+		if err := im.dedupe(tx); err != nil {
 			return err
 		}
-		for _, sql := range restore {
-			if _, err := tx.Exec(ctx, sql); err != nil {
-				return err
+		t = im.res.phase("dedupe", t)
+	}
+	im.res.Inserted = im.staged
+	if im.lastRow > 0 {
+		if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('customers', 'id'), $1), setval('customer_rev', $2)`,
+			im.baseID+im.lastRow, im.baseRev+im.lastRow); err != nil {
+			return err
+		}
+		if im.staged > 0 {
+			im.res.MaxRev = im.baseRev + im.lastRow
+			if im.res.Rejected > 0 && im.maybeDup { // the last row may have been a repeat
+				if err := tx.QueryRow(ctx, `SELECT coalesce(max(rev), 0) FROM customers`).Scan(&im.res.MaxRev); err != nil {
+					return err
+				}
 			}
 		}
-		if _, err := tx.Exec(ctx, `ANALYZE customers`); err != nil {
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '512MB'`); err != nil {
+		return err
+	}
+	for _, sql := range restore {
+		if _, err := tx.Exec(ctx, sql); err != nil {
 			return err
 		}
-		im.res.phase("indexes", t)
 	}
+	im.res.phase("indexes", t) // no ANALYZE: autovacuum analyses a table that grew this much
 	return nil
 }
 
@@ -292,6 +333,7 @@ func (im *importer) produce(w io.Writer) error {
 			continue
 		}
 		im.staged++
+		im.lastRow = row
 		if _, err := bw.Write(line); err != nil {
 			return err
 		}
@@ -419,7 +461,15 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 
 	tab := func() { b = append(b, '\t') }
 	text := func(s string) { b = appendCopyText(b, s); tab() }
-	b = strconv.AppendInt(b, row, 10)
+	if im.direct {
+		b = strconv.AppendInt(b, im.baseID+row, 10)
+		tab()
+		b = strconv.AppendInt(b, im.baseRev+row, 10)
+		tab()
+		b = strconv.AppendInt(b, im.txid, 10)
+	} else {
+		b = strconv.AppendInt(b, row, 10)
+	}
 	tab()
 	if extID == "" {
 		b = append(b, `\N`...)
@@ -434,14 +484,22 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 	text(get(fRegion))
 	text(get(fPostcode))
 	text(get(fCountry))
-	if located {
+	switch {
+	case located && im.direct:
+		b = appendEWKBHex(b, lon, lat)
+		tab()
+		b = strconv.AppendInt(b, int64(geo.CellOf(orb.Point{lon, lat}, geo.CellResolution)), 10)
+		tab()
+	case located:
 		b = strconv.AppendFloat(b, lon, 'g', -1, 64)
 		tab()
 		b = strconv.AppendFloat(b, lat, 'g', -1, 64)
 		tab()
 		b = strconv.AppendInt(b, int64(geo.CellOf(orb.Point{lon, lat}, geo.CellResolution)), 10)
 		tab()
-	} else {
+	case im.direct:
+		b = append(b, "\\N\t\\N\t"...)
+	default:
 		b = append(b, "\\N\t\\N\t\\N\t"...)
 	}
 	text(get(fSegment))
@@ -456,10 +514,13 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 	} else {
 		b = append(b, "f\t"...)
 	}
-	if len(attrs) == 0 {
+	switch {
+	case len(attrs) == 0 && im.direct:
+		b = append(b, "{}\t"...)
+	case len(attrs) == 0:
 		b = append(b, `\N`...)
 		tab()
-	} else {
+	default:
 		b = appendCopyText(b, string(attrs))
 		tab()
 	}
@@ -520,17 +581,24 @@ func (im *importer) flushRejects() error {
 // the first. It runs only when the ID filter saw a possible repeat.
 func (im *importer) dedupe(tx pgx.Tx) error {
 	ctx := im.ctx
+	// In a bulk load the rows are in customers already, their ids being base + row number.
+	table, rowNo, lat, lon, del := `import_stage`, `s.row_no`, `s.lat`, `s.lon`,
+		`DELETE FROM import_stage s USING import_dups d WHERE s.row_no = d.row_no`
+	if im.direct {
+		table, rowNo, lat, lon, del = `customers`, `(s.id - `+strconv.FormatInt(im.baseID, 10)+`)`, `ST_Y(s.geom)`, `ST_X(s.geom)`,
+			`DELETE FROM customers s USING import_dups d WHERE s.id - `+strconv.FormatInt(im.baseID, 10)+` = d.row_no`
+	}
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE import_dups ON COMMIT DROP AS
 		SELECT row_no, first_row FROM (
-			SELECT row_no, min(row_no) OVER (PARTITION BY external_id) AS first_row
-			FROM import_stage WHERE external_id IS NOT NULL) d
+			SELECT `+rowNo+` AS row_no, min(`+rowNo+`) OVER (PARTITION BY external_id) AS first_row
+			FROM `+table+` s WHERE external_id IS NOT NULL) d
 		WHERE row_no <> first_row`); err != nil {
 		return err
 	}
 	rows, err := tx.Query(ctx, `SELECT d.row_no, d.first_row, s.external_id, s.kind, s.name, s.street, s.city,
-			s.region, s.postcode, s.country, s.lat, s.lon, s.segment, s.status, s.owner, s.revenue::text,
+			s.region, s.postcode, s.country, `+lat+`, `+lon+`, s.segment, s.status, s.owner, s.revenue::text,
 			s.email, s.phone, s.consent_email, coalesce(s.attributes, '{}')
-		FROM import_dups d JOIN import_stage s USING (row_no) ORDER BY d.row_no`)
+		FROM import_dups d JOIN `+table+` s ON `+rowNo+` = d.row_no ORDER BY d.row_no`)
 	if err != nil {
 		return err
 	}
@@ -568,28 +636,31 @@ func (im *importer) dedupe(tx pgx.Tx) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `DELETE FROM import_stage s USING import_dups d WHERE s.row_no = d.row_no`)
+	_, err = tx.Exec(ctx, del)
 	return err
 }
 
-// dropIndexesIfEmpty drops the customers indexes that no constraint of another table needs
-// when the table is empty and the import is large, returning the statements that build them
-// again: one sorted build per index is much cheaper than a million index insertions. The
-// table stays locked until the transaction ends.
-func (im *importer) dropIndexesIfEmpty(tx pgx.Tx) (bool, []string, error) {
+// prepareBulk makes the import a bulk load when the customers table is empty: it locks
+// the table, drops the indexes no other table's constraint needs, and takes the bases of
+// the ids and revs (nobody else can take ids or revs while the table is locked, as every
+// writer of customers and customer_deletions writes customers first). It returns the
+// statements that build the indexes again: one sorted build per index is much cheaper than
+// an index insertion per row.
+func (im *importer) prepareBulk(tx pgx.Tx) ([]string, error) {
 	ctx := im.ctx
-	if im.staged < bulkMinRows {
-		return false, nil, nil
-	}
 	var empty bool
 	if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM customers)`).Scan(&empty); err != nil || !empty {
-		return false, nil, err
+		return nil, err
 	}
 	if _, err := tx.Exec(ctx, `LOCK TABLE customers IN ACCESS EXCLUSIVE MODE`); err != nil {
-		return false, nil, err
+		return nil, err
 	}
 	if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM customers)`).Scan(&empty); err != nil || !empty {
-		return false, nil, err
+		return nil, err
+	}
+	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('customers', 'id')), nextval('customer_rev'), txid_current()`).Scan(
+		&im.baseID, &im.baseRev, &im.txid); err != nil {
+		return nil, err
 	}
 	rows, err := tx.Query(ctx, `
 		SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), con.conname, pg_get_constraintdef(con.oid)
@@ -599,7 +670,7 @@ func (im *importer) dropIndexesIfEmpty(tx pgx.Tx) (bool, []string, error) {
 		  AND (con.oid IS NULL OR (con.contype = 'u' AND NOT EXISTS (
 			SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)))`)
 	if err != nil {
-		return false, nil, err
+		return nil, err
 	}
 	type index struct {
 		name, def   string
@@ -610,7 +681,7 @@ func (im *importer) dropIndexesIfEmpty(tx pgx.Tx) (bool, []string, error) {
 		return x, r.Scan(&x.name, &x.def, &x.con, &x.condef)
 	})
 	if err != nil {
-		return false, nil, err
+		return nil, err
 	}
 	var restore []string
 	for _, x := range list {
@@ -623,10 +694,11 @@ func (im *importer) dropIndexesIfEmpty(tx pgx.Tx) (bool, []string, error) {
 			restore = append(restore, x.def)
 		}
 		if _, err := tx.Exec(ctx, drop); err != nil {
-			return false, nil, err
+			return nil, err
 		}
 	}
-	return true, restore, nil
+	im.direct, im.res.Bulk = true, true
+	return restore, nil
 }
 
 // importColumns are the customers columns the upsert may set from the file, by field.
@@ -636,10 +708,10 @@ var importColumns = map[importField]string{
 	fOwner: "owner", fRevenue: "revenue", fEmail: "email", fPhone: "phone", fConsentEmail: "consent_email",
 }
 
-// upsertSQL inserts the staged rows. Without bulk, a row whose external_id exists updates
-// that record's columns the file has (location and geocode always; attributes merged) when
-// something differs. With bulk the table is empty and locked, so every row is new.
-func (im *importer) upsertSQL(bulk bool) string {
+// upsertSQL inserts the staged rows; a row whose external_id exists updates that record's
+// columns the file has (location and geocode always; attributes merged) when something
+// differs.
+func (im *importer) upsertSQL() string {
 	insert := `INSERT INTO customers AS c (external_id, kind, name, street, city, region, postcode, country,
 			geom, h3, segment, status, owner, revenue, email, phone, consent_email, attributes,
 			geocode_precision, geocode_confidence, geocode_source, geocode_error)
@@ -648,7 +720,7 @@ func (im *importer) upsertSQL(bulk bool) string {
 			segment, status, owner, revenue, email, phone, consent_email, coalesce(attributes, '{}'),
 			geocode_precision, geocode_confidence, geocode_source, geocode_error
 		FROM import_stage`
-	if !bulk {
+	{
 		set := []string{"geom", "h3", "geocode_precision", "geocode_confidence", "geocode_source", "geocode_error"}
 		for f := importField(0); f < numImportFields; f++ {
 			if col, ok := importColumns[f]; ok && im.h.has(f) {
@@ -704,4 +776,16 @@ func (f *idFilter) add(id string) bool {
 		}
 	}
 	return seen
+}
+
+// appendEWKBHex appends the point lon/lat with SRID 4326 as hex EWKB (little-endian), the
+// text form PostGIS reads fastest.
+func appendEWKBHex(b []byte, lon, lat float64) []byte {
+	var w [25]byte
+	w[0] = 1                                         // little-endian
+	binary.LittleEndian.PutUint32(w[1:], 0x20000001) // point, with SRID
+	binary.LittleEndian.PutUint32(w[5:], 4326)       // WGS84
+	binary.LittleEndian.PutUint64(w[9:], math.Float64bits(lon))
+	binary.LittleEndian.PutUint64(w[17:], math.Float64bits(lat))
+	return hex.AppendEncode(b, w[:])
 }

@@ -33,9 +33,23 @@ func countCustomers(t *testing.T, db *postgis.DB) int {
 // bad row is rejected with its row number and a reason naming the field, and every good row
 // lands.
 func TestImport_Rejects(t *testing.T) {
+	// Into an empty table the rows are bulk-loaded straight into customers; into one with
+	// records they go through the staging table and the upsert. Both must reject alike.
+	t.Run("Bulk", func(t *testing.T) { testImportRejects(t, false) })
+	t.Run("Upsert", func(t *testing.T) { testImportRejects(t, true) })
+}
+
+func testImportRejects(t *testing.T, seeded bool) {
 	ctx := context.Background()
 	db := pgtest.New(t)
 	s := crm.NewStore(db)
+	extra := 0
+	if seeded {
+		if err := s.Create(ctx, &crm.Customer{Name: "Already there"}); err != nil {
+			t.Fatal(err)
+		}
+		extra = 1
+	}
 	good := func(id string) string {
 		return id + ",Acme " + id + ",customer,30.27,-97.74,1 Main St,Austin,TX,78701,US,smb,active,rep1,1000.50,a@example.com,555,yes,gold\n"
 	}
@@ -80,11 +94,15 @@ func TestImport_Rejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantGood := int64(len(tests) + 1)
-	if res.Rows != row-1 || res.Inserted != wantGood || res.Rejected != int64(len(tests)) || res.Updated != 0 {
+	if res.Rows != row-1 || res.Inserted != wantGood || res.Rejected != int64(len(tests)) || res.Updated != 0 || res.Bulk == seeded {
 		t.Fatalf("result %+v; want %d rows, %d inserted, %d rejected", res, row-1, wantGood, len(tests))
 	}
-	if n := countCustomers(t, db); n != int(wantGood) {
-		t.Fatalf("%d customers stored, want %d", n, wantGood)
+	if n := countCustomers(t, db); n != int(wantGood)+extra {
+		t.Fatalf("%d customers stored, want %d", n, int(wantGood)+extra)
+	}
+	var maxRev int64
+	if err := db.Pool.QueryRow(ctx, `SELECT max(rev) FROM customers`).Scan(&maxRev); err != nil || maxRev != res.MaxRev {
+		t.Fatalf("max rev %d, result says %d (%v)", maxRev, res.MaxRev, err)
 	}
 	byRow := map[int64]string{}
 	for _, r := range res.Rejects {
@@ -112,6 +130,11 @@ func TestImport_Rejects(t *testing.T) {
 	}
 	if recs[1][0] != "n1" || recs[1][18] != fmt.Sprint(rowOf["NoCoordinates"]) {
 		t.Fatalf("first reject %v", recs[1])
+	}
+	// The sequences moved past what the import used: a new record gets a fresh id and rev.
+	c2 := &crm.Customer{Name: "After"}
+	if err := s.Create(ctx, c2); err != nil || c2.Rev <= res.MaxRev {
+		t.Fatalf("create after import: rev %d (import max %d), %v", c2.Rev, res.MaxRev, err)
 	}
 	// A good row keeps its values, its attributes and a cell computed from its location.
 	got, _, err := s.Find(ctx, crm.Filter{Text: "Acme g1"})
