@@ -231,7 +231,7 @@ func AssignAll(ctx context.Context, db *postgis.DB, idx *RegionIndex) (AssignSta
 			if _, err := tx.Exec(gctx, `DELETE FROM customer_regions WHERE level = $1`, idx.Level); err != nil {
 				return postgis.Wrap(err)
 			}
-			src := &assignSource{level: idx.Level, idx: idx, in: located, st: &st}
+			src := &assignSource{ctx: gctx, level: idx.Level, idx: idx, in: located, st: &st}
 			_, err := tx.CopyFrom(gctx, pgx.Identifier{"customer_regions"}, []string{"customer_id", "level", "region_id"}, src)
 			return postgis.Wrap(err)
 		})
@@ -250,6 +250,7 @@ type assignBatch struct {
 
 // assignSource feeds located batches to COPY, skipping points outside every region.
 type assignSource struct {
+	ctx   context.Context // a failed reader or locator cancels it: the COPY must fail too
 	level string
 	idx   *RegionIndex
 	in    <-chan *assignBatch
@@ -285,7 +286,7 @@ func (s *assignSource) Next() bool {
 }
 
 func (s *assignSource) Values() ([]any, error) { return s.row[:], nil }
-func (s *assignSource) Err() error             { return nil }
+func (s *assignSource) Err() error             { return s.ctx.Err() }
 
 // ewkbPoint decodes a 2D point from (E)WKB bytes, with or without SRID.
 func ewkbPoint(b []byte) (orb.Point, bool) {
