@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"container/list"
 	"context"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -26,6 +27,8 @@ import (
 //	GET /api/v1/regions                         the levels and their region counts
 //	GET /api/v1/regions?level=L                 the regions of a level, without geometry
 //	GET /api/v1/regions/{level}/{code}          one region as a GeoJSON Feature
+//	POST /api/v1/regions?level=L[&code_prop=P&name_prop=P&object=O&skip_invalid=true]
+//	                                            import a GeoJSON/TopoJSON body (upsert by code)
 //
 // Tiles come from PostGIS (ST_AsMVT over geometry simplified per zoom band) through an
 // in-memory LRU cache keyed by the regions' data version, so a new import shows at once
@@ -36,6 +39,7 @@ func (s *Server) RegionRoutes(store *olap.RegionStore) func(chi.Router) {
 		r.Get("/tiles/regions/{z}/{x}/{y}.mvt", h.tile)
 		r.Get("/tiles/regions.json", h.tileJSON)
 		r.Get("/api/v1/regions", h.list)
+		r.Post("/api/v1/regions", h.importRegions)
 		r.Get("/api/v1/regions/{level}/{code}", h.get)
 	}
 }
@@ -222,6 +226,46 @@ func (h *regionHandler) get(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
+}
+
+// maxRegionUpload bounds an uploaded boundary file (the route's policy sets the same).
+const maxRegionUpload = 256 << 20
+
+// importRegions upserts the regions of an uploaded GeoJSON or TopoJSON file in one
+// transaction (see olap.RegionStore.Import), then re-assigns customers to that level.
+// Answers the import result: counts, repaired and skipped features, antimeridian splits.
+func (h *regionHandler) importRegions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	opt := olap.RegionReadOptions{Level: q.Get("level"), CodeProp: q.Get("code_prop"), NameProp: q.Get("name_prop"), Object: q.Get("object")}
+	if err := olap.ValidRegionLevel(opt.Level); err != nil {
+		writeError(w, r, h.s.Log, err)
+		return
+	}
+	iopt := olap.RegionImportOptions{SkipUnrepairable: q.Get("skip_invalid") == "true"}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRegionUpload))
+	if err != nil {
+		writeError(w, r, h.s.Log, geo.Errorf(geo.EINVALID, "cannot read the uploaded file (at most %d MB): %v", maxRegionUpload>>20, err))
+		return
+	}
+	feats, err := olap.ReadRegionFeatures(data, opt)
+	if err != nil {
+		writeError(w, r, h.s.Log, err)
+		return
+	}
+	res, err := h.store.ImportWith(r.Context(), opt.Level, feats, iopt)
+	if err != nil {
+		writeError(w, r, h.s.Log, err)
+		return
+	}
+	h.mu.Lock()
+	h.checked = time.Time{} // show the new regions in tiles at once
+	h.mu.Unlock()
+	st, err := olap.AssignLevel(r.Context(), h.store.DB, opt.Level)
+	if err != nil {
+		writeError(w, r, h.s.Log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"import": res, "assigned": st.Assigned, "unassigned": st.Unassigned})
 }
 
 // tileEntry is one cached tile; its gzip form is made on first demand.

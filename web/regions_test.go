@@ -140,3 +140,25 @@ func TestRegionAPI(t *testing.T) {
 		t.Errorf("anonymous: %d", resp.StatusCode)
 	}
 }
+
+func TestRegionUpload(t *testing.T) {
+	ts := newRegionServer(t)
+	body := `{"type":"FeatureCollection","features":[
+		{"type":"Feature","properties":{"zip":"90001","name":"South LA"},"geometry":{"type":"Polygon","coordinates":[[[-118.26,33.96],[-118.23,33.96],[-118.23,33.99],[-118.26,33.99],[-118.26,33.96]]]}},
+		{"type":"Feature","properties":{"zip":"bow"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[2,2],[2,0],[0,2],[0,0]]]}}]}`
+	// Reps may not change boundaries; planners may.
+	if resp, _ := ts.do(t, "POST", "/api/v1/regions?level=zip&code_prop=zip", body); resp.StatusCode != 403 {
+		t.Errorf("rep upload: status %d", resp.StatusCode)
+	}
+	planner := ts.as(userToken(t, ts.srv, "planner@test.gcrm", crm.RolePlanner))
+	resp, out := planner.do(t, "POST", "/api/v1/regions?level=zip&code_prop=zip", body)
+	if resp.StatusCode != 200 || !strings.Contains(out, `"inserted":2`) || !strings.Contains(out, "Self-intersection") {
+		t.Fatalf("upload: %d %s", resp.StatusCode, out)
+	}
+	if resp, out := planner.do(t, "GET", "/tiles/regions/14/2810/6546.mvt?level=zip", ""); resp.StatusCode != 200 || !tileNames(t, []byte(out))["South LA"] {
+		t.Errorf("tile of the new level: %d", resp.StatusCode)
+	}
+	if resp, out := planner.do(t, "POST", "/api/v1/regions?level=zip", `{"type":"FeatureCollection","features":[]}`); resp.StatusCode != 400 || !strings.Contains(out, "no features") {
+		t.Errorf("empty upload: %d %s", resp.StatusCode, out)
+	}
+}

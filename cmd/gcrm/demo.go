@@ -137,11 +137,7 @@ func loadDemo(ctx context.Context, w io.Writer, db *postgis.DB, npm string, n in
 			continue
 		}
 		start := time.Now()
-		idx, err := olap.LoadRegionIndex(ctx, db, level)
-		if err != nil {
-			return err
-		}
-		st, err := olap.AssignAll(ctx, db, idx)
+		st, err := olap.AssignLevel(ctx, db, level)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -203,5 +204,18 @@ func TestImportRegionsCommand(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"import", "regions", file}, getenv, nil, &stdout, &stderr); code != 2 {
 		t.Errorf("no --level: exit %d", code)
+	}
+}
+
+func BenchmarkGenerateDemo(b *testing.B) {
+	src, err := loadDemoSources(testNPM)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := generateDemo(io.Discard, 100_000, uint64(i), src); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

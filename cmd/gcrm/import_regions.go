@@ -64,6 +64,15 @@ func importRegionsCmd(ctx context.Context, e env) int {
 		return fail(e, err)
 	}
 	printRegionImport(e.stdout, res)
+	// Customers' stored regions of this level (the cube's region dimension) follow the new
+	// boundaries.
+	st, err := olap.AssignLevel(ctx, db, opt.Level)
+	if err != nil {
+		return fail(e, err)
+	}
+	if st.Customers > 0 {
+		fmt.Fprintf(e.stdout, "assigned %d customers to %s regions (%d outside every one)\n", st.Assigned, opt.Level, st.Unassigned)
+	}
 	return 0
 }
 
