@@ -137,8 +137,18 @@ function customerTileURL() {
   return s ? `${base}?${s}` : base;
 }
 
-const isCluster = ['==', ['get', 'cluster'], true];
-const clusterRadius = ['interpolate', ['linear'], ['sqrt', ['get', 'count']], 1, 9, 10, 15, 40, 22, 100, 30, 300, 40];
+// What the map draws is the server's tiles re-clustered in the browser. The server clusters
+// exactly, on a 64×64 grid per tile: 8 px apart on screen, too close to read. So the tile
+// features (records, and server clusters with their count) are copied into a GeoJSON source
+// that MapLibre clusters at 50 px, summing the counts: every number shown is still the sum
+// of exact server counts, and each record still comes from the tiles.
+//   view feature properties: n (records it stands for), rec (record id, for a record),
+//   kind (for a record), fid (the server cluster's tile feature id);
+//   MapLibre's clusters add point_count, cluster_id and total (the sum of n).
+const VIEW_CLUSTER_MAX_ZOOM = 14; // deeper, every record is drawn on its own
+const viewCount = ['coalesce', ['get', 'total'], ['get', 'n']];
+const isCluster = ['any', ['has', 'point_count'], ['>', ['get', 'n'], 1]];
+const clusterRadius = ['interpolate', ['linear'], ['sqrt', viewCount], 1.4, 8, 10, 14, 30, 20, 100, 28, 300, 38];
 const hovering = ['boolean', ['feature-state', 'hover'], false];
 const pointRadius = ['interpolate', ['linear'], ['zoom'], 3, 3.5, 10, 5, 16, 8];
 
@@ -155,6 +165,11 @@ function buildStyle() {
       customers: {
         type: 'vector', tiles: [customerTileURL()],
         minzoom: customerTiles.minzoom, maxzoom: customerTiles.maxzoom,
+      },
+      view: {
+        type: 'geojson', data: emptyFC(), generateId: true,
+        cluster: true, clusterRadius: 50, clusterMaxZoom: VIEW_CLUSTER_MAX_ZOOM,
+        clusterProperties: { total: ['+', ['get', 'n']] },
       },
       selection: { type: 'geojson', data: emptyFC() },
     },
@@ -180,8 +195,14 @@ function buildStyle() {
         },
       },
       {
-        id: 'clusters', type: 'circle', source: 'customers', 'source-layer': 'customers',
-        filter: isCluster,
+        // Loads the customer tiles (a source is fetched only for a visible layer) and draws
+        // nothing: the view source below draws them.
+        id: 'customer-tiles', type: 'circle', source: 'customers', 'source-layer': 'customers',
+        paint: { 'circle-radius': 1, 'circle-opacity': 0, 'circle-stroke-opacity': 0 },
+      },
+      {
+        id: 'clusters', type: 'circle', source: 'view', filter: isCluster,
+        layout: { 'circle-sort-key': viewCount },
         paint: {
           'circle-color': CLUSTER_COLOR,
           'circle-opacity': 0.88,
@@ -191,23 +212,21 @@ function buildStyle() {
         },
       },
       {
-        id: 'cluster-count', type: 'symbol', source: 'customers', 'source-layer': 'customers',
-        filter: isCluster,
+        id: 'cluster-count', type: 'symbol', source: 'view', filter: isCluster,
         layout: {
           'text-field': ['case',
-            ['>=', ['get', 'count'], 10000], ['concat', ['to-string', ['round', ['/', ['get', 'count'], 1000]]], 'k'],
-            ['>=', ['get', 'count'], 1000], ['concat', ['to-string', ['/', ['round', ['/', ['get', 'count'], 100]], 10]], 'k'],
-            ['to-string', ['get', 'count']]],
+            ['>=', viewCount, 10000], ['concat', ['to-string', ['round', ['/', viewCount, 1000]]], 'k'],
+            ['>=', viewCount, 1000], ['concat', ['to-string', ['/', ['round', ['/', viewCount, 100]], 10]], 'k'],
+            ['to-string', viewCount]],
           'text-font': ['DejaVu Sans Bold'],
-          'text-size': ['interpolate', ['linear'], ['sqrt', ['get', 'count']], 1, 11, 100, 14],
+          'text-size': ['interpolate', ['linear'], ['sqrt', viewCount], 1.4, 11, 30, 13, 100, 15],
           'text-allow-overlap': true,
           'text-ignore-placement': true,
         },
         paint: { 'text-color': '#ffffff' },
       },
       {
-        id: 'points', type: 'circle', source: 'customers', 'source-layer': 'customers',
-        filter: ['!', isCluster],
+        id: 'points', type: 'circle', source: 'view', filter: ['!', isCluster],
         paint: {
           'circle-color': ['match', ['get', 'kind'],
             'customer', KIND_COLORS.customer, 'prospect', KIND_COLORS.prospect, 'lead', KIND_COLORS.lead, '#888888'],
@@ -280,6 +299,7 @@ function startMap() {
   map.addControl(new ScaleControl({ unit: 'imperial' }), 'bottom-left');
 
   map.on('moveend', writeHash);
+  map.on('sourcedata', (e) => { if (e.sourceId === 'customers' && e.dataType === 'source') scheduleView(); });
   map.on('dataloading', () => setProgress(true));
   map.on('idle', () => setProgress(false));
   map.on('error', onMapError);
@@ -290,7 +310,7 @@ function startMap() {
     writeHash();
     if (state.sel) openDetails(state.sel, { fly: !initial.view });
   });
-  window.gcrm = { map, state, api, auth, openDetails, closeDetails, setFilters };
+  window.gcrm = { map, state, api, auth, openDetails, closeDetails, setFilters, busy: () => viewPending };
 }
 
 const shownErrors = new Set();
@@ -312,8 +332,38 @@ function featureAt(point) {
   return fs[0] || null;
 }
 
-// Hover uses feature-state on the tile features' own ids: the record id for a customer, the
-// cluster id (tiles.ClusterID) for a cluster.
+// refreshView copies the customer tile features on the map into the view source. It runs
+// (debounced) whenever customer tiles arrive; at clustered zooms each server feature is in
+// exactly one tile, deeper a record can be in two tiles' edge buffers and is taken once.
+let viewTimer = null;
+let viewPending = false;
+function scheduleView() {
+  viewPending = true;
+  clearTimeout(viewTimer);
+  viewTimer = setTimeout(refreshView, 40);
+}
+
+function refreshView() {
+  const seen = new Set();
+  const features = [];
+  for (const f of map.querySourceFeatures('customers', { sourceLayer: 'customers' })) {
+    const p = f.properties;
+    const server = p.cluster === true;
+    const key = server ? `c${f.id}` : `r${p.id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    features.push({
+      type: 'Feature',
+      geometry: { type: 'Point', coordinates: [...f.geometry.coordinates] },
+      properties: server ? { n: Number(p.count), fid: f.id } : { n: 1, rec: Number(p.id), kind: p.kind },
+    });
+  }
+  hovered = null;
+  map.getSource('view').setData({ type: 'FeatureCollection', features });
+  viewPending = false;
+}
+
+// Hover uses feature-state on the view source's generated ids.
 let hovered = null;
 function onHover(e) {
   setHover(featureAt(e.point));
@@ -322,9 +372,9 @@ function onHover(e) {
 function setHover(f) {
   const id = f?.id ?? null;
   if (id === hovered) return;
-  if (hovered !== null) map.setFeatureState({ source: 'customers', sourceLayer: 'customers', id: hovered }, { hover: false });
+  if (hovered !== null) map.setFeatureState({ source: 'view', id: hovered }, { hover: false });
   hovered = id;
-  if (id !== null) map.setFeatureState({ source: 'customers', sourceLayer: 'customers', id }, { hover: true });
+  if (id !== null) map.setFeatureState({ source: 'view', id }, { hover: true });
   map.getCanvas().style.cursor = f ? 'pointer' : '';
 }
 
@@ -344,26 +394,35 @@ function tileBounds({ z, x, y }) {
   return [[lon(x), lat(y + 1)], [lon(x + 1), lat(y)]];
 }
 
-/** zoomToCluster zooms towards the cell of cluster f: far enough to split it, at most 4 levels. */
-function zoomToCluster(f) {
+/**
+ * zoomToCluster zooms in to cluster f: a cluster made here opens at the zoom where it splits;
+ * a server cluster, to the grid cell that holds its records (at most 4 levels at once).
+ */
+async function zoomToCluster(f) {
   const z0 = map.getZoom();
+  const center = f.geometry.coordinates;
   let zoom = z0 + 2;
-  const cell = clusterCell(f.id);
-  if (cell) {
-    const cam = map.cameraForBounds(tileBounds(cell), { padding: 40 });
-    if (cam && Number.isFinite(cam.zoom)) zoom = Math.min(Math.max(cam.zoom, z0 + 1), z0 + 4);
+  if (f.properties.cluster_id !== undefined) {
+    try {
+      zoom = await map.getSource('view').getClusterExpansionZoom(f.properties.cluster_id);
+    } catch { /* the view changed meanwhile: zoom in two levels */ }
+  } else {
+    const cell = clusterCell(f.properties.fid);
+    const cam = cell && map.cameraForBounds(tileBounds(cell), { padding: 40 });
+    if (cam && Number.isFinite(cam.zoom)) zoom = cam.zoom;
   }
-  map.easeTo({ center: f.geometry.coordinates, zoom: Math.min(zoom, map.getMaxZoom()), duration: 500 });
+  zoom = Math.min(Math.max(zoom, z0 + 1), z0 + 4, map.getMaxZoom());
+  map.easeTo({ center, zoom, duration: 500 });
 }
 
 function onClick(e) {
   const f = featureAt(e.point);
   if (!f) return;
-  if (f.properties.cluster === true) {
+  if (f.properties.point_count !== undefined || f.properties.n > 1) {
     zoomToCluster(f);
     return;
   }
-  const id = Number(f.properties.id);
+  const id = Number(f.properties.rec);
   if (id > 0) openDetails(id);
 }
 

@@ -58,7 +58,8 @@ export async function startGcrm({ customers = 20000, seed = 400, timeoutMs = 10 
   log('start', bin, args.join(' '));
   const env = { ...process.env };
   delete env.DATABASE_URL; // always a private cluster: tests never touch a real database
-  const child = spawn(bin, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // From the repository root, where the demo finds web/ui/node_modules (us-atlas, cities).
+  const child = spawn(bin, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let exited = null;
   const exit = new Promise((resolve) => child.on('exit', (code, signal) => { exited = { code, signal }; resolve(exited); }));
@@ -180,7 +181,7 @@ export function watchPage(page, origin) {
 export async function waitForMapIdle(page, timeout = 60_000) {
   await page.waitForFunction(() => {
     const m = window.gcrm?.map;
-    return Boolean(m && m.loaded() && m.areTilesLoaded() && !m.isMoving() && m.isStyleLoaded());
+    return Boolean(m && m.loaded() && m.areTilesLoaded() && !m.isMoving() && m.isStyleLoaded() && !window.gcrm.busy());
   }, null, { timeout, polling: 100 });
   // One more frame so that queryRenderedFeatures sees what was just drawn.
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
