@@ -86,11 +86,11 @@ var policy = map[string]rule{
 	"GET /tiles/customers.json":            {roles: everyone},
 	"GET /api/v1/cube":                     {roles: everyone, export: csvFormat},
 	"GET /api/v1/cube/meta":                {roles: everyone},
+	"GET /tiles/hexagons/{z}/{x}/{y}.mvt":  {roles: everyone},
 	"GET /tiles/regions/{z}/{x}/{y}.mvt":   {roles: everyone},
 	"GET /tiles/regions.json":              {roles: everyone},
 	"GET /api/v1/regions":                  {roles: everyone},
 	"GET /api/v1/regions/{level}/{code}":   {roles: everyone},
-	"POST /api/v1/regions":                 {roles: []string{crm.RoleAdmin, crm.RolePlanner}, object: "region", maxBody: 256 << 20, timeout: longTimeout},
 	"GET /api/v1/footfall":                 {roles: everyone},
 
 	// Imports create records in bulk; their rejects hold the rows as uploaded.

@@ -92,6 +92,11 @@ func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger) (*web.Se
 	// and by the change feed (other processes, replicas) until ctx ends.
 	engine := olap.New()
 	engine.Log = log
+	cube, err := olap.LoadCube(ctx, db) // the cube follows the engine's writes (olap/cube.go)
+	if err != nil {
+		return nil, err
+	}
+	engine.Observer = cube
 	start := time.Now()
 	if err := engine.Load(ctx, s.Customers); err != nil {
 		return nil, err
@@ -100,6 +105,8 @@ func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger) (*web.Se
 	go engine.Follow(ctx, db)
 	s.Index = engine
 	s.Mounts = append(s.Mounts, s.CustomerTiles(tiles.NewService(engine)))
+	// GET /api/v1/cube, /api/v1/cube/meta, /tiles/hexagons (web/cube*.go)
+	s.Mounts = append(s.Mounts, s.CubeRoutes(cube, engine), s.HexagonTiles(tiles.NewHexagons(cube, engine)))
 	s.Mounts = append(s.Mounts, s.RegionRoutes(olap.NewRegionStore(db))) // /tiles/regions, /api/v1/regions (web/regions.go)
 	s.Mounts = append(s.Mounts, s.ImportRoutes) // POST /api/v1/imports (web/imports.go)
 	return s, nil

@@ -53,6 +53,7 @@ var expectedAccess = map[string]string{
 	"GET /tiles/customers.json":            "admin manager planner rep marketer",
 	"GET /api/v1/cube":                     "admin manager planner rep marketer",
 	"GET /api/v1/cube/meta":                "admin manager planner rep marketer",
+	"GET /tiles/hexagons/{z}/{x}/{y}.mvt":  "admin manager planner rep marketer",
 	"GET /tiles/regions/{z}/{x}/{y}.mvt":   "admin manager planner rep marketer",
 	"GET /tiles/regions.json":              "admin manager planner rep marketer",
 	"GET /api/v1/regions":                  "admin manager planner rep marketer",
