@@ -91,6 +91,7 @@ var policy = map[string]rule{
 	"GET /tiles/regions.json":              {roles: everyone},
 	"GET /api/v1/regions":                  {roles: everyone},
 	"GET /api/v1/regions/{level}/{code}":   {roles: everyone},
+	"POST /api/v1/regions":                 {roles: []string{crm.RoleAdmin, crm.RolePlanner}, object: "region", maxBody: 256 << 20, timeout: longTimeout},
 	"GET /api/v1/footfall":                 {roles: everyone},
 
 	// Imports create records in bulk; their rejects hold the rows as uploaded.
