@@ -27,13 +27,6 @@ var static embed.FS
 // uiVendorCheck is the file the UI cannot start without.
 const uiVendorCheck = "vendor/maplibre-gl.mjs"
 
-// contentSecurityPolicy keeps the page to its own origin: no inline script or style, module
-// workers from /static, tiles and API from the same server. MapLibre's style mutations go
-// through the CSSOM, which style-src does not restrict.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' data: blob:; worker-src 'self' blob:; connect-src 'self'; " +
-	"font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-
 // uiRoutes serves the map at / and its files at /static/*.
 func (s *Server) uiRoutes(r chi.Router) {
 	sub, _ := fs.Sub(static, "static") // cannot fail: "static" is a valid, embedded path
@@ -111,8 +104,8 @@ func (u *uiFiles) index(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "index.html missing from the build", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
-	w.Header().Set("Referrer-Policy", "same-origin")
+	// The page runs under the Content-Security-Policy that guard sends with every response
+	// (auth_policy.go): no inline script or style, workers and data from this origin only.
 	u.serve(w, r, f)
 }
 
