@@ -98,6 +98,9 @@ func importCustomersCmd(ctx context.Context, e env) int {
 		err = geo.Errorf(geo.EUNAVAILABLE, "cannot write %s: %v", *rejectsPath, cerr)
 	}
 	if err != nil {
+		if rejects.created {
+			_ = os.Remove(*rejectsPath) // nothing was imported: its rejects would mislead
+		}
 		return fail(e, err)
 	}
 	landed := res.Inserted + res.Updated + res.Unchanged
@@ -157,8 +160,9 @@ func rejectsPathFor(file string) string {
 
 // lazyFile creates its file on the first write, so a run without rejects leaves no file.
 type lazyFile struct {
-	path string
-	f    *os.File
+	path    string
+	f       *os.File
+	created bool
 }
 
 func (l *lazyFile) Write(p []byte) (int, error) {
@@ -167,7 +171,7 @@ func (l *lazyFile) Write(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		l.f = f
+		l.f, l.created = f, true
 	}
 	return l.f.Write(p)
 }
