@@ -219,7 +219,7 @@ func TestReadRegionFeaturesErrors(t *testing.T) {
 		{"line", fc(`{"type":"Feature","id":"a","geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]}}`), `feature 1 (code "a") is a LineString`},
 		{"null geometry", fc(`{"type":"Feature","id":"a","geometry":null}`), "has no geometry"},
 		{"short ring", fc(`{"type":"Feature","id":"a","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[0,0]]]}}`), "at least four"},
-		{"open short ring", fc(`{"type":"Feature","id":"a","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}}`), "at least four"},
+		{"open short ring", fc(`{"type":"Feature","id":"a","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0]]]}}`), "at least four"},
 		{"outside world", fc(`{"type":"Feature","id":"a","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,91],[0,0]]]}}`), "outside the world"},
 		{"topology objects", `{"type":"Topology","objects":{"a":{"type":"Polygon","arcs":[]},"b":{"type":"Polygon","arcs":[]}},"arcs":[]}`, "--object"},
 	} {
@@ -302,4 +302,11 @@ func FuzzRegionsGeoJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestReadClosesRings(t *testing.T) {
+	feats := readFeatures(t, `{"type":"Feature","id":"a","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}}`, olap.RegionReadOptions{})
+	if r := feats[0].Geometry[0][0]; len(r) != 4 || r[3] != r[0] || len(feats[0].Fixes) != 1 || !strings.Contains(feats[0].Fixes[0], "not closed") {
+		t.Errorf("ring %v, fixes %v", r, feats[0].Fixes)
+	}
 }
