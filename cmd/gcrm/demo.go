@@ -120,8 +120,12 @@ func loadDemo(ctx context.Context, w io.Writer, db *postgis.DB, npm string, n in
 			return err
 		}
 		d := time.Since(start)
-		fmt.Fprintf(w, "demo: generated and loaded %d customers, prospects and leads (seed %d) in %s, %.0f rows/s (sources read in %s)\n",
-			res.Inserted, seed, since(start), float64(res.Inserted)/d.Seconds(), read)
+		var phases []string
+		for _, p := range res.Phases {
+			phases = append(phases, p.Name+" "+p.Duration.Round(time.Millisecond).String())
+		}
+		fmt.Fprintf(w, "demo: generated and loaded %d customers, prospects and leads (seed %d) in %s, %.0f rows/s (sources read in %s; %s)\n",
+			res.Inserted, seed, since(start), float64(res.Inserted)/d.Seconds(), read, strings.Join(phases, ", "))
 		if res.Rejected > 0 {
 			return fmt.Errorf("demo: %d generated rows were rejected, e.g. %v", res.Rejected, res.Rejects[:min(3, len(res.Rejects))])
 		}
