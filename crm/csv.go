@@ -22,6 +22,7 @@ type csvReader struct {
 	row       int64    // number of the record last returned
 	bytesRead int64    // bytes consumed from r
 	maxRecord int      // longest record, in bytes, before it counts as broken
+	tooLong   bool     // a line of the current record was cut at maxRecord
 
 	raw    []byte   // raw bytes of the current record (all its lines)
 	lines  []int    // offsets in raw where each physical line after the first starts
@@ -70,6 +71,7 @@ func (c *csvReader) readLine() ([]byte, error) {
 			buf = append(buf, line...)
 		}
 		for errors.Is(err, bufio.ErrBufferFull) { // too long: skip the rest of the line
+			c.tooLong = true
 			line, err = c.r.ReadSlice('\n')
 			c.bytesRead += int64(len(line))
 		}
@@ -99,6 +101,12 @@ func (c *csvReader) Read() ([]string, error) {
 		c.raw = append(c.raw[:0], line...)
 		c.lines = c.lines[:0]
 		reason := c.parse()
+		if c.tooLong {
+			c.tooLong = false
+			reason = "the row is longer than 1 MiB (a line break or quote may be missing)"
+			c.lines = c.lines[:0] // its lines are not read again
+			c.raw = c.raw[:min(len(c.raw), 200)]
+		}
 		if reason == "" {
 			return c.record, nil
 		}

@@ -61,6 +61,8 @@ func TestCSVReader_Resync(t *testing.T) {
 		{"BareQuote", "a,b\nx\"y,1\n2,3\n", []string{"a|b", "!", "2|3"}},
 		{"BadUTF8", "a,b\n\xff,1\n2,3\n", []string{"a|b", "!", "2|3"}},
 		{"BOM", "\xef\xbb\xbfa,b\n1,2\n", []string{"a|b", "1|2"}},
+		{"LongLine", "a,b\n" + strings.Repeat("x", 600<<10) + ",1\n2,3\n", []string{"a|b", strings.Repeat("x", 600<<10) + "|1", "2|3"}},
+		{"TooLongLine", "a,b\n" + strings.Repeat("x", 3<<20) + ",1\n2,3\n", []string{"a|b", "!", "2|3"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			recs, _ := readAll(t, []byte(tc.in))
@@ -73,7 +75,7 @@ func TestCSVReader_Resync(t *testing.T) {
 				}
 			}
 			if !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("got %q, want %q", got, tc.want)
+				t.Fatalf("got %.200q, want %.200q", got, tc.want)
 			}
 		})
 	}
