@@ -423,7 +423,7 @@ function onClick(e) {
     return;
   }
   const id = Number(f.properties.rec);
-  if (id > 0) openDetails(id);
+  if (id > 0) openDetails(id, { reveal: true });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -432,7 +432,7 @@ function onClick(e) {
 let detailsAbort = null;
 
 /** openDetails shows record id in the drawer and puts it in the URL. */
-async function openDetails(id, { fly = false } = {}) {
+async function openDetails(id, { fly = false, reveal = false } = {}) {
   state.sel = id;
   writeHash();
   const drawer = document.getElementById('drawer');
@@ -465,6 +465,20 @@ async function openDetails(id, { fly = false } = {}) {
     type: 'FeatureCollection', features: [{ type: 'Feature', geometry: f.geometry, properties: {} }],
   } : emptyFC());
   if (fly && f.geometry) map.jumpTo({ center: f.geometry.coordinates, zoom: Math.max(map.getZoom(), 12) });
+  else if (reveal && f.geometry) revealBesideDrawer(f.geometry.coordinates);
+}
+
+/** revealBesideDrawer pans the map when the drawer covers the record it shows. */
+function revealBesideDrawer(lngLat) {
+  const d = document.getElementById('drawer').getBoundingClientRect();
+  const c = map.getCanvas().getBoundingClientRect();
+  const p = map.project(lngLat);
+  const x = c.left + p.x;
+  const y = c.top + p.y;
+  if (x < d.left - 16 || x > d.right || y < d.top - 16 || y > d.bottom) return;
+  const sheet = d.left - c.left < 200; // on a phone the drawer is a bottom sheet
+  const to = sheet ? [c.width / 2, (d.top - c.top) / 2] : [(d.left - c.left) / 2, c.height / 2];
+  map.panBy([p.x - to[0], p.y - to[1]], { duration: 300 });
 }
 
 /** closeDetails hides the drawer and clears the selection. */
@@ -647,7 +661,7 @@ function renderUser() {
   const out = el('button', { type: 'button', id: 'signout', title: 'Sign out' }, 'Sign out');
   out.addEventListener('click', signOut);
   slot.replaceChildren(el('div', { className: 'user-badge', title: u.email },
-    el('span', {}, 'Signed in as ', el('strong', { id: 'user-name' }, u.name || u.email)),
+    el('span', {}, el('span', { className: 'prefix' }, 'Signed in as '), el('strong', { id: 'user-name' }, u.name || u.email)),
     el('span', { className: 'role' }, u.role), out));
 }
 
