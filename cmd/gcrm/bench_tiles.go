@@ -42,6 +42,7 @@ func benchTiles(ctx context.Context, e env) int {
 	zoomList := fs.String("zooms", "6,10,14", "zooms to measure, comma-separated")
 	n := fs.Int("tiles", 100, "tiles per zoom (density-weighted: the tiles of randomly drawn customers)")
 	rounds := fs.Int("rounds", 3, "A/B rounds")
+	clusterMax := fs.Int("cluster-max-zoom", tiles.NewCustomers().ClusterMaxZoom, "deepest clustered zoom; -1 renders every point at every zoom on both sides (pg_tileserv's content)")
 	if err := fs.Parse(e.args); err != nil {
 		return 2
 	}
@@ -54,6 +55,11 @@ func benchTiles(ctx context.Context, e env) int {
 		}
 		zooms = append(zooms, z)
 	}
+	layer := tiles.NewCustomers()
+	layer.ClusterMaxZoom = *clusterMax
+	if err := layer.Check(); err != nil {
+		return fail(e, err)
+	}
 	if *n <= 0 || *rounds <= 0 || *customers < 0 {
 		fmt.Fprintln(e.stderr, "gcrm: --tiles and --rounds must be positive, --customers not negative")
 		return 2
@@ -63,7 +69,7 @@ func benchTiles(ctx context.Context, e env) int {
 		return fail(e, err)
 	}
 	defer stop()
-	if err := runBenchTiles(ctx, e, db, *customers, *seed, zooms, *n, *rounds); err != nil {
+	if err := runBenchTiles(ctx, e, db, layer, *customers, *seed, zooms, *n, *rounds); err != nil {
 		return fail(e, err)
 	}
 	return 0
@@ -137,7 +143,7 @@ type tilesBenchResult struct {
 	maxFeat   int
 }
 
-func runBenchTiles(ctx context.Context, e env, db *postgis.DB, customers int, seed uint64, zooms []int, n, rounds int) error {
+func runBenchTiles(ctx context.Context, e env, db *postgis.DB, layer *tiles.Customers, customers int, seed uint64, zooms []int, n, rounds int) error {
 	var have int
 	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM customers WHERE geom IS NOT NULL`).Scan(&have); err != nil {
 		return postgis.Wrap(err)
@@ -170,7 +176,6 @@ func runBenchTiles(ctx context.Context, e env, db *postgis.DB, customers int, se
 	if err != nil {
 		return err
 	}
-	layer := tiles.NewCustomers()
 	ref := &tiles.Reference{DB: db, Layer: layer}
 	match := snap.Compile(olap.Filter{})
 
@@ -230,7 +235,12 @@ func runBenchTiles(ctx context.Context, e env, db *postgis.DB, customers int, se
 		}
 	}
 
-	fmt.Fprintf(e.stdout, "\n%d customers, %d tiles per zoom (density-weighted), %d rounds A/B, one tile at a time, uncached, uncompressed\n", have, n, rounds)
+	mode := fmt.Sprintf("clustered up to zoom %d on a %dx%d grid (ST_AsMVT side: the same grid in SQL)", layer.ClusterMaxZoom, 1<<layer.GridLevels, 1<<layer.GridLevels)
+	if layer.ClusterMaxZoom < 0 {
+		mode = "every point at every zoom (pg_tileserv's content)"
+	}
+	fmt.Fprintf(e.stdout, "\n%d customers, %d tiles per zoom (density-weighted), %d rounds A/B, one tile at a time, uncached, uncompressed; %s; extent %d, buffer %d\n",
+		have, n, rounds, mode, layer.Extent, layer.Buffer)
 	fmt.Fprintf(e.stdout, "%-5s %-9s | %-22s %8s %8s %8s %7s | %-22s %8s %8s %8s | %s\n", "zoom", "kind",
 		"engine tiles/s (min-max)", "p50 ms", "p99 ms", "KB/tile", "feat", "ST_AsMVT tiles/s", "p50 ms", "p99 ms", "KB/tile", "ratio")
 	var ratios []float64
