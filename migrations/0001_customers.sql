@@ -19,7 +19,7 @@ CREATE TABLE customers (
     h3            bigint,                         -- H3 cell at geo.CellResolution, computed in Go
     segment       text NOT NULL DEFAULT '',
     status        text NOT NULL DEFAULT '',
-    owner         text NOT NULL DEFAULT '',
+    owner         text COLLATE "C" NOT NULL DEFAULT '', -- a user's e-mail; byte order indexes faster
     revenue       numeric(16, 2) NOT NULL DEFAULT 0,
     email         text NOT NULL DEFAULT '',
     phone         text NOT NULL DEFAULT '',
@@ -38,9 +38,9 @@ CREATE TABLE customers (
 );
 
 CREATE INDEX customers_geom_idx ON customers USING gist (geom);
+-- The H3 cell has no index: cell queries are answered by the in-memory engine.
 CREATE INDEX customers_rev_idx ON customers (rev);
 CREATE INDEX customers_txid_idx ON customers (txid);
-CREATE INDEX customers_h3_idx ON customers (h3);
 CREATE INDEX customers_owner_idx ON customers (owner);
 
 -- Deletions keep their rev so followers of the change feed see them.
