@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/gcrm/gcrm/olap"
 	"github.com/go-chi/chi/v5"
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
 	"github.com/uber/h3-go/v4"
 )
 
@@ -32,6 +34,8 @@ type footfallResponse struct {
 //	&cell=8abe63…,8abe63…         only these cells, or
 //	&bbox=minLon,minLat,maxLon,maxLat
 //	&estimates=false              leave out the IDW estimates for cells without a sensor
+//	&format=geojson               a FeatureCollection of hexagons (one feature per cell and key)
+//	                              for drawing without an H3 library; default: JSON values
 //
 // Each value is the mean of the non-missing hourly counts of the cell for the key; estimated
 // values carry "estimated": true.
@@ -60,6 +64,10 @@ func (s *Server) FootfallRoutes(cache *olap.FootfallCache) func(chi.Router) {
 			if vals == nil {
 				vals = []olap.FootfallValue{}
 			}
+			if r.URL.Query().Get("format") == "geojson" {
+				writeFootfallGeoJSON(w, vals)
+				return
+			}
 			res := q.Res
 			if res == 0 {
 				res = f.Res
@@ -73,6 +81,32 @@ func (s *Server) FootfallRoutes(cache *olap.FootfallCache) func(chi.Router) {
 					strconv.Itoa(f.K) + " nearest sensors within " + strconv.FormatFloat(f.RadiusMeters, 'g', -1, 64) + " m"})
 		})
 	}
+}
+
+// writeFootfallGeoJSON answers vals as hexagon polygons ([lon, lat], closed rings) with the
+// value's fields as properties.
+func writeFootfallGeoJSON(w http.ResponseWriter, vals []olap.FootfallValue) {
+	fc := geojson.NewFeatureCollection()
+	for _, v := range vals {
+		c := h3.Cell(h3.IndexFromString(v.Cell))
+		var ring orb.Ring
+		for _, ll := range c.Boundary() {
+			ring = append(ring, orb.Point{ll.Lng, ll.Lat})
+		}
+		if len(ring) > 0 {
+			ring = append(ring, ring[0])
+		}
+		f := geojson.NewFeature(orb.Polygon{ring})
+		f.Properties = geojson.Properties{"cell": v.Cell, "res": v.Res, "key": v.Key, "mean": v.Mean, "n": v.N,
+			"sensors": v.Sensors, "estimated": v.Estimated}
+		if v.Estimated {
+			f.Properties["nearest_m"] = v.NearestM
+		}
+		fc.Append(f)
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(fc)
 }
 
 func footfallQuery(r *http.Request) (olap.FootfallQuery, error) {

@@ -90,3 +90,47 @@ func TestFootfallAPI(t *testing.T) {
 		}
 	}
 }
+
+func TestFootfallAPI_GeoJSON(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	in := "sensor_id,lat,lon,timestamp,count\na,-37.8136,144.9631,2019-01-07 08:00,100\n"
+	if _, err := (&crm.FootfallStore{DB: db}).ImportCounts(ctx, strings.NewReader(in), crm.FootfallFormat{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv := &web.Server{DB: db, Customers: crm.NewStore(db), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv.Mounts = append(srv.Mounts, srv.FootfallRoutes(&olap.FootfallCache{DB: db, Options: olap.FootfallOptions{Res: 10}}))
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	req, _ := http.NewRequest("GET", ts.URL+"/api/v1/footfall?key=8&format=geojson&estimates=false", nil)
+	req.Header.Set("Authorization", "Bearer "+userToken(t, srv, "m@test.gcrm", crm.RoleMarketer))
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var fc struct {
+		Type     string `json:"type"`
+		Features []struct {
+			Geometry struct {
+				Type        string         `json:"type"`
+				Coordinates [][][2]float64 `json:"coordinates"`
+			} `json:"geometry"`
+			Properties map[string]any `json:"properties"`
+		} `json:"features"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&fc); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/geo+json" || fc.Type != "FeatureCollection" || len(fc.Features) != 1 {
+		t.Fatalf("status %d %s: %+v", resp.StatusCode, resp.Header.Get("Content-Type"), fc)
+	}
+	f := fc.Features[0]
+	ring := f.Geometry.Coordinates[0]
+	if f.Geometry.Type != "Polygon" || len(ring) != 7 || ring[0] != ring[6] || f.Properties["mean"] != 100.0 || f.Properties["estimated"] != false {
+		t.Fatalf("feature %+v", f)
+	}
+	if p := ring[0]; p[0] < 144.9 || p[0] > 145 || p[1] > -37.8 || p[1] < -37.9 {
+		t.Fatalf("hexagon at %v, want [lon, lat] near Melbourne", p)
+	}
+}
