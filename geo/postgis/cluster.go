@@ -90,7 +90,10 @@ func StartCluster(ctx context.Context, dir string, opt ClusterOptions) (*Cluster
 		return c, c.createDatabase(ctx)
 	}
 	_ = os.Remove(filepath.Join(c.Dir, "postmaster.pid")) // stale after a crash
-	o := fmt.Sprintf("-c listen_addresses='' -k %s -c max_connections=200 -c shared_buffers=256MB -c max_parallel_workers_per_gather=0", c.Socket)
+	o := fmt.Sprintf("-c listen_addresses='' -k %s -c max_connections=200 -c shared_buffers=256MB -c max_parallel_workers_per_gather=0"+
+		// Bulk imports: index builds sort in memory, checkpoints stay rare, and a private
+		// cluster has no replicas, so WAL carries only what crash recovery needs.
+		" -c maintenance_work_mem=512MB -c max_wal_size=4GB -c wal_level=minimal -c max_wal_senders=0", c.Socket)
 	if opt.Fast {
 		o += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 	}
