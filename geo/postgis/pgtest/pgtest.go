@@ -10,6 +10,7 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -30,16 +31,16 @@ func Main(m *testing.M) int {
 	ctx := context.Background()
 	var cluster *postgis.Cluster
 	if u := os.Getenv("GCRM_TEST_DATABASE_URL"); u != "" {
-		cfg, err := pgx.ParseConfig(u)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "pgtest: GCRM_TEST_DATABASE_URL:", err)
+		base, err := url.Parse(u)
+		if err != nil || (base.Scheme != "postgres" && base.Scheme != "postgresql") {
+			fmt.Fprintln(os.Stderr, "pgtest: GCRM_TEST_DATABASE_URL must be a postgres:// URL:", u)
 			return 1
 		}
 		server = u
 		urlOf = func(name string) string {
-			c := cfg.Copy()
-			c.Database = name
-			return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", c.User, c.Host, c.Port, name)
+			c := *base
+			c.Path = "/" + name
+			return c.String()
 		}
 	} else {
 		dir, err := os.MkdirTemp("", "gcrm-test-")
