@@ -2,6 +2,7 @@ package olap
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 
@@ -286,21 +287,46 @@ type cubeState struct {
 	recs                   map[int64]cubeRec
 }
 
-// cuboidShapes are the cuboids kept beside the base (CubeRes, every dimension): chosen so
-// that a roll-up by resolution, by one region level or by the record attributes reads at
-// most a few hundred thousand cells at 10 M records.
-var cuboidShapes = []struct {
+// cuboidShape is the resolution (-1: none) and dimensions of a cuboid.
+type cuboidShape struct {
 	res  int
 	dims dimMask
-}{
-	{7, dimKind | dimStatus | dimSegment},
-	{5, dimAttrs},
-	{5, dimKind | dimStatus | dimSegment},
-	{3, dimAttrs},
-	{3, dimKind | dimStatus | dimSegment},
-	{1, dimAttrs},
-	{-1, dimAttrs},
-	{-1, dimKind | dimStatus | dimSegment},
+}
+
+// cuboidShapes returns the cuboids kept beside the base (CubeRes, every dimension), finest
+// first: a roll-up by H3 resolution, region level or attribute, sliced by one attribute,
+// then reads a cuboid that holds just those dimensions. Each attribute has a cuboid per
+// resolution up to 7 (kind, status, segment: a handful of values) or 5 (owner, month:
+// dozens, which would not compress at finer cells); combinations fall back to the
+// all-attribute cuboids (per region level, at H3 resolution 3, and without space) or the
+// base.
+func cuboidShapes(levels int) []cuboidShape {
+	var out []cuboidShape
+	for r := CubeRes - 1; r >= 0; r-- {
+		if r <= 3 {
+			out = append(out, cuboidShape{r, dimAttrs})
+		}
+		for _, d := range []dimMask{dimKind, dimStatus, dimSegment} {
+			if r <= 7 {
+				out = append(out, cuboidShape{r, d})
+			}
+		}
+		if r <= 5 {
+			out = append(out, cuboidShape{r, dimOwner}, cuboidShape{r, dimMonth})
+		}
+		out = append(out, cuboidShape{r, 0})
+	}
+	for l := 0; l < levels; l++ {
+		out = append(out, cuboidShape{-1, dimAttrs | regionBit(l)})
+		for _, d := range []dimMask{dimKind, dimStatus, dimSegment, dimOwner, dimMonth, 0} {
+			out = append(out, cuboidShape{-1, d | regionBit(l)})
+		}
+	}
+	out = append(out, cuboidShape{-1, dimAttrs})
+	for _, d := range []dimMask{dimKind | dimStatus | dimSegment, dimMonth | dimStatus, dimOwner | dimStatus, dimOwner | dimMonth} {
+		out = append(out, cuboidShape{-1, d})
+	}
+	return out
 }
 
 // NewCube returns an empty cube keyed by the regions of the given indexes (at most
@@ -346,24 +372,18 @@ func (st *cubeState) finish() {
 		st.recs[id] = r
 	}
 	st.cuboids = st.cuboids[:1]
-	var shapes []struct {
-		res  int
-		dims dimMask
-	}
-	shapes = append(shapes, cuboidShapes...)
-	for l := 0; l < MaxCubeLevels; l++ {
-		if base.dims&regionBit(l) != 0 {
-			shapes = append(shapes, struct {
-				res  int
-				dims dimMask
-			}{-1, dimAttrs | regionBit(l)})
+	for _, sh := range cuboidShapes(bits.OnesCount16(uint16(base.dims & dimAllRegions))) {
+		// Build from the smallest cuboid built so far that holds the shape.
+		src := base
+		for _, cb := range st.cuboids[1:] {
+			if cb.dims&sh.dims == sh.dims && cb.res >= sh.res && len(cb.keys) < len(src.keys) {
+				src = cb
+			}
 		}
-	}
-	for _, s := range shapes {
-		cb := newCuboid(s.res, s.dims, 0)
-		for i := range base.keys {
-			if base.acc[i].records() != 0 {
-				cb.add(cb.project(&base.keys[i]), &base.acc[i], 1)
+		cb := newCuboid(sh.res, sh.dims, 0)
+		for i := range src.keys {
+			if src.acc[i].records() != 0 {
+				cb.add(cb.project(&src.keys[i]), &src.acc[i], 1)
 			}
 		}
 		cb.sort()

@@ -538,15 +538,78 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 		source = c.cuboidName(cb)
 		read = scanCuboid(cb, m, g)
 	}
-	keys := make([][]string, len(g.keys))
-	for i, gk := range g.keys {
-		keys[i] = c.format(st, q.By, g.level, gk)
+	// Sort the groups by their values without formatting them first: H3 cells and months
+	// sort as numbers (same order as their text), other codes by the rank of their text.
+	order := make([]int32, 0, len(g.keys))
+	for i := range g.keys {
+		if g.accs[i].records() != 0 {
+			order = append(order, int32(i))
+		}
 	}
-	pops := c.pops
+	ranks := make([][]uint32, len(q.By))
+	for i, d := range q.By {
+		var values []string
+		switch d.Name {
+		case "kind":
+			values = crm.Kinds
+		case "status":
+			values = st.status.values
+		case "segment":
+			values = st.segment.values
+		case "owner":
+			values = st.owner.values
+		case "region":
+			values = c.regions[g.level[i]].codes
+		default:
+			continue
+		}
+		ranks[i] = rankOf(values)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		ka, kb := &g.keys[a], &g.keys[b]
+		for i, d := range q.By {
+			var x, y uint64
+			switch {
+			case d.Name == "h3":
+				x, y = ka.cell, kb.cell
+			case d.Name == "month":
+				x, y = uint64(int64(int32(ka.codes[i]))+1<<40), uint64(int64(int32(kb.codes[i]))+1<<40)
+			default:
+				x, y = uint64(ranks[i][ka.codes[i]]), uint64(ranks[i][kb.codes[i]])
+			}
+			if x != y {
+				return cmp64(x, y)
+			}
+		}
+		return 0
+	})
+	r := &CubeResult{Source: source, Read: read}
+	for _, d := range q.By {
+		r.Columns = append(r.Columns, d.String())
+	}
+	r.Columns = append(r.Columns, q.Measures...)
+	regionCol := slices.IndexFunc(q.By, func(d CubeDim) bool { return d.Name == "region" })
+	r.Rows = make([][]any, 0, len(order))
+	for _, i := range order {
+		keys := c.format(st, q.By, g.level, g.keys[i])
+		r.Rows = append(r.Rows, q.row(keys, &g.accs[i], c.pops, regionCol))
+	}
 	c.mu.RUnlock()
-	r := q.result(keys, g.accs, pops)
-	r.Source, r.Read = source, read
 	return r, nil
+}
+
+// rankOf returns the rank of each value in text order.
+func rankOf(values []string) []uint32 {
+	idx := make([]int, len(values))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(values[a], values[b]) })
+	ranks := make([]uint32, len(values))
+	for r, i := range idx {
+		ranks[i] = uint32(r)
+	}
+	return ranks
 }
 
 // scanCuboid groups the cells of cb that m keeps; with an h3 filter it reads only the
@@ -705,26 +768,29 @@ func (q *CubeQuery) result(keys [][]string, accs []cubeAcc, pops map[string]map[
 	regionCol := slices.IndexFunc(q.By, func(d CubeDim) bool { return d.Name == "region" })
 	r.Rows = make([][]any, 0, len(keys))
 	for _, i := range order {
-		a := &accs[i]
-		if a.records() == 0 {
-			continue
+		if accs[i].records() != 0 {
+			r.Rows = append(r.Rows, q.row(keys[i], &accs[i], pops, regionCol))
 		}
-		row := make([]any, 0, len(r.Columns))
-		for _, s := range keys[i] {
-			row = append(row, s)
-		}
-		for _, m := range q.Measures {
-			row = append(row, measure(m, a, func() (float64, bool) {
-				if regionCol < 0 {
-					return 0, false
-				}
-				p, ok := pops[q.By[regionCol].Level][keys[i][regionCol]]
-				return p, ok && p > 0
-			}))
-		}
-		r.Rows = append(r.Rows, row)
 	}
 	return r
+}
+
+// row returns one result row: the dimension values, then the measures.
+func (q *CubeQuery) row(keys []string, a *cubeAcc, pops map[string]map[string]float64, regionCol int) []any {
+	row := make([]any, 0, len(keys)+len(q.Measures))
+	for _, s := range keys {
+		row = append(row, s)
+	}
+	for _, m := range q.Measures {
+		row = append(row, measure(m, a, func() (float64, bool) {
+			if regionCol < 0 {
+				return 0, false
+			}
+			p, ok := pops[q.By[regionCol].Level][keys[regionCol]]
+			return p, ok && p > 0
+		}))
+	}
+	return row
 }
 
 func measure(name string, a *cubeAcc, pop func() (float64, bool)) any {
