@@ -257,6 +257,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSessionCookie(w, r, secret, sess.ExpiresAt)
+	// Sign-ins are rare: a good moment to drop ended sessions and old attempts.
+	if err := s.Users.PruneSessions(r.Context()); err != nil {
+		s.Log.Warn("pruning sessions", "err", err)
+	}
+	if err := s.Users.PruneLoginAttempts(r.Context()); err != nil {
+		s.Log.Warn("pruning sign-in attempts", "err", err)
+	}
 	p := &principal{User: u, Session: sess}
 	e := auditEntry(r.WithContext(context.WithValue(r.Context(), principalKey{}, p)), crm.AuditLogin)
 	e.ObjectType, e.ObjectID = "user", u.Email
