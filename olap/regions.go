@@ -31,6 +31,9 @@ type RegionFeature struct {
 	// Fixes lists what reading repaired (e.g. a ring that was not closed); Import reports
 	// them with its own repairs.
 	Fixes []string
+	// NoArea, when not "", says why the feature has no polygon left (Geometry is nil): Import
+	// refuses it, or skips it with RegionImportOptions.SkipUnrepairable.
+	NoArea string
 }
 
 // RegionReadOptions say how ReadRegionFeatures finds each feature's code and name.
@@ -180,31 +183,55 @@ func regionFeature(n int, f *geojson.Feature, opt RegionReadOptions) (RegionFeat
 	if rf.Geometry, err = multiPolygonOf(f.Geometry, rf.Ref); err != nil {
 		return RegionFeature{}, err
 	}
+	// Rings too short to enclose any area (fewer than four positions once closed, which
+	// coarse data has for tiny islands) are dropped with a note: a dropped outer ring drops
+	// its polygon. A feature left with no polygon is refused.
+	kept := rf.Geometry[:0]
 	for pi, p := range rf.Geometry {
 		if len(p) == 0 {
 			return RegionFeature{}, geo.Errorf(geo.EINVALID, "%s: polygon %d has no rings", rf.Ref, pi+1)
 		}
+		rings, dropped := p[:0], false
 		for ri, r := range p {
 			if len(r) > 0 && r[0] != r[len(r)-1] {
 				// TopoJSON rings stitched from quantized arcs sometimes miss closing by one
 				// quantum (us-atlas's Illinois): close them, and say so.
 				r = append(r, r[0])
-				p[ri] = r
 				rf.Fixes = append(rf.Fixes, fmt.Sprintf("polygon %d, ring %d was not closed: its first position was repeated at the end", pi+1, ri+1))
-			}
-			if len(r) < 4 {
-				return RegionFeature{}, geo.Errorf(geo.EINVALID, "%s: polygon %d, ring %d has %d positions; a ring needs at least four (the last repeating the first)", rf.Ref, pi+1, ri+1, len(r))
 			}
 			for _, pt := range r {
 				if !geo.ValidLonLat(pt[0], pt[1]) {
 					return RegionFeature{}, geo.Errorf(geo.EINVALID, "%s: position %v is outside the world: coordinates must be [lon, lat] in degrees (WGS84), lon within -180..180, lat within -90..90", rf.Ref, pt)
 				}
 			}
+			if len(r) < 4 {
+				what := "hole dropped"
+				if ri == 0 {
+					what = "polygon dropped"
+				}
+				rf.Fixes = append(rf.Fixes, fmt.Sprintf("polygon %d, ring %d has only %d positions and no area: %s", pi+1, ri+1, len(r), what))
+				if ri == 0 {
+					dropped = true
+					break
+				}
+				continue
+			}
+			rings = append(rings, r)
 		}
-		if unwrapPolygon(p) {
+		if dropped {
+			continue
+		}
+		if unwrapPolygon(rings) {
 			rf.Antimeridian = true
 		}
+		kept = append(kept, rings)
 	}
+	if len(kept) == 0 {
+		// Import refuses it (or skips it) with the other features that have no area.
+		rf.Geometry, rf.NoArea = nil, "no polygon has an area: "+strings.Join(rf.Fixes, "; ")
+		return rf, nil
+	}
+	rf.Geometry = kept
 	return rf, nil
 }
 
@@ -390,13 +417,26 @@ func (s *RegionStore) ImportWith(ctx context.Context, level string, feats []Regi
 		return nil, geo.Errorf(geo.EINVALID, "there are no regions to import")
 	}
 	res := &RegionImportResult{Level: level}
+	var noArea []string
+	stage := make([]int, 0, len(feats)) // indexes of the features to store
+	for i, f := range feats {
+		switch {
+		case f.NoArea == "":
+			stage = append(stage, i)
+		case opt.SkipUnrepairable:
+			res.Skipped = append(res.Skipped, RegionIssue{Feature: f.Ref, Reason: f.NoArea})
+		default:
+			noArea = append(noArea, f.Ref+": "+f.NoArea)
+		}
+	}
 	err := s.DB.WithTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE region_import (
 			n int, code text, name text, attributes jsonb, wkb bytea, g geometry, reason text) ON COMMIT DROP`); err != nil {
 			return postgis.Wrap(err)
 		}
-		rows := make([][]any, len(feats))
-		for i, f := range feats {
+		rows := make([][]any, 0, len(stage))
+		for _, i := range stage {
+			f := feats[i]
 			attrs, err := json.Marshal(f.Attributes)
 			if err != nil {
 				return geo.Errorf(geo.EINVALID, "%s: its properties cannot be stored as JSON: %v", f.Ref, err)
@@ -405,7 +445,7 @@ func (s *RegionStore) ImportWith(ctx context.Context, level string, feats []Regi
 			if err != nil {
 				return geo.Errorf(geo.EINVALID, "%s: its geometry cannot be encoded: %v", f.Ref, err)
 			}
-			rows[i] = []any{i, f.Code, f.Name, attrs, b}
+			rows = append(rows, []any{i, f.Code, f.Name, attrs, b})
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"region_import"}, []string{"n", "code", "name", "attributes", "wkb"}, pgx.CopyFromRows(rows)); err != nil {
 			return postgis.Wrap(err)
@@ -417,7 +457,7 @@ func (s *RegionStore) ImportWith(ctx context.Context, level string, feats []Regi
 		if err != nil {
 			return postgis.Wrap(err)
 		}
-		var rejected []string
+		rejected := noArea
 		for issues.Next() {
 			var n int
 			var reason string
@@ -439,13 +479,13 @@ func (s *RegionStore) ImportWith(ctx context.Context, level string, feats []Regi
 		if err := issues.Err(); err != nil {
 			return postgis.Wrap(err)
 		}
-		if len(rejected) > 0 {
+		if total := len(rejected); total > 0 {
 			more := ""
 			if len(rejected) > 5 {
 				more = fmt.Sprintf("; and %d more", len(rejected)-5)
 				rejected = rejected[:5]
 			}
-			return geo.Errorf(geo.EINVALID, "%d region(s) were refused, nothing was imported: %s%s. Fix or remove them and import again, or skip them (--skip-invalid)", len(rejected), strings.Join(rejected, "; "), more)
+			return geo.Errorf(geo.EINVALID, "%d region(s) were refused, nothing was imported: %s%s. Fix or remove them and import again, or skip them (--skip-invalid)", total, strings.Join(rejected, "; "), more)
 		}
 		if len(res.Skipped) > 0 {
 			if _, err := tx.Exec(ctx, `DELETE FROM region_import WHERE g IS NULL OR ST_IsEmpty(g)`); err != nil {
@@ -476,6 +516,9 @@ func (s *RegionStore) ImportWith(ctx context.Context, level string, feats []Regi
 	}
 	var fixed []RegionIssue
 	for _, f := range feats {
+		if f.NoArea != "" {
+			continue // listed in Skipped
+		}
 		for _, fix := range f.Fixes {
 			fixed = append(fixed, RegionIssue{Feature: f.Ref, Reason: fix})
 		}

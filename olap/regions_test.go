@@ -195,6 +195,18 @@ func TestImportRejects(t *testing.T) {
 	if n, _ := s.CountRegions(ctx, ""); n != 0 {
 		t.Errorf("%d regions stored after a failed import", n)
 	}
+	// A ring too short to close has no area already when read: refused the same way.
+	short := readFeatures(t, `{"type":"FeatureCollection","features":[
+		{"type":"Feature","properties":{"code":"ok"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}},
+		{"type":"Feature","properties":{"code":"line"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[0,0]]]}}]}`,
+		olap.RegionReadOptions{CodeProp: "code"})
+	if _, err := s.Import(ctx, "test", short); geo.ErrorCode(err) != geo.EINVALID ||
+		!strings.Contains(err.Error(), `feature 2 (code "line"): no polygon has an area: polygon 1, ring 1 has only 3 positions`) {
+		t.Fatalf("short ring: %v", err)
+	}
+	if res, err := s.ImportWith(ctx, "short", short, olap.RegionImportOptions{SkipUnrepairable: true}); err != nil || res.Inserted != 1 || len(res.Skipped) != 1 || len(res.Repaired) != 0 {
+		t.Fatalf("short ring skipped: %+v, %v", res, err)
+	}
 	// Skipping instead: the good feature lands, the flat one is listed.
 	res, err := s.ImportWith(ctx, "test", feats, olap.RegionImportOptions{SkipUnrepairable: true})
 	if err != nil || res.Inserted != 1 || len(res.Skipped) != 1 || res.Skipped[0].Feature != `feature 2 (code "flat")` {
@@ -218,8 +230,6 @@ func TestReadRegionFeaturesErrors(t *testing.T) {
 		{"duplicate", fc(`{"type":"Feature","id":"a","geometry":`+square+`}`, `{"type":"Feature","id":"a","geometry":`+square+`}`), "same code as feature 1"},
 		{"line", fc(`{"type":"Feature","id":"a","geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]}}`), `feature 1 (code "a") is a LineString`},
 		{"null geometry", fc(`{"type":"Feature","id":"a","geometry":null}`), "has no geometry"},
-		{"short ring", fc(`{"type":"Feature","id":"a","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[0,0]]]}}`), "at least four"},
-		{"open short ring", fc(`{"type":"Feature","id":"a","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0]]]}}`), "at least four"},
 		{"outside world", fc(`{"type":"Feature","id":"a","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,91],[0,0]]]}}`), "outside the world"},
 		{"topology objects", `{"type":"Topology","objects":{"a":{"type":"Polygon","arcs":[]},"b":{"type":"Polygon","arcs":[]}},"arcs":[]}`, "--object"},
 	} {
@@ -297,7 +307,7 @@ func FuzzRegionsGeoJSON(f *testing.F) {
 			return
 		}
 		for _, f := range feats {
-			if f.Code == "" || len(f.Geometry) == 0 {
+			if f.Code == "" || (len(f.Geometry) == 0) != (f.NoArea != "") {
 				t.Fatalf("feature without code or geometry: %+v", f)
 			}
 		}
@@ -308,5 +318,17 @@ func TestReadClosesRings(t *testing.T) {
 	feats := readFeatures(t, `{"type":"Feature","id":"a","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}}`, olap.RegionReadOptions{})
 	if r := feats[0].Geometry[0][0]; len(r) != 4 || r[3] != r[0] || len(feats[0].Fixes) != 1 || !strings.Contains(feats[0].Fixes[0], "not closed") {
 		t.Errorf("ring %v, fixes %v", r, feats[0].Fixes)
+	}
+}
+
+func TestReadDropsDegenerateRings(t *testing.T) {
+	feats := readFeatures(t, `{"type":"Feature","id":"a","geometry":{"type":"MultiPolygon","coordinates":[
+		[[[0,0],[4,0],[4,4],[0,4],[0,0]],[[1,1],[2,1],[1,1]]],
+		[[[9,9],[9,8],[9,9]]]]}}`, olap.RegionReadOptions{})
+	g := feats[0].Geometry
+	if len(g) != 1 || len(g[0]) != 1 || len(feats[0].Fixes) != 2 ||
+		!strings.Contains(feats[0].Fixes[0], "polygon 1, ring 2 has only 3 positions and no area: hole dropped") ||
+		!strings.Contains(feats[0].Fixes[1], "polygon 2, ring 1 has only 3 positions and no area: polygon dropped") {
+		t.Errorf("geometry %v, fixes %q", g, feats[0].Fixes)
 	}
 }
