@@ -13,8 +13,9 @@ func init() {
 // benches lists what 'gcrm bench NAME' runs; adding one is one line here (the command lives
 // in its own bench_NAME.go).
 var benches = map[string]command{
-	"import": {"customer CSV import against a bare COPY of the same file", benchImport},
-	"assign": {"assign customers to counties: Go R-tree + point-in-polygon against a PostGIS ST_Contains join", benchAssign},
+	"import":  {"customer CSV import against a bare COPY of the same file", benchImport},
+	"assign":  {"assign customers to counties: Go R-tree + point-in-polygon against a PostGIS ST_Contains join", benchAssign},
+	"geocode": {"offline geocoding accuracy on real data (ZCTA, GeoNames, OSM) and gazetteer speed on one core", benchGeocode},
 }
 
 // benchCmd dispatches 'gcrm bench NAME …' to the benchmark with the remaining args.

@@ -13,6 +13,20 @@ import (
 	"github.com/gcrm/gcrm/geo/postgis"
 )
 
+func init() {
+	importGeocodeFlags = func(fs *flag.FlagSet, getenv func(string) string) func(context.Context, env, *postgis.DB) (crm.Geocoder, error) {
+		var f geocodeFlags
+		f.register(fs, getenv)
+		return func(ctx context.Context, e env, db *postgis.DB) (crm.Geocoder, error) {
+			g, err := f.build(ctx, e, db)
+			if err != nil {
+				return nil, err
+			}
+			return crm.ImportGeocoder(g), nil
+		}
+	}
+}
+
 // geocodeFlags configure the geocoder of 'gcrm geocode' and 'gcrm import customers
 // --geocode': which providers, in which order, and the data and services behind them.
 type geocodeFlags struct {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -80,5 +82,46 @@ func TestGeocodeCommand_Usage(t *testing.T) {
 	code, _, errs = gcrm(t, "", "city\nx\n", "geocode", "-", "--providers", "gazetteer,google")
 	if code != 1 || !strings.Contains(errs, "google") {
 		t.Errorf("unknown provider: exit %d, %s", code, errs)
+	}
+}
+
+// 'gcrm import customers --geocode' places rows without coordinates; rows it cannot place
+// land all the same, without a location and with their reason.
+func TestImportCustomersGeocode(t *testing.T) {
+	db := pgtest.New(t)
+	in := filepath.Join(t.TempDir(), "leads.csv")
+	const input = "external_id,name,street,city,region,postcode,lat,lon\n" +
+		"a,Zip only,,,,02139,,\n" +
+		"b,City state,,Ft. Lauderdale,Florida,,,\n" +
+		"c,Nowhere,,Xyzzyville,ZZ,,,\n" +
+		"d,Given,,,,,40.7,-74.0\n"
+	if err := os.WriteFile(in, []byte(input), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"import", "customers", in, "--geocode", "--providers", "gazetteer"}, npmGazetteer...)
+	code, out, errs := gcrm(t, db.URL, "", args...)
+	if code != 0 || !strings.Contains(out, "4 new") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	got := map[string][3]string{}
+	rows, err := db.Pool.Query(context.Background(), `SELECT external_id, geom IS NOT NULL, geocode_precision, geocode_error FROM customers`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, prec, gerr string
+		var located bool
+		if err := rows.Scan(&id, &located, &prec, &gerr); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = [3]string{strconv.FormatBool(located), prec, gerr}
+	}
+	for id, want := range map[string][2]string{"a": {"true", "postcode"}, "b": {"true", "city"}, "c": {"false", ""}, "d": {"true", "given"}} {
+		if g := got[id]; g[0] != want[0] || g[1] != want[1] {
+			t.Errorf("%s: %v, want located %s precision %s", id, g, want[0], want[1])
+		}
+	}
+	if !strings.Contains(got["c"][2], "Xyzzyville") {
+		t.Errorf("c: reason %q should name the place", got["c"][2])
 	}
 }

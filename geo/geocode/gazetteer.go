@@ -35,12 +35,18 @@ type Gazetteer struct {
 	DefaultCountry string
 
 	places    []Place
-	byName    map[string][]int32 // "CC|ADMIN|name", "CC||name" and "||name" → places, most populous first
-	postcodes map[string]int32   // "CC|CODE" → index into pcs
+	labels    []string            // labels[i] is places[i]'s "Name, ADMIN, CC", built once
+	byName    map[nameKey][]int32 // (CC, ADMIN, name), (CC, "", name), ("", "", name) → places, most populous first
+	postcodes map[nameKey]int32   // (CC, "", CODE) → index into pcs
 	pcs       []Postcode
+	pcLabels  []string
 	regions   map[string]*regionCentre // "CC|ADMIN" → population-weighted centre
 	admin1    map[string]string        // "CC|FOLDED NAME" → admin1 code (from LoadAdmin1)
 }
+
+// nameKey is a map key of strings: hashing the parts avoids building a joined key for
+// every lookup (the gazetteer answers hundreds of thousands of queries a second).
+type nameKey struct{ country, admin, name string }
 
 type regionCentre struct {
 	sumX, sumY, weight float64
@@ -51,8 +57,8 @@ type regionCentre struct {
 func NewGazetteer(defaultCountry string) *Gazetteer {
 	return &Gazetteer{
 		DefaultCountry: defaultCountry,
-		byName:         map[string][]int32{},
-		postcodes:      map[string]int32{},
+		byName:         map[nameKey][]int32{},
+		postcodes:      map[nameKey]int32{},
 		regions:        map[string]*regionCentre{},
 		admin1:         map[string]string{},
 	}
@@ -71,6 +77,7 @@ func (g *Gazetteer) AddPlace(p Place, alt ...string) {
 	p.Admin1 = strings.ToUpper(p.Admin1)
 	i := int32(len(g.places))
 	g.places = append(g.places, p)
+	g.labels = append(g.labels, placeLabel(p))
 	seen := map[string]bool{}
 	for _, name := range append([]string{p.Name}, alt...) {
 		n := NormalizePlace(name)
@@ -78,9 +85,9 @@ func (g *Gazetteer) AddPlace(p Place, alt ...string) {
 			continue
 		}
 		seen[n] = true
-		g.index(p.Country+"|"+p.Admin1+"|"+n, i)
-		g.index(p.Country+"||"+n, i)
-		g.index("||"+n, i)
+		g.index(nameKey{p.Country, p.Admin1, n}, i)
+		g.index(nameKey{p.Country, "", n}, i)
+		g.index(nameKey{"", "", n}, i)
 	}
 	if p.Admin1 != "" {
 		k := p.Country + "|" + p.Admin1
@@ -97,7 +104,7 @@ func (g *Gazetteer) AddPlace(p Place, alt ...string) {
 }
 
 // index inserts place i into the list under key, keeping the list most populous first.
-func (g *Gazetteer) index(key string, i int32) {
+func (g *Gazetteer) index(key nameKey, i int32) {
 	l := g.byName[key]
 	pop := g.places[i].Population
 	j := len(l)
@@ -120,12 +127,17 @@ func (g *Gazetteer) AddPostcode(pc Postcode) {
 			pc.Code = z
 		}
 	}
-	k := pc.Country + "|" + pc.Code
+	k := nameKey{pc.Country, "", pc.Code}
 	if _, ok := g.postcodes[k]; ok || pc.Code == "" {
 		return
 	}
 	g.postcodes[k] = int32(len(g.pcs))
 	g.pcs = append(g.pcs, pc)
+	label := pc.Code
+	if pc.Place != "" {
+		label = pc.Code + " " + pc.Place
+	}
+	g.pcLabels = append(g.pcLabels, label)
 }
 
 // AddAdmin1 names a first-level region ("ES", "56", "Catalonia") so queries can give the
@@ -166,6 +178,17 @@ func (g *Gazetteer) Geocode(_ context.Context, q Query) (Result, error) {
 		}
 	}
 	region := g.regionCode(country, q.Region)
+	if city != "" && q.HouseNumber == "" && q.Street != "" {
+		// "Washington, D.C., DC" parses as street "Washington", city "D.C.": a "street"
+		// without a number may be the first half of a place name holding a comma, or the
+		// place itself ("Springfield, Sangamon County, IL").
+		for _, name := range []string{NormalizePlace(q.Street + " " + q.City), NormalizePlace(q.Street)} {
+			if _, ok := g.byName[nameKey{country, region, name}]; ok && g.byName[nameKey{country, region, city}] == nil {
+				city = name
+				break
+			}
+		}
+	}
 	if city != "" {
 		if r, ok := g.city(country, region, city); ok {
 			return r, nil
@@ -221,35 +244,32 @@ func (g *Gazetteer) regionCode(country, region string) string {
 
 func (g *Gazetteer) postcode(country, code, city string) (Result, bool) {
 	norm := NormalizePostcode(code)
-	i, ok := g.postcodes[country+"|"+norm]
+	i, ok := g.postcodes[nameKey{country, "", norm}]
 	if !ok && (country == "US" || country == "") {
 		if z := usZIP(code); z != "" {
-			i, ok = g.postcodes["US|"+z]
+			i, ok = g.postcodes[nameKey{"US", "", z}]
 		}
 	}
 	if !ok {
 		return Result{}, false
 	}
 	pc := g.pcs[i]
-	r := Result{Point: pc.Point, Precision: PrecisionPostcode, Confidence: confPostcode, Source: g.Name(), Label: pc.Code}
-	if pc.Place != "" {
-		r.Label = pc.Code + " " + pc.Place
-		if city != "" && NormalizePlace(pc.Place) != city {
-			r.Confidence = confPostcodeMismatch
-		}
+	r := Result{Point: pc.Point, Precision: PrecisionPostcode, Confidence: confPostcode, Source: g.Name(), Label: g.pcLabels[i]}
+	if pc.Place != "" && city != "" && NormalizePlace(pc.Place) != city {
+		r.Confidence = confPostcodeMismatch
 	}
 	return r, true
 }
 
 func (g *Gazetteer) city(country, region, name string) (Result, bool) {
-	cands := g.byName[country+"|"+region+"|"+name]
+	cands := g.byName[nameKey{country, region, name}]
 	if len(cands) == 0 {
 		// "New York" is "New York City" in GeoNames; "Carson City" may be written "Carson".
 		alt := name + " city"
 		if n, ok := strings.CutSuffix(name, " city"); ok {
 			alt = n
 		}
-		cands = g.byName[country+"|"+region+"|"+alt]
+		cands = g.byName[nameKey{country, region, alt}]
 		if len(cands) == 0 {
 			return Result{}, false
 		}
@@ -259,7 +279,7 @@ func (g *Gazetteer) city(country, region, name string) (Result, bool) {
 	if region != "" {
 		conf = confCityRegion
 	}
-	r := Result{Point: p.Point, Precision: PrecisionCity, Source: g.Name(), Label: placeLabel(p), Candidates: len(cands)}
+	r := Result{Point: p.Point, Precision: PrecisionCity, Source: g.Name(), Label: g.labels[cands[0]], Candidates: len(cands)}
 	if len(cands) > 1 {
 		// The most populous wins; confidence falls with the share of people living in the
 		// other candidates.
@@ -286,7 +306,7 @@ func placeLabel(p Place) string {
 // any), most populous first.
 func (g *Gazetteer) Places(country, region, name string) []Place {
 	var out []Place
-	for _, i := range g.byName[strings.ToUpper(country)+"|"+g.regionCode(strings.ToUpper(country), region)+"|"+NormalizePlace(name)] {
+	for _, i := range g.byName[nameKey{strings.ToUpper(country), g.regionCode(strings.ToUpper(country), region), NormalizePlace(name)}] {
 		out = append(out, g.places[i])
 	}
 	return out

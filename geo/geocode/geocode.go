@@ -52,7 +52,12 @@ type Query struct {
 
 // Empty reports whether q has nothing to search for.
 func (q Query) Empty() bool {
-	return strings.TrimSpace(q.Text+q.HouseNumber+q.Street+q.City+q.Region+q.Postcode) == ""
+	for _, s := range [...]string{q.Text, q.HouseNumber, q.Street, q.City, q.Region, q.Postcode} {
+		if strings.TrimSpace(s) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // Structured returns q with Text parsed into the empty structured fields, and the country

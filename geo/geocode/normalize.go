@@ -98,30 +98,52 @@ var foldTable = func() map[rune]string {
 	return m
 }()
 
-// mapTokens rewrites each space-separated token of a folded string through m ("" drops it).
+// mapTokens rewrites each space-separated token of a folded string through m ("" drops it),
+// the first token through first. It allocates only when a token changes.
 func mapTokens(s string, m map[string]string, first map[string]string) string {
 	if s == "" {
 		return s
 	}
-	changed := false
-	toks := strings.Split(s, " ")
-	out := toks[:0]
-	for i, t := range toks {
-		if i == 0 && first != nil {
-			if r, ok := first[t]; ok {
-				t, changed = r, true
+	var b []byte // nil until a token changes
+	start, i := 0, 0
+	for tok := 0; start <= len(s); tok++ {
+		end := strings.IndexByte(s[start:], ' ')
+		if end < 0 {
+			end = len(s)
+		} else {
+			end += start
+		}
+		t := s[start:end]
+		tm := m
+		if tok == 0 {
+			tm = first
+		}
+		r, ok := tm[t]
+		if ok && b == nil {
+			b = make([]byte, 0, len(s)+8)
+			b = append(b, s[:start]...)
+		}
+		if b != nil {
+			if !ok {
+				r = t
 			}
-		} else if r, ok := m[t]; ok {
-			t, changed = r, true
+			if r != "" {
+				if len(b) > 0 && b[len(b)-1] != ' ' {
+					b = append(b, ' ')
+				}
+				b = append(b, r...)
+			}
 		}
-		if t != "" {
-			out = append(out, t)
-		}
+		start = end + 1
+		i++
 	}
-	if !changed {
+	if b == nil {
 		return s
 	}
-	return strings.Join(out, " ")
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return string(b)
 }
 
 // placeForms are the common short forms in place names, rewritten to the long form.
@@ -204,6 +226,8 @@ func usZIP(s string) string {
 	return ""
 }
 
+func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
 func allDigits(s string) bool {
 	if s == "" {
 		return false
@@ -238,6 +262,14 @@ var usStates = map[string]string{
 	"nev": "NV", "neb": "NE", "kans": "KS", "ala": "AL", "miss": "MS", "n y": "NY", "n j": "NJ",
 }
 
+var usStateCodeOf = func() map[string]string {
+	m := map[string]string{}
+	for _, c := range usStates {
+		m[c] = c
+	}
+	return m
+}()
+
 var usStateCodes = func() map[string]bool {
 	m := map[string]bool{}
 	for _, c := range usStates {
@@ -249,6 +281,12 @@ var usStateCodes = func() map[string]bool {
 // USState returns the USPS code of a US state written as a code, name or common
 // abbreviation ("Calif.", "new york", "NY"), or "".
 func USState(s string) string {
+	if len(s) == 2 && isASCIILetter(s[0]) && isASCIILetter(s[1]) {
+		b := [2]byte{s[0] &^ 0x20, s[1] &^ 0x20} // upper case
+		if c, ok := usStateCodeOf[string(b[:])]; ok {
+			return c // the map's own string: no allocation
+		}
+	}
 	f := fold(s)
 	if len(f) == 2 {
 		if c := strings.ToUpper(f); usStateCodes[c] {

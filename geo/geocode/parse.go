@@ -10,15 +10,19 @@ import (
 // Street (a line starting with a number) or City (anything else).
 func ParseAddress(s string) Query {
 	var q Query
-	parts := splitParts(s)
+	var buf [6]string
+	parts := appendParts(buf[:0], s)
 	if len(parts) == 0 {
 		return q
 	}
 	// Country: a last part spelled as a country name ("USA", "Andorra"), never a two-letter
 	// code, which could be a state.
 	if n := len(parts); n > 1 {
-		if c, ok := countries[fold(parts[n-1])]; ok && len(fold(parts[n-1])) > 2 || ok && strings.Contains(fold(parts[n-1]), " ") {
-			q.Country, parts = c, parts[:n-1]
+		if len(parts[n-1]) > 2 {
+			f := fold(parts[n-1])
+			if c, ok := countries[f]; ok && (len(f) > 2 || strings.Contains(f, " ")) {
+				q.Country, parts = c, parts[:n-1]
+			}
 		}
 	}
 	// Postcode and state: look in the last two parts, last tokens first.
@@ -27,11 +31,13 @@ func ParseAddress(s string) Query {
 			break // the first part is the street
 		}
 		toks := strings.Fields(parts[i])
+		changed := false
 		if q.Postcode == "" {
 			for j := len(toks) - 1; j >= 0; j-- {
 				if looksLikePostcode(toks[j], i == 0 && j == 0) {
 					q.Postcode = toks[j]
 					toks = append(toks[:j:j], toks[j+1:]...)
+					changed = true
 					break
 				}
 			}
@@ -40,7 +46,10 @@ func ParseAddress(s string) Query {
 			// a state at the end ("IL", "New York"), never the part's only word when it is
 			// the city ("Washington")
 			for k := min(3, len(toks)); k >= 1; k-- {
-				cand := strings.Join(toks[len(toks)-k:], " ")
+				cand := toks[len(toks)-1]
+				if k > 1 {
+					cand = strings.Join(toks[len(toks)-k:], " ")
+				}
 				if USState(cand) == "" {
 					continue
 				}
@@ -49,10 +58,13 @@ func ParseAddress(s string) Query {
 				}
 				q.Region = cand
 				toks = toks[:len(toks)-k]
+				changed = true
 				break
 			}
 		}
-		parts[i] = strings.Join(toks, " ")
+		if changed {
+			parts[i] = strings.Join(toks, " ")
+		}
 	}
 	var rest []string
 	for _, p := range parts {
@@ -79,15 +91,36 @@ func ParseAddress(s string) Query {
 	return q
 }
 
-func splitParts(s string) []string {
-	f := func(r rune) bool { return r == ',' || r == ';' || r == '\n' || r == '\r' || r == '|' }
-	var out []string
-	for _, p := range strings.FieldsFunc(s, f) {
-		if p = strings.Join(strings.Fields(p), " "); p != "" {
+// appendParts appends the non-empty, single-spaced parts of s between separators (, ; | and
+// line breaks) to out.
+func appendParts(out []string, s string) []string {
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) {
+			switch s[i] {
+			case ',', ';', '|', '\n', '\r':
+			default:
+				continue
+			}
+		}
+		if p := singleSpaced(s[start:i]); p != "" {
 			out = append(out, p)
 		}
+		start = i + 1
 	}
 	return out
+}
+
+// singleSpaced trims p and collapses its runs of white space to one space, allocating only
+// when there is something to collapse.
+func singleSpaced(p string) string {
+	p = strings.TrimSpace(p)
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c == '\t' || c == '\v' || c == '\f' || c >= 0x80 || c == ' ' && i > 0 && p[i-1] == ' ' {
+			return strings.Join(strings.Fields(p), " ")
+		}
+	}
+	return p
 }
 
 // looksLikePostcode reports whether a token is a postcode: a US ZIP (+4) or a short
@@ -138,18 +171,23 @@ func isHouseNumber(t string) bool {
 
 // splitHouseNumber splits "12 Main St" or "Carrer Major 5" into number and street.
 func splitHouseNumber(s string) (number, street string) {
-	toks := strings.Fields(s)
-	if len(toks) == 0 {
+	s = singleSpaced(s)
+	if s == "" {
 		return "", ""
 	}
-	if len(toks) > 1 && isHouseNumber(toks[0]) {
-		return toks[0], strings.Join(toks[1:], " ")
+	if i := strings.IndexByte(s, ' '); i > 0 && isHouseNumber(s[:i]) {
+		return s[:i], s[i+1:]
 	}
-	if n := len(toks); n > 1 && isHouseNumber(toks[n-1]) {
-		return toks[n-1], strings.Join(toks[:n-1], " ")
+	if i := strings.LastIndexByte(s, ' '); i > 0 && isHouseNumber(s[i+1:]) {
+		rest := s[:i]
+		// "Carrer Major no. 5", "Hauptstraße Nr 5"
+		if j := strings.LastIndexByte(rest, ' '); j > 0 {
+			switch strings.ToLower(strings.TrimSuffix(rest[j+1:], ".")) {
+			case "no", "nr", "num", "n":
+				rest = rest[:j]
+			}
+		}
+		return s[i+1:], rest
 	}
-	if len(toks) > 2 && strings.EqualFold(strings.TrimSuffix(toks[len(toks)-2], "."), "no") && isHouseNumber(toks[len(toks)-1]) {
-		return toks[len(toks)-1], strings.Join(toks[:len(toks)-2], " ")
-	}
-	return "", strings.Join(toks, " ")
+	return "", s
 }
