@@ -13,15 +13,17 @@ import (
 
 	"github.com/gcrm/gcrm/crm"
 	"github.com/gcrm/gcrm/geo"
+	"github.com/gcrm/gcrm/geo/postgis"
 )
 
 func init() {
 	registerImport("customers", "customers, prospects and leads from CSV (external_id,name,kind,lat,lon,…)", importCustomersCmd)
 }
 
-// importGeocoder builds the geocoder behind 'gcrm import customers --geocode'. It is nil
-// until geocoding is built in; geo/geocode's command wiring sets it.
-var importGeocoder func(ctx context.Context, e env) (crm.Geocoder, error)
+// importGeocodeFlags registers the geocoding flags of 'gcrm import customers' and returns
+// the builder of the --geocode geocoder, called once the database is open. It is nil until
+// geocoding is built in; geocode_setup.go sets it.
+var importGeocodeFlags func(fs *flag.FlagSet, getenv func(string) string) func(ctx context.Context, e env, db *postgis.DB) (crm.Geocoder, error)
 
 // importCustomersCmd runs 'gcrm import customers FILE.csv [--rejects PATH] [--geocode]':
 // every good row lands, every bad row goes to FILE.rejects.csv with its row number and
@@ -43,6 +45,10 @@ func importCustomersCmd(ctx context.Context, e env) int {
 	dbf.register(fs, e.getenv)
 	rejectsPath := fs.String("rejects", "", "where to write rejected rows (default: FILE.rejects.csv beside the input)")
 	geocode := fs.Bool("geocode", false, "place rows without lat/lon by geocoding their address")
+	var buildGeocoder func(context.Context, env, *postgis.DB) (crm.Geocoder, error)
+	if importGeocodeFlags != nil {
+		buildGeocoder = importGeocodeFlags(fs, e.getenv)
+	}
 	args, err := importArgs(fs, e.args)
 	if err != nil {
 		return 2
@@ -73,19 +79,19 @@ func importCustomersCmd(ctx context.Context, e env) int {
 		return fail(e, geo.Errorf(geo.EINVALID, "cannot replace %s: %v", *rejectsPath, err))
 	}
 	opt := crm.ImportOptions{KeepRejects: 5}
-	if *geocode {
-		if importGeocoder == nil {
-			return fail(e, geo.Errorf(geo.EINVALID, "this gcrm cannot geocode yet: give every row lat and lon"))
-		}
-		if opt.Geocoder, err = importGeocoder(ctx, e); err != nil {
-			return fail(e, err)
-		}
+	if *geocode && buildGeocoder == nil {
+		return fail(e, geo.Errorf(geo.EINVALID, "this gcrm cannot geocode yet: give every row lat and lon"))
 	}
 	db, closeDB, err := dbf.open(ctx, e)
 	if err != nil {
 		return fail(e, err)
 	}
 	defer closeDB()
+	if *geocode {
+		if opt.Geocoder, err = buildGeocoder(ctx, e, db); err != nil {
+			return fail(e, err)
+		}
+	}
 
 	rejects := &lazyFile{path: *rejectsPath}
 	defer rejects.Close()
