@@ -13,3 +13,15 @@ CREATE TABLE customer_regions (
 
 -- No second index (level, region_id): it made a bulk COPY of 1 M rows 3× slower, and
 -- roll-ups by region are answered by the in-memory cube, not by this table.
+
+-- What the stored assignment is current with, so a server start does not redo it: per
+-- level, the version of the regions it was computed from (max(rev) and count); the row with
+-- level '' holds the change-feed position (a snapshot xmin) up to which customer writes
+-- have been assigned (olap.FollowAssignments).
+CREATE TABLE region_assignment_state (
+    level         text PRIMARY KEY,
+    regions_rev   bigint NOT NULL DEFAULT 0,
+    regions_count bigint NOT NULL DEFAULT 0,
+    feed_xmin     bigint NOT NULL DEFAULT 0,
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);

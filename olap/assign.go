@@ -34,6 +34,7 @@ type Region struct {
 type RegionIndex struct {
 	Level   string
 	Regions []Region
+	Rev     int64 // max(regions.rev) of the level when loaded: with len(Regions), its version
 	polys   []polygon
 	tree    rtree.RTreeGN[float64, int32]
 }
@@ -82,7 +83,7 @@ func (idx *RegionIndex) Locate(p orb.Point) int {
 // LoadRegionIndex reads the regions of level from the regions table and indexes them.
 // Returns ENOTFOUND when the level has no regions.
 func LoadRegionIndex(ctx context.Context, db *postgis.DB, level string) (*RegionIndex, error) {
-	const q = `SELECT id, code, ST_AsBinary(geom) FROM regions WHERE level = $1 AND geom IS NOT NULL ORDER BY id`
+	const q = `SELECT id, code, ST_AsBinary(geom), rev FROM regions WHERE level = $1 AND geom IS NOT NULL ORDER BY id`
 	rows, err := db.Pool.Query(ctx, q, level)
 	if err != nil {
 		return nil, postgis.Wrap(err)
@@ -90,10 +91,12 @@ func LoadRegionIndex(ctx context.Context, db *postgis.DB, level string) (*Region
 	defer rows.Close()
 	var regions []Region
 	var geoms []orb.Geometry
+	var maxRev int64
 	for rows.Next() {
 		var r Region
 		var b []byte
-		if err := rows.Scan(&r.ID, &r.Code, &b); err != nil {
+		var rev int64
+		if err := rows.Scan(&r.ID, &r.Code, &b, &rev); err != nil {
 			return nil, postgis.Wrap(err)
 		}
 		g, err := wkb.Unmarshal(b)
@@ -102,6 +105,7 @@ func LoadRegionIndex(ctx context.Context, db *postgis.DB, level string) (*Region
 		}
 		regions = append(regions, r)
 		geoms = append(geoms, g)
+		maxRev = max(maxRev, rev)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, postgis.Wrap(err)
@@ -109,7 +113,9 @@ func LoadRegionIndex(ctx context.Context, db *postgis.DB, level string) (*Region
 	if len(regions) == 0 {
 		return nil, geo.Errorf(geo.ENOTFOUND, "there are no regions of level %q: import them first with 'gcrm import regions'", level)
 	}
-	return NewRegionIndex(level, regions, geoms), nil
+	idx := NewRegionIndex(level, regions, geoms)
+	idx.Rev = maxRev
+	return idx, nil
 }
 
 // RegionLevels returns the levels present in the regions table, sorted.
@@ -232,8 +238,10 @@ func AssignAll(ctx context.Context, db *postgis.DB, idx *RegionIndex) (AssignSta
 				return postgis.Wrap(err)
 			}
 			src := &assignSource{ctx: gctx, level: idx.Level, idx: idx, in: located, st: &st}
-			_, err := tx.CopyFrom(gctx, pgx.Identifier{"customer_regions"}, []string{"customer_id", "level", "region_id"}, src)
-			return postgis.Wrap(err)
+			if _, err := tx.CopyFrom(gctx, pgx.Identifier{"customer_regions"}, []string{"customer_id", "level", "region_id"}, src); err != nil {
+				return postgis.Wrap(err)
+			}
+			return saveLevelState(gctx, tx, idx)
 		})
 	})
 	err := g.Wait()
@@ -471,4 +479,28 @@ func (a *Assigner) AssignChanged(ctx context.Context, db *postgis.DB, sinceRev i
 		return sinceRev, 0, err
 	}
 	return maxRev, len(ids), nil
+}
+
+// saveLevelState records which version of the level's regions the stored assignment was
+// computed from (table region_assignment_state), so a server start or a second writer
+// does not redo it. Databases migrated before that table existed are left alone.
+func saveLevelState(ctx context.Context, tx pgx.Tx, idx *RegionIndex) error {
+	ok, err := hasAssignmentState(ctx, tx)
+	if err != nil || !ok {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO region_assignment_state (level, regions_rev, regions_count) VALUES ($1, $2, $3)
+		ON CONFLICT (level) DO UPDATE SET regions_rev = EXCLUDED.regions_rev, regions_count = EXCLUDED.regions_count, updated_at = now()`,
+		idx.Level, idx.Rev, len(idx.Regions))
+	return postgis.Wrap(err)
+}
+
+type queryer interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func hasAssignmentState(ctx context.Context, q queryer) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT to_regclass('region_assignment_state') IS NOT NULL`).Scan(&ok)
+	return ok, postgis.Wrap(err)
 }

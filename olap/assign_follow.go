@@ -15,17 +15,20 @@ import (
 // API, a CSV import, the geocoder, another replica): it follows the change feed (LISTEN
 // gcrm_changes + crm.Store.ScanChanges, which misses no commit however transactions
 // interleave) and re-assigns each changed customer at every region level; deleted customers
-// lose their rows. When regions change (regions.rev moves — checked every minute and on
-// each notification), the changed levels are reloaded and re-assigned in bulk. At start
-// every level is assigned once in bulk (AssignAll), so writes made while no server ran are
-// covered too. Runs until ctx ends; errors are logged and retried.
+// lose their rows. When regions change (their max(rev) or count moves — checked every minute
+// and on each notification), the level's index is reloaded and, unless whoever changed them
+// (gcrm import regions, the API) already ran AssignLevel, re-assigned in bulk. The feed
+// position and the regions' version of each level are kept in region_assignment_state, so
+// a restart resumes where the last follower stopped (writes made while no server ran
+// included) instead of redoing every level; without that state (first start) every level
+// is assigned once in bulk. Runs until ctx ends; errors are logged and retried.
 //
 // Hook: `go olap.FollowAssignments(ctx, db, log)` in the server's start-up.
 func FollowAssignments(ctx context.Context, db *postgis.DB, log *slog.Logger) {
 	if log == nil {
 		log = slog.Default()
 	}
-	f := &assignFollower{db: db, log: log, store: crm.NewStore(db), revs: map[string]int64{}}
+	f := &assignFollower{db: db, log: log, store: crm.NewStore(db), revs: map[string]regionsVersion{}}
 	for wait := time.Second; ctx.Err() == nil; {
 		err := f.run(ctx)
 		if ctx.Err() != nil {
@@ -46,9 +49,14 @@ type assignFollower struct {
 	log   *slog.Logger
 	store *crm.Store
 	a     *Assigner
-	revs  map[string]int64 // max(regions.rev) per level as last assigned
-	since int64            // change-feed position (a snapshot xmin)
+	revs  map[string]regionsVersion // version of each level's regions in the loaded index
+	since int64                     // change-feed position (a snapshot xmin)
+	state bool                      // region_assignment_state exists
 }
+
+// regionsVersion identifies the content of a level's regions: an import bumps max(rev), a
+// deletion lowers the count.
+type regionsVersion struct{ rev, count int64 }
 
 func (f *assignFollower) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -78,9 +86,27 @@ func (f *assignFollower) run(ctx context.Context) error {
 	}()
 	defer func() { cancel(); <-errc }()
 	if f.a == nil {
-		// Position the feed before the bulk pass: a write during the pass is seen again.
-		if err := f.db.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&f.since); err != nil {
-			return postgis.Wrap(err)
+		if f.state, err = hasAssignmentState(ctx, f.db.Pool); err != nil {
+			return err
+		}
+		resumed := false
+		if f.state {
+			err := f.db.Pool.QueryRow(ctx, `SELECT feed_xmin FROM region_assignment_state WHERE level = ''`).Scan(&f.since)
+			resumed = err == nil
+			if err != nil && geo.ErrorCode(postgis.Wrap(err)) != geo.ENOTFOUND {
+				return postgis.Wrap(err)
+			}
+		}
+		if !resumed {
+			// Position the feed before the bulk passes: a write during them is seen again.
+			if err := f.db.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&f.since); err != nil {
+				return postgis.Wrap(err)
+			}
+			if f.state { // the stored per-level versions cannot be trusted without a feed position
+				if _, err := f.db.Pool.Exec(ctx, `DELETE FROM region_assignment_state`); err != nil {
+					return postgis.Wrap(err)
+				}
+			}
 		}
 		f.a = &Assigner{levels: map[string]*RegionIndex{}}
 	}
@@ -108,38 +134,34 @@ func (f *assignFollower) run(ctx context.Context) error {
 // syncRegions reloads and bulk re-assigns every level whose regions changed (or appeared),
 // and forgets levels that are gone.
 func (f *assignFollower) syncRegions(ctx context.Context) error {
-	rows, err := f.db.Pool.Query(ctx, `SELECT level, max(rev) FROM regions GROUP BY level`)
+	now, err := f.versions(ctx, `SELECT level, max(rev), count(*) FROM regions GROUP BY level`)
 	if err != nil {
-		return postgis.Wrap(err)
+		return err
 	}
-	now := map[string]int64{}
-	for rows.Next() {
-		var l string
-		var rev int64
-		if err := rows.Scan(&l, &rev); err != nil {
-			rows.Close()
-			return postgis.Wrap(err)
+	stored := map[string]regionsVersion{}
+	if f.state {
+		if stored, err = f.versions(ctx, `SELECT level, regions_rev, regions_count FROM region_assignment_state WHERE level <> ''`); err != nil {
+			return err
 		}
-		now[l] = rev
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return postgis.Wrap(err)
-	}
-	for l, rev := range now {
-		if f.revs[l] == rev {
+	for l, v := range now {
+		if f.revs[l] == v {
 			continue
 		}
-		start := time.Now()
 		if err := f.a.Reload(ctx, f.db, l); err != nil {
 			return err
 		}
-		st, err := AssignAll(ctx, f.db, f.a.Index(l))
-		if err != nil {
-			return err
+		idx := f.a.Index(l)
+		loaded := regionsVersion{idx.Rev, int64(len(idx.Regions))}
+		if !f.state || stored[l] != loaded { // not assigned from these regions yet
+			start := time.Now()
+			st, err := AssignAll(ctx, f.db, idx)
+			if err != nil {
+				return err
+			}
+			f.log.Info("region assignment", "level", l, "customers", st.Customers, "assigned", st.Assigned, "ms", time.Since(start).Milliseconds())
 		}
-		f.revs[l] = rev
-		f.log.Info("region assignment", "level", l, "customers", st.Customers, "assigned", st.Assigned, "ms", time.Since(start).Milliseconds())
+		f.revs[l] = loaded
 	}
 	for l := range f.revs {
 		if _, ok := now[l]; !ok {
@@ -149,6 +171,11 @@ func (f *assignFollower) syncRegions(ctx context.Context) error {
 			delete(f.revs, l)
 			if _, err := f.db.Pool.Exec(ctx, `DELETE FROM customer_regions WHERE level = $1`, l); err != nil {
 				return postgis.Wrap(err)
+			}
+			if f.state {
+				if _, err := f.db.Pool.Exec(ctx, `DELETE FROM region_assignment_state WHERE level = $1`, l); err != nil {
+					return postgis.Wrap(err)
+				}
 			}
 		}
 	}
@@ -182,13 +209,47 @@ func (f *assignFollower) syncCustomers(ctx context.Context) error {
 			if _, err := tx.Exec(ctx, `DELETE FROM customer_regions WHERE customer_id = ANY($1)`, ids); err != nil {
 				return postgis.Wrap(err)
 			}
-			_, err := tx.CopyFrom(ctx, pgx.Identifier{"customer_regions"}, []string{"customer_id", "level", "region_id"}, pgx.CopyFromRows(out))
-			return postgis.Wrap(err)
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"customer_regions"}, []string{"customer_id", "level", "region_id"}, pgx.CopyFromRows(out)); err != nil {
+				return postgis.Wrap(err)
+			}
+			return f.saveFeed(ctx, tx, xmin)
 		})
 		if err != nil {
+			return err
+		}
+	} else if xmin != f.since {
+		if err := f.saveFeed(ctx, f.db.Pool, xmin); err != nil {
 			return err
 		}
 	}
 	f.since = xmin
 	return nil
+}
+
+// saveFeed records the change-feed position (never moving it back: replicas share it).
+func (f *assignFollower) saveFeed(ctx context.Context, q Execer, xmin int64) error {
+	if !f.state {
+		return nil
+	}
+	_, err := q.Exec(ctx, `INSERT INTO region_assignment_state (level, feed_xmin) VALUES ('', $1)
+		ON CONFLICT (level) DO UPDATE SET feed_xmin = greatest(region_assignment_state.feed_xmin, EXCLUDED.feed_xmin), updated_at = now()`, xmin)
+	return postgis.Wrap(err)
+}
+
+func (f *assignFollower) versions(ctx context.Context, sql string) (map[string]regionsVersion, error) {
+	rows, err := f.db.Pool.Query(ctx, sql)
+	if err != nil {
+		return nil, postgis.Wrap(err)
+	}
+	defer rows.Close()
+	out := map[string]regionsVersion{}
+	for rows.Next() {
+		var l string
+		var v regionsVersion
+		if err := rows.Scan(&l, &v.rev, &v.count); err != nil {
+			return nil, postgis.Wrap(err)
+		}
+		out[l] = v
+	}
+	return out, postgis.Wrap(rows.Err())
 }

@@ -365,3 +365,61 @@ func TestFollowAssignments(t *testing.T) {
 	}
 	waitFor(c.ID, "") // deleted
 }
+
+// A restarted follower resumes from region_assignment_state: no bulk pass when the regions
+// did not change, and a write made while no follower ran is still assigned.
+func TestFollowAssignments_Resume(t *testing.T) {
+	db := pgtest.New(t)
+	importCounties(t, db)
+	store := crm.NewStore(db)
+	bg := context.Background()
+	follow := func() (stop func()) {
+		ctx, cancel := context.WithCancel(bg)
+		done := make(chan struct{})
+		go func() { olap.FollowAssignments(ctx, db, nil); close(done) }()
+		return func() { cancel(); <-done }
+	}
+	countyOf := func(id int64) string {
+		var c string
+		_ = db.Pool.QueryRow(bg, `SELECT r.code FROM customer_regions cr JOIN regions r ON r.id = cr.region_id
+			WHERE cr.customer_id = $1 AND cr.level = 'county'`, id).Scan(&c)
+		return c
+	}
+	waitFor := func(id int64, want string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for countyOf(id) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("customer %d: county %q, want %q", id, countyOf(id), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	a := &crm.Customer{Name: "Austin"}
+	a.SetLocation(-97.74, 30.27)
+	if err := store.Create(bg, a); err != nil {
+		t.Fatal(err)
+	}
+	stop := follow()
+	waitFor(a.ID, "48453")
+	stop()
+	var feed int64
+	var stateAt time.Time
+	if err := db.Pool.QueryRow(bg, `SELECT (SELECT feed_xmin FROM region_assignment_state WHERE level = ''),
+		(SELECT updated_at FROM region_assignment_state WHERE level = 'county')`).Scan(&feed, &stateAt); err != nil || feed == 0 {
+		t.Fatalf("state: feed %d, %v", feed, err)
+	}
+	// Written while no follower runs.
+	c := &crm.Customer{Name: "Chicago"}
+	c.SetLocation(-87.63, 41.88)
+	if err := store.Create(bg, c); err != nil {
+		t.Fatal(err)
+	}
+	stop = follow()
+	defer stop()
+	waitFor(c.ID, "17031")
+	var after time.Time
+	if err := db.Pool.QueryRow(bg, `SELECT updated_at FROM region_assignment_state WHERE level = 'county'`).Scan(&after); err != nil || !after.Equal(stateAt) {
+		t.Fatalf("county level re-assigned in bulk on restart (%v → %v, %v)", stateAt, after, err)
+	}
+}
