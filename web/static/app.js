@@ -7,6 +7,7 @@
 //     "signed in as" badge;
 //   - all state that a link should carry lives in `state` and the URL hash (readHash/writeHash).
 import { Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl } from './vendor/maplibre-gl.mjs';
+import { applyCapabilities, exportButton } from './auth.js'; // what the role may use
 
 // The worker is a same-origin module script, so a CSP of worker-src 'self' is enough.
 setWorkerUrl(new URL('./vendor/maplibre-gl-worker.mjs', import.meta.url).href);
@@ -662,7 +663,8 @@ function renderUser() {
   out.addEventListener('click', signOut);
   slot.replaceChildren(el('div', { className: 'user-badge', title: u.email },
     el('span', {}, el('span', { className: 'prefix' }, 'Signed in as '), el('strong', { id: 'user-name' }, u.name || u.email)),
-    el('span', { className: 'role' }, u.role), out));
+    el('span', { className: 'role' }, u.role), exportButton(auth.me, () => state.filters) ?? '', out));
+  applyCapabilities(auth.me);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // feature id checked, cluster counts summed), and a record of another rep answers 404.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import Pbf from 'pbf';
 import { VectorTile } from '@mapbox/vector-tile';
 import { startGcrm, launchBrowser, watchPage, waitForMapIdle } from './harness.mjs';
@@ -141,9 +142,27 @@ test('a rep signs in from the map and sees only their own records', { timeout: 5
     }
   }
 
+  // The Export button downloads the rep's records only.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+  const csv = readFileSync(await download.path(), 'utf8').trim().split('\n').slice(1);
+  assert.equal(csv.length, mine.size, 'rows in the rep\'s export');
+  for (const line of csv) assert.ok(mine.has(Number(line.split(',')[0])), `export row of someone else: ${line}`);
+
   // Signing out ends the session: the form is back and the API answers 401.
   await page.click('#signout');
   await page.waitForSelector('#signin:not([hidden])', { timeout: 30_000 });
   const after = await fetch(`${gcrm.url}/api/v1/auth/me`, { headers: { Cookie: cookie } });
   assert.equal(after.status, 401, 'the old session cookie after sign-out');
+});
+
+test('the UI hides what a role may not use', { timeout: 2 * 60_000 }, async () => {
+  // A planner may not export: no Export button (and the server would refuse it anyway).
+  await page.fill('#signin-email', 'planner@demo.gcrm');
+  await page.fill('#signin-password', REP.password);
+  await page.click('#signin-submit');
+  await page.waitForSelector('#user-name', { timeout: 60_000 });
+  assert.match(await page.textContent('#user-slot'), /planner/);
+  assert.equal(await page.$('#export-csv'), null, 'a planner is offered Export');
+  const status = await page.evaluate(() => fetch('/api/v1/customers/export.csv').then((r) => r.status));
+  assert.equal(status, 403, 'a planner exporting');
 });
