@@ -82,6 +82,7 @@ func runBenchAssign(ctx context.Context, e env, main *postgis.DB, cfg benchAssig
 		`CREATE TABLE ` + benchSchema + `.customers (LIKE public.customers INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,
 		`CREATE TABLE ` + benchSchema + `.regions (LIKE public.regions INCLUDING ALL)`,
 		`CREATE TABLE ` + benchSchema + `.customer_regions (LIKE public.customer_regions INCLUDING ALL)`,
+		`CREATE TABLE ` + benchSchema + `.region_assignment_state (LIKE public.region_assignment_state INCLUDING ALL)`,
 	}
 	for _, q := range setup {
 		if _, err := main.Pool.Exec(ctx, q); err != nil {
