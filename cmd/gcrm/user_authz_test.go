@@ -58,6 +58,7 @@ var expectedAccess = map[string]string{
 	"GET /tiles/regions.json":              "admin manager planner rep marketer",
 	"GET /api/v1/regions":                  "admin manager planner rep marketer",
 	"GET /api/v1/regions/{level}/{code}":   "admin manager planner rep marketer",
+	"POST /api/v1/regions":                 "admin planner",
 	"GET /api/v1/footfall":                 "admin manager planner rep marketer",
 
 	"POST /api/v1/imports":                 "admin manager",
