@@ -547,6 +547,7 @@ function setFilters(filters) {
   syncFilterForm();
   map.getSource('customers')?.setTiles([customerTileURL()]);
   writeHash();
+  loadFilterValues();
 }
 
 function syncFilterForm() {
@@ -562,20 +563,47 @@ function syncFilterForm() {
   document.getElementById('f-clear').hidden = !any;
 }
 
+/**
+ * loadFilterValues fills the status and segment pickers (and counts every option) from the
+ * cube: each picker counts the records that the other active filters leave, within the
+ * caller's scope. The top bar shows how many records the filters select.
+ */
+let facetsAbort = null;
 async function loadFilterValues() {
-  // There is no facet endpoint yet: a sample of records gives the values in use.
+  facetsAbort?.abort();
+  const ctl = new AbortController();
+  facetsAbort = ctl;
+  const cube = (by, except) => {
+    const q = new URLSearchParams({ measures: 'records' });
+    if (by) q.set('by', by);
+    const f = FILTER_KEYS.filter((k) => k !== except && state.filters[k] && !/[,:]/.test(state.filters[k]))
+      .map((k) => `${k}:${state.filters[k]}`);
+    if (f.length) q.set('filter', f.join(','));
+    return api(`/api/v1/cube?${q}`, { signal: ctl.signal });
+  };
   try {
-    const fc = await api('/api/v1/customers?limit=1000');
-    for (const k of ['status', 'segment']) {
-      const values = [...new Set(fc.features.map((f) => f.properties[k]).filter(Boolean))].sort();
-      const sel = document.getElementById(`f-${k}`);
-      const have = new Set([...sel.options].map((o) => o.value));
-      for (const v of values) if (!have.has(v)) sel.append(el('option', { value: v }, v));
-    }
-    syncFilterForm();
+    const [total, ...facets] = await Promise.all([cube('', null), ...FILTER_KEYS.map((k) => cube(k, k))]);
+    FILTER_KEYS.forEach((k, i) => fillPicker(k, facets[i].rows));
+    const n = total.rows[0]?.[0] ?? 0;
+    const count = document.getElementById('f-count');
+    count.textContent = `${n.toLocaleString()} record${n === 1 ? '' : 's'}`;
+    count.hidden = false;
   } catch (err) {
-    if (err.status !== 401) console.warn('gcrm: could not list filter values:', err.message);
+    if (err.name !== 'AbortError' && err.status !== 401) console.warn('gcrm: could not count the filter values:', err.message);
   }
+}
+
+/** fillPicker lists rows ([value, count]) in the picker of k, keeping its choice. */
+function fillPicker(k, rows) {
+  const sel = document.getElementById(`f-${k}`);
+  const counts = new Map(rows.filter(([v]) => v !== '').map(([v, n]) => [v, n]));
+  if (k === 'kind') for (const v of ['customer', 'prospect', 'lead']) if (!counts.has(v)) counts.set(v, 0);
+  if (state.filters[k] && !counts.has(state.filters[k])) counts.set(state.filters[k], 0);
+  const first = sel.options[0];
+  const values = [...counts.keys()];
+  if (k !== 'kind') values.sort((a, b) => a.localeCompare(b));
+  sel.replaceChildren(first, ...values.map((v) => el('option', { value: v }, `${v} (${counts.get(v).toLocaleString()})`)));
+  sel.value = state.filters[k];
 }
 
 function wireFilters() {

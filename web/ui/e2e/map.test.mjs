@@ -130,6 +130,10 @@ test('the filter bar re-requests tiles with the filter', async () => {
   const after = (await rendered()).reduce((s, f) => s + (f.cluster ? f.count : 1), 0);
   assert.ok(after < before || leads === all.length, `filtered ${after}, unfiltered ${before}`);
   assert.match(await page.evaluate(() => location.hash), /kind=lead/);
+  // The pickers count from the cube: the chosen kind's count is the count badge's.
+  await page.waitForFunction(() => /^lead \(/.test(document.querySelector('#f-kind').selectedOptions[0].textContent));
+  const [picked, badge] = await page.evaluate(() => [document.querySelector('#f-kind').selectedOptions[0].textContent, document.querySelector('#f-count').textContent]);
+  assert.equal(picked.replace(/^lead \((.*)\)$/, '$1 records'), badge);
   await page.selectOption('#f-kind', '');
   await waitForMapIdle(page);
   assert.doesNotMatch(await page.evaluate(() => location.hash), /kind=/);
