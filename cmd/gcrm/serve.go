@@ -56,6 +56,10 @@ func serve(ctx context.Context, e env, db *postgis.DB, addr string) int {
 	if err != nil {
 		return fail(e, err)
 	}
+	// Behind a TLS-terminating proxy: mark cookies Secure, and take the client address
+	// (sign-in limits, audit) from the proxy's X-Forwarded-For — only when it sets it.
+	srv.SecureCookies = e.getenv("GCRM_SECURE_COOKIES") == "1"
+	srv.TrustProxy = e.getenv("GCRM_TRUST_PROXY") == "1"
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fail(e, fmt.Errorf("listen on %s: %w", addr, err))
