@@ -82,7 +82,11 @@ func runBenchAssign(ctx context.Context, e env, main *postgis.DB, cfg benchAssig
 		`CREATE TABLE ` + benchSchema + `.customers (LIKE public.customers INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,
 		`CREATE TABLE ` + benchSchema + `.regions (LIKE public.regions INCLUDING ALL)`,
 		`CREATE TABLE ` + benchSchema + `.customer_regions (LIKE public.customer_regions INCLUDING ALL)`,
-		`CREATE TABLE ` + benchSchema + `.region_assignment_state (LIKE public.region_assignment_state INCLUDING ALL)`,
+		// The assignment state stays in the scratch schema too (absent in databases migrated
+		// before 0006 gained it).
+		`DO $$ BEGIN IF to_regclass('public.region_assignment_state') IS NOT NULL THEN
+			CREATE TABLE ` + benchSchema + `.region_assignment_state (LIKE public.region_assignment_state INCLUDING ALL);
+		END IF; END $$`,
 	}
 	for _, q := range setup {
 		if _, err := main.Pool.Exec(ctx, q); err != nil {
