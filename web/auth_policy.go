@@ -54,7 +54,7 @@ var policy = map[string]rule{
 	// Probes and the map UI's files carry no data.
 	"GET /healthz":     {public: true},
 	"GET /readyz":      {public: true},
-	"GET /metrics":     {roles: adminOnly},
+	"GET /metrics":     {roles: everyone}, // counts per route, no records: a scraper needs only a low role
 	"GET /":            {public: true},
 	"GET /index.html":  {public: true},
 	"GET /static/*":    {public: true},

@@ -26,7 +26,7 @@ import (
 var expectedAccess = map[string]string{
 	"GET /healthz":    "public",
 	"GET /readyz":     "public",
-	"GET /metrics":    "admin",
+	"GET /metrics":    "admin manager planner rep marketer",
 	"GET /":           "public",
 	"GET /index.html": "public",
 	"GET /static/*":   "public",
