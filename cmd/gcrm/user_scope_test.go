@@ -167,6 +167,30 @@ func TestScopeEverywhere(t *testing.T) {
 			}
 		}
 	})
+	t.Run("HexagonTile", func(t *testing.T) {
+		p := maptile.At(center, 6)
+		count := func(tok string) int {
+			resp, body := get(tok, fmt.Sprintf("/tiles/hexagons/%d/%d/%d.mvt", p.Z, p.X, p.Y))
+			if resp.StatusCode != 200 {
+				t.Fatalf("hexagon tile: %d %s", resp.StatusCode, body)
+			}
+			layers, err := mvt.Unmarshal(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, l := range layers {
+				for _, f := range l.Features {
+					c, _ := f.Properties["count"].(float64)
+					n += int(c)
+				}
+			}
+			return n
+		}
+		if got, all := count(rep1), count(admin); got != len(mine) || all != 65 {
+			t.Fatalf("hexagon counts: rep1 %d (owns %d), admin %d (of 65)", got, len(mine), all)
+		}
+	})
 	t.Run("Export", func(t *testing.T) {
 		resp, body := get(rep1, "/api/v1/customers/export.csv")
 		rows, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
