@@ -28,8 +28,10 @@ type RegionAttributesOptions struct {
 	// A single column may have a width too ("fips:5" restores leading zeros a spreadsheet
 	// dropped).
 	Code string
-	// Columns are the numeric columns to merge; nil takes every other column whose value in
-	// the first data row is a number (or blank), and skips the rest as text.
+	// Columns are the numeric columns to merge, each optionally renamed as "COLUMN=KEY"
+	// (popestimate2019=population stores the column under the key the cube's penetration
+	// measure reads); nil takes every other column whose value in the first data row is a
+	// number (or blank), under its own name, and skips the rest as text.
 	Columns []string
 }
 
@@ -103,13 +105,23 @@ func ReadRegionAttributes(r io.Reader, opt RegionAttributesOptions) (*RegionAttr
 	}
 	out := &RegionAttributes{}
 	var cols []int
+	keyOf := map[int]string{} // attribute key of each merged column
 	explicit := opt.Columns != nil
 	for _, c := range opt.Columns {
-		i, ok := index[strings.ToLower(strings.TrimSpace(c))]
+		name, key, renamed := strings.Cut(c, "=")
+		name, key = strings.TrimSpace(name), strings.TrimSpace(key)
+		i, ok := index[strings.ToLower(name)]
 		if !ok {
-			return nil, nil, geo.Errorf(geo.EINVALID, "column %q is not in the header (%s)", c, strings.Join(header, ", "))
+			return nil, nil, geo.Errorf(geo.EINVALID, "column %q is not in the header (%s)", name, strings.Join(header, ", "))
+		}
+		if !renamed {
+			key = header[i]
+		}
+		if key == "" {
+			return nil, nil, geo.Errorf(geo.EINVALID, "column %q: the key after '=' is empty", name)
 		}
 		cols = append(cols, i)
+		keyOf[i] = key
 	}
 	var rejects []RegionAttributeReject
 	seen := map[string]int64{}
@@ -140,6 +152,7 @@ func ReadRegionAttributes(r io.Reader, opt RegionAttributesOptions) (*RegionAttr
 				}
 				if _, missing, ok := parseNumber(rec[i]); ok || missing {
 					cols = append(cols, i)
+					keyOf[i] = header[i]
 				} else {
 					out.Skipped = append(out.Skipped, header[i])
 				}
@@ -151,7 +164,7 @@ func ReadRegionAttributes(r io.Reader, opt RegionAttributesOptions) (*RegionAttr
 				return nil, nil, geo.Errorf(geo.EINVALID, "the file has no numeric column to merge (text columns: %s)", strings.Join(out.Skipped, ", "))
 			}
 			for _, i := range cols {
-				out.Columns = append(out.Columns, header[i])
+				out.Columns = append(out.Columns, keyOf[i])
 			}
 		}
 		var code strings.Builder
@@ -188,9 +201,9 @@ func ReadRegionAttributes(r io.Reader, opt RegionAttributesOptions) (*RegionAttr
 				break
 			}
 			if missing {
-				vals[header[i]] = nil
+				vals[keyOf[i]] = nil
 			} else {
-				vals[header[i]] = &f
+				vals[keyOf[i]] = &f
 			}
 		}
 		if bad != "" {

@@ -78,6 +78,19 @@ func TestImportRegionAttributes_CensusPopulation(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, `SELECT (attributes->>'census2010pop')::float8 + (attributes->>'POP')::float8 FROM regions WHERE level = 'county' AND code = '01003'`).Scan(&pop); err != nil || pop != 182265+2 {
 		t.Fatalf("01003 merged = %v, %v", pop, err)
 	}
+	// Renamed: the 2019 estimate as "population", the attribute the cube's penetration reads.
+	f2, err := os.Open(populationFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.Close()
+	res, err = olap.ImportRegionAttributes(ctx, db, "county", f2, olap.RegionAttributesOptions{Code: "fips", Columns: []string{"popestimate2019=population"}}, nil)
+	if err != nil || strings.Join(res.Columns, ",") != "population" {
+		t.Fatalf("renamed: %+v, %v", res, err)
+	}
+	if err := db.Pool.QueryRow(ctx, `SELECT (attributes->>'population')::float8 FROM regions WHERE level = 'county' AND code = '01001'`).Scan(&pop); err != nil || pop != 55869 {
+		t.Fatalf("01001 population = %v, %v; want 55869", pop, err)
+	}
 	// An unknown level, a missing code column.
 	if _, err := olap.ImportRegionAttributes(ctx, db, "zip", strings.NewReader("zip,pop\n1,2\n"), olap.RegionAttributesOptions{Code: "zip"}, nil); geo.ErrorCode(err) != geo.ENOTFOUND {
 		t.Errorf("unknown level: %v", err)

@@ -38,7 +38,7 @@ flags:`)
 	dbf.register(fs, e.getenv)
 	level := fs.String("level", "", "region level, e.g. county (required)")
 	code := fs.String("code-col", "", "code column, or parts joined by + with optional :width zero-padding (required)")
-	cols := fs.String("columns", "", "comma-separated numeric columns to merge (default: every column numeric in the first row)")
+	cols := fs.String("columns", "", "comma-separated numeric columns to merge, COLUMN or COLUMN=KEY (e.g. popestimate2019=population; default: every column numeric in the first row)")
 	rejectsPath := fs.String("rejects", "", "where to write rejected rows (default: FILE.rejects.csv beside the input)")
 	file, err := parseWithFile(fs, e.args)
 	if err != nil {

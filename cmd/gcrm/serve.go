@@ -112,7 +112,7 @@ func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger) (*web.Se
 	// GET /api/v1/cube, /api/v1/cube/meta, /tiles/hexagons (web/cube*.go)
 	s.Mounts = append(s.Mounts, s.CubeRoutes(cube, engine), s.HexagonTiles(tiles.NewHexagons(cube, engine)))
 	s.Mounts = append(s.Mounts, s.RegionRoutes(olap.NewRegionStore(db))) // /tiles/regions, /api/v1/regions (web/regions.go)
-	s.Mounts = append(s.Mounts, s.ImportRoutes) // POST /api/v1/imports (web/imports.go)
+	s.Mounts = append(s.Mounts, s.ImportRoutes)                          // POST /api/v1/imports (web/imports.go)
 	s.Mounts = append(s.Mounts, s.FootfallRoutes(&olap.FootfallCache{DB: db}))
 	go olap.FollowAssignments(ctx, db, log)
 	return s, nil
