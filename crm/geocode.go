@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/ewkb"
+	orbgeo "github.com/paulmach/orb/geo"
 )
 
 // AddressStore keeps the offline address index (OpenStreetMap addresses) in PostGIS and
@@ -177,3 +178,5 @@ func ImportGeocoder(g geocode.Geocoder) Geocoder {
 		return r.Point, Geocode{Precision: r.Precision, Confidence: r.Confidence, Source: r.Source}, nil
 	})
 }
+
+func geoDistance(a, b orb.Point) float64 { return orbgeo.Distance(a, b) }

@@ -159,3 +159,35 @@ func TestImport_Geocode(t *testing.T) {
 		t.Errorf("c: %+v %+v, want no location and the reason", c.Location, c.Geocode)
 	}
 }
+
+func TestReverseGeocode(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	s := crm.NewAddressStore(db)
+	addrs := andorraAddresses(t)
+	if _, err := s.ReplaceAddresses(ctx, "andorra.osm.pbf", addrs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO regions (level, code, name, geom) VALUES
+		('country', 'AD', 'Andorra', ST_Multi(ST_MakeEnvelope(1.40, 42.42, 1.79, 42.66, 4326))),
+		('county', 'X', 'Elsewhere', ST_Multi(ST_MakeEnvelope(2, 42, 3, 43, 4326)))`); err != nil {
+		t.Fatal(err)
+	}
+	g := geocode.NewGazetteer("")
+	g.AddPlace(geocode.Place{Name: "Andorra la Vella", Country: "AD", Population: 20430, Point: orb.Point{1.52109, 42.50779}})
+	g.AddPlace(geocode.Place{Name: "Perpignan", Country: "FR", Population: 120000, Point: orb.Point{2.89541, 42.69764}})
+	p := orb.Point{addrs[0].Point[0] + 0.0001, addrs[0].Point[1]}
+	r, err := s.ReverseGeocode(ctx, g, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Regions) != 1 || r.Regions[0].Code != "AD" {
+		t.Errorf("regions %+v, want Andorra only", r.Regions)
+	}
+	if r.Place == nil || r.Place.Name != "Andorra la Vella" || r.Address == nil || r.AddressMeters > 20 {
+		t.Errorf("place %+v, address %+v at %.0f m", r.Place, r.Address, r.AddressMeters)
+	}
+	if _, err := s.ReverseGeocode(ctx, g, orb.Point{200, 0}); geo.ErrorCode(err) != geo.EINVALID {
+		t.Errorf("outside the world: %v", err)
+	}
+}

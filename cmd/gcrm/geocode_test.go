@@ -125,3 +125,14 @@ func TestImportCustomersGeocode(t *testing.T) {
 		t.Errorf("c: reason %q should name the place", got["c"][2])
 	}
 }
+
+func TestReverseCommand(t *testing.T) {
+	url := pgtest.URL(t)
+	code, out, errs := gcrm(t, url, "", append([]string{"reverse", "40.75065,-73.997293"}, npmGazetteer...)...)
+	if code != 0 || !strings.Contains(out, `"code": "10001"`) || !strings.Contains(out, `"regions": []`) {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, _, _ := gcrm(t, url, "", "reverse", "north"); code != 1 {
+		t.Errorf("bad point: exit %d, want 1", code)
+	}
+}

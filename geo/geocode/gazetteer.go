@@ -9,21 +9,21 @@ import (
 
 // Place is a populated place of the gazetteer.
 type Place struct {
-	ID         int64     // GeoNames id, 0 when unknown
-	Name       string    // as published ("St. Louis")
-	Country    string    // ISO 3166-1 alpha-2
-	Admin1     string    // first-level region code: the USPS code in the US, GeoNames admin1 elsewhere
-	Population int64     //
-	Point      orb.Point // [lon, lat]
+	ID         int64     `json:"id,omitempty"`     // GeoNames id, 0 when unknown
+	Name       string    `json:"name"`             // as published ("St. Louis")
+	Country    string    `json:"country"`          // ISO 3166-1 alpha-2
+	Admin1     string    `json:"admin1,omitempty"` // first-level region code: the USPS code in the US, GeoNames admin1 elsewhere
+	Population int64     `json:"population"`
+	Point      orb.Point `json:"point"` // [lon, lat]
 }
 
 // Postcode is a postcode area's centroid.
 type Postcode struct {
-	Code    string // normalised (NormalizePostcode)
-	Country string
-	Place   string // the place the postcode is named after, when known
-	Admin1  string
-	Point   orb.Point
+	Code    string    `json:"code"` // normalised (NormalizePostcode)
+	Country string    `json:"country"`
+	Place   string    `json:"place,omitempty"` // the place the postcode is named after, when known
+	Admin1  string    `json:"admin1,omitempty"`
+	Point   orb.Point `json:"point"`
 }
 
 // Gazetteer places postcodes, populated places ("city, state") and regions offline, from
@@ -42,6 +42,7 @@ type Gazetteer struct {
 	pcLabels  []string
 	regions   map[string]*regionCentre // "CC|ADMIN" → population-weighted centre
 	admin1    map[string]string        // "CC|FOLDED NAME" → admin1 code (from LoadAdmin1)
+	rev       reverseIndex             // nearest-neighbour grids, built on the first reverse query
 }
 
 // nameKey is a map key of strings: hashing the parts avoids building a joined key for
