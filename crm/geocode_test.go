@@ -191,3 +191,67 @@ func TestReverseGeocode(t *testing.T) {
 		t.Errorf("outside the world: %v", err)
 	}
 }
+
+func TestGeocodeReview(t *testing.T) {
+	ctx := context.Background()
+	store := crm.NewStore(pgtest.New(t))
+	mk := func(name string, loc *orb.Point, g crm.Geocode) *crm.Customer {
+		c := &crm.Customer{Name: name, Geocode: g}
+		if loc != nil {
+			if err := c.SetLocation(loc[0], loc[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := store.Create(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	p := &orb.Point{-87.6, 41.8}
+	mk("good", p, crm.Geocode{Precision: "postcode", Confidence: 0.9, Source: "gazetteer"})
+	low := mk("low", p, crm.Geocode{Precision: "city", Confidence: 0.3, Source: "gazetteer"})
+	mk("given", p, crm.Geocode{Precision: "given", Confidence: 0})
+	un1 := mk("ungeocoded 1", nil, crm.Geocode{Error: `city "Xyzzyville" is not in the offline gazetteer`})
+	un2 := mk("ungeocoded 2", nil, crm.Geocode{Error: "the address is empty"})
+
+	var got []string
+	cursor := ""
+	for {
+		page, next, err := store.GeocodeReview(ctx, crm.ReviewFilter{Limit: 2, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range page {
+			got = append(got, c.Name)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if strings.Join(got, ",") != "ungeocoded 1,ungeocoded 2,low" {
+		t.Fatalf("review list %v, want the ungeocoded then the low-confidence record", got)
+	}
+
+	// A user fixes one by dragging its pin: stored as manual, out of the list.
+	c, err := store.PlaceManually(ctx, crm.Scope{}, un1.ID, un1.Version, 1.52, 42.51)
+	if err != nil || c.Geocode.Precision != "manual" || c.Geocode.Error != "" || c.Location == nil {
+		t.Fatalf("PlaceManually: %+v, %v", c, err)
+	}
+	if _, err := store.PlaceManually(ctx, crm.Scope{}, un1.ID, un1.Version, 1.52, 42.51); geo.ErrorCode(err) != geo.ECONFLICT {
+		t.Errorf("stale version: %v, want ECONFLICT", err)
+	}
+	if _, err := store.PlaceManually(ctx, crm.Scope{}, un2.ID, un2.Version, 1.52, 95); geo.ErrorCode(err) != geo.EINVALID {
+		t.Errorf("bad latitude: %v, want EINVALID", err)
+	}
+	page, _, _ := store.GeocodeReview(ctx, crm.ReviewFilter{})
+	if len(page) != 2 || page[0].ID != un2.ID || page[1].ID != low.ID {
+		t.Errorf("after the fix: %d records", len(page))
+	}
+	if _, _, err := store.GeocodeReview(ctx, crm.ReviewFilter{Cursor: "x"}); geo.ErrorCode(err) != geo.EINVALID {
+		t.Errorf("bad cursor: %v", err)
+	}
+	if page, _, _ := store.GeocodeReview(ctx, crm.ReviewFilter{Scope: crm.Scope{Restricted: true, Owners: []string{"nobody"}}}); len(page) != 0 {
+		t.Errorf("scope: %d records visible", len(page))
+	}
+}
