@@ -39,12 +39,10 @@ func (s *Server) customerTile(w http.ResponseWriter, r *http.Request, svc *tiles
 	h := w.Header()
 	h.Set("ETag", tile.ETag)
 	h.Set("Vary", "Accept-Encoding, Authorization, Cookie")
-	if f.Scope.Restricted {
-		h.Set("Cache-Control", "private, no-cache")
-	} else {
-		// Revalidate every time (a 304 from the cache is cheap), so a write shows at once.
-		h.Set("Cache-Control", "public, no-cache")
-	}
+	// Private for every scope: a tile is answered only to a signed-in caller, and "public"
+	// would let a shared cache hand an admin's tile to anyone. Revalidate every time (a
+	// 304 is cheap), so a write shows at once.
+	h.Set("Cache-Control", "private, no-cache")
 	if tileETagMatch(r.Header.Get("If-None-Match"), tile.ETag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
