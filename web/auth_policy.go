@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -240,7 +241,7 @@ func (s *Server) guard(mux *chi.Mux) func(http.Handler) http.Handler {
 				limit = defaultMaxBody
 			}
 			if r.ContentLength > limit {
-				writeError(w, r, s.Log, geo.Errorf(geo.EINVALID, "the request body is larger than %d bytes", limit))
+				writeProblem(w, r, http.StatusRequestEntityTooLarge, geo.EINVALID, fmt.Sprintf("the request body is larger than %d bytes, the most %s %s takes", limit, r.Method, pattern))
 				return
 			}
 			if r.Body != nil {

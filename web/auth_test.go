@@ -407,7 +407,7 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 	resp, body := ts.do(t, "POST", "/api/v1/customers", `{"name":"`+strings.Repeat("x", 2<<20)+`"}`)
-	if resp.StatusCode != 400 || !strings.Contains(body, "larger") {
+	if resp.StatusCode != 413 || !strings.Contains(body, "larger") {
 		t.Fatalf("2 MiB body: %d %.200s", resp.StatusCode, body)
 	}
 	if resp, _ := ts.do(t, "GET", "/api/v1/customers", "", "Authorization", ""); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
