@@ -37,24 +37,25 @@ type cubeKey struct {
 	kind    uint8
 }
 
-// cubeAcc holds the additive measures of a cell. Revenue is exact integer cents.
+// cubeAcc holds the additive measures of a cell. Revenue is exact integer cents. Counts
+// are 32-bit (a cell, or a result row, holds fewer than 2^31 records): 48 bytes a cell.
 type cubeAcc struct {
-	n     [3]int64 // records by kind (crm.Kinds order)
 	cents [3]int64 // revenue by kind
-	won   int64
-	lost  int64
+	n     [3]int32 // records by kind (crm.Kinds order)
+	won   int32
+	lost  int32
 }
 
-func (a *cubeAcc) add(b *cubeAcc, sign int64) {
+func (a *cubeAcc) add(b *cubeAcc, sign int32) {
 	for k := range a.n {
 		a.n[k] += sign * b.n[k]
-		a.cents[k] += sign * b.cents[k]
+		a.cents[k] += int64(sign) * b.cents[k]
 	}
 	a.won += sign * b.won
 	a.lost += sign * b.lost
 }
 
-func (a *cubeAcc) records() int64 { return a.n[0] + a.n[1] + a.n[2] }
+func (a *cubeAcc) records() int64 { return int64(a.n[0]) + int64(a.n[1]) + int64(a.n[2]) }
 
 // dimension bits of a cuboid.
 type dimMask uint16
@@ -122,7 +123,7 @@ func (c *cuboid) project(k *cubeKey) cubeKey {
 }
 
 // add adds sign × a to the cell of key k (already projected) and returns its slot.
-func (c *cuboid) add(k cubeKey, a *cubeAcc, sign int64) uint32 {
+func (c *cuboid) add(k cubeKey, a *cubeAcc, sign int32) uint32 {
 	i, ok := c.index[k]
 	if !ok {
 		i = uint32(len(c.keys))
@@ -297,15 +298,12 @@ type cuboidShape struct {
 // first: a roll-up by H3 resolution, region level or attribute, sliced by one attribute,
 // then reads a cuboid that holds just those dimensions. Each attribute has a cuboid per
 // resolution up to 7 (kind, status, segment: a handful of values) or 5 (owner, month:
-// dozens, which would not compress at finer cells); combinations fall back to the
-// all-attribute cuboids (per region level, at H3 resolution 3, and without space) or the
-// base.
+// dozens, which would not compress at finer cells). Space with two or more attributes
+// falls back to the base: cuboids keyed by space and every attribute hold about one cell
+// per record and cost more memory than they save time.
 func cuboidShapes(levels int) []cuboidShape {
 	var out []cuboidShape
 	for r := CubeRes - 1; r >= 0; r-- {
-		if r <= 3 {
-			out = append(out, cuboidShape{r, dimAttrs})
-		}
 		for _, d := range []dimMask{dimKind, dimStatus, dimSegment} {
 			if r <= 7 {
 				out = append(out, cuboidShape{r, d})
@@ -317,7 +315,6 @@ func cuboidShapes(levels int) []cuboidShape {
 		out = append(out, cuboidShape{r, 0})
 	}
 	for l := 0; l < levels; l++ {
-		out = append(out, cuboidShape{-1, dimAttrs | regionBit(l)})
 		for _, d := range []dimMask{dimKind, dimStatus, dimSegment, dimOwner, dimMonth, 0} {
 			out = append(out, cuboidShape{-1, d | regionBit(l)})
 		}
@@ -366,10 +363,12 @@ func (c *Cube) newState(n int) *cubeState {
 // finish sorts the base and builds the derived cuboids from it (after a load).
 func (st *cubeState) finish() {
 	base := st.cuboids[0]
-	remap := base.sort()
-	for id, r := range st.recs {
-		r.slot = remap[r.slot]
-		st.recs[id] = r
+	if base.sorted != len(base.keys) {
+		remap := base.sort()
+		for id, r := range st.recs {
+			r.slot = remap[r.slot]
+			st.recs[id] = r
+		}
 	}
 	st.cuboids = st.cuboids[:1]
 	for _, sh := range cuboidShapes(bits.OnesCount16(uint16(base.dims & dimAllRegions))) {
@@ -380,15 +379,42 @@ func (st *cubeState) finish() {
 				src = cb
 			}
 		}
-		cb := newCuboid(sh.res, sh.dims, 0)
-		for i := range src.keys {
-			if src.acc[i].records() != 0 {
-				cb.add(cb.project(&src.keys[i]), &src.acc[i], 1)
-			}
-		}
-		cb.sort()
-		st.cuboids = append(st.cuboids, cb)
+		st.cuboids = append(st.cuboids, buildCuboid(sh, src))
 	}
+}
+
+// buildCuboid rolls src up into a cuboid of shape sh: project every cell, sort, sum runs
+// of equal keys, index once (no map growth, no second pass).
+func buildCuboid(sh cuboidShape, src *cuboid) *cuboid {
+	type cell struct {
+		k cubeKey
+		a cubeAcc
+	}
+	cb := &cuboid{res: sh.res, dims: sh.dims}
+	proj := make([]cell, 0, len(src.keys))
+	for i := range src.keys {
+		if src.acc[i].records() != 0 {
+			proj = append(proj, cell{cb.project(&src.keys[i]), src.acc[i]})
+		}
+	}
+	slices.SortFunc(proj, func(a, b cell) int { return compareKeys(&a.k, &b.k) })
+	n := 0
+	for i := range proj {
+		if i > 0 && proj[i].k == proj[n-1].k {
+			proj[n-1].a.add(&proj[i].a, 1)
+			continue
+		}
+		proj[n] = proj[i]
+		n++
+	}
+	cb.keys, cb.acc = make([]cubeKey, n), make([]cubeAcc, n)
+	cb.index = make(map[cubeKey]uint32, n)
+	for i := range proj[:n] {
+		cb.keys[i], cb.acc[i] = proj[i].k, proj[i].a
+		cb.index[proj[i].k] = uint32(i)
+	}
+	cb.sorted, cb.live = n, n
+	return cb
 }
 
 // keyOf returns the base key and measures of a located point.
@@ -420,33 +446,57 @@ func accOf(k *cubeKey, cents int64) cubeAcc {
 	return a
 }
 
-// put records p (located) in st's base cuboid only.
-func (c *Cube) putBase(st *cubeState, p *crm.Point) {
-	k, a, cents := c.keyOf(st, p)
-	slot := st.cuboids[0].add(k, &a, 1)
-	st.recs[p.ID] = cubeRec{slot: slot, cents: cents}
-}
-
 // BeginLoad starts a reload (Observer).
 func (c *Cube) BeginLoad() ObserverLoad {
-	return &cubeLoad{c: c, st: c.newState(1 << 16)}
+	return &cubeLoad{c: c, st: c.newState(0)}
 }
 
+// cubeLoad collects the records of a load and builds the base by sorting them (no map
+// growth per record).
 type cubeLoad struct {
-	c  *Cube
-	st *cubeState
+	c    *Cube
+	st   *cubeState
+	rows []loadRow
+}
+
+type loadRow struct {
+	k     cubeKey
+	id    int64
+	cents int64
 }
 
 func (l *cubeLoad) Add(p *crm.Point) {
 	if p.Located {
-		l.c.putBase(l.st, p)
+		k, _, cents := l.c.keyOf(l.st, p)
+		l.rows = append(l.rows, loadRow{k, p.ID, cents})
 	}
 }
 
 func (l *cubeLoad) Commit() {
-	l.st.finish()
+	rows, st := l.rows, l.st
+	slices.SortFunc(rows, func(a, b loadRow) int { return compareKeys(&a.k, &b.k) })
+	base := st.cuboids[0]
+	st.recs = make(map[int64]cubeRec, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		if i == 0 || r.k != rows[i-1].k {
+			base.keys = append(base.keys, r.k)
+			base.acc = append(base.acc, cubeAcc{})
+		}
+		slot := uint32(len(base.keys) - 1)
+		a := accOf(&r.k, r.cents)
+		base.acc[slot].add(&a, 1)
+		st.recs[r.id] = cubeRec{slot: slot, cents: r.cents}
+	}
+	l.rows = nil
+	base.index = make(map[cubeKey]uint32, len(base.keys))
+	for i := range base.keys {
+		base.index[base.keys[i]] = uint32(i)
+	}
+	base.sorted, base.live = len(base.keys), len(base.keys)
+	st.finish()
 	l.c.mu.Lock()
-	l.c.st = l.st
+	l.c.st = st
 	l.c.version++
 	l.c.mu.Unlock()
 }

@@ -798,19 +798,19 @@ func measure(name string, a *cubeAcc, pop func() (float64, bool)) any {
 	case "records":
 		return a.records()
 	case "customers":
-		return a.n[0]
+		return int64(a.n[0])
 	case "prospects":
-		return a.n[1]
+		return int64(a.n[1])
 	case "leads":
-		return a.n[2]
+		return int64(a.n[2])
 	case "revenue":
 		return FormatCents(a.cents[0] + a.cents[1] + a.cents[2])
 	case "customer_revenue":
 		return FormatCents(a.cents[0])
 	case "won":
-		return a.won
+		return int64(a.won)
 	case "lost":
-		return a.lost
+		return int64(a.lost)
 	case "conversion_rate":
 		if a.won+a.lost == 0 {
 			return nil

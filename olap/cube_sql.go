@@ -128,12 +128,15 @@ func QueryCubeSQL(ctx context.Context, db *postgis.DB, q *CubeQuery, levels []st
 		for i := range key {
 			dst[i] = &key[i]
 		}
-		dst[n], dst[n+1], dst[n+2] = &a.n[0], &a.n[1], &a.n[2]
+		var counts [5]int64
+		dst[n], dst[n+1], dst[n+2] = &counts[0], &counts[1], &counts[2]
 		dst[n+3], dst[n+4], dst[n+5] = &a.cents[0], &a.cents[1], &a.cents[2]
-		dst[n+6], dst[n+7] = &a.won, &a.lost
+		dst[n+6], dst[n+7] = &counts[3], &counts[4]
 		if err := rows.Scan(dst...); err != nil {
 			return nil, postgis.Wrap(err)
 		}
+		a.n = [3]int32{int32(counts[0]), int32(counts[1]), int32(counts[2])}
+		a.won, a.lost = int32(counts[3]), int32(counts[4])
 		keys, accs = append(keys, key), append(accs, a)
 	}
 	if err := rows.Err(); err != nil {

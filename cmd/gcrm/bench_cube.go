@@ -146,6 +146,12 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 				return err
 			}
 			if !reflect.DeepEqual(got.Columns, want.Columns) || !reflect.DeepEqual(got.Rows, want.Rows) {
+				for i := 0; i < min(len(got.Rows), len(want.Rows)); i++ {
+					if !reflect.DeepEqual(got.Rows[i], want.Rows[i]) {
+						fmt.Fprintf(out, "first difference, row %d: cube %v, SQL %v\n", i, got.Rows[i], want.Rows[i])
+						break
+					}
+				}
 				sql, args := q.SQL()
 				return fmt.Errorf("%s: the cube (%s, %d rows) and SQL (%d rows) differ for %s\n%s %v", c.name, got.Source, len(got.Rows), len(want.Rows), benchCubeDescribe(q), sql, args)
 			}
