@@ -300,9 +300,17 @@ function startMap() {
   map.addControl(new ScaleControl({ unit: 'imperial' }), 'bottom-left');
 
   map.on('moveend', writeHash);
-  map.on('sourcedata', (e) => { if (e.sourceId === 'customers' && e.dataType === 'source') scheduleView(); });
+  // The view is rebuilt once every customer tile in sight has arrived (while some are still
+  // loading, a parent and its children can both be in use and would count twice), and
+  // checked again when the map settles.
+  map.on('sourcedata', (e) => {
+    if (e.sourceId === 'customers' && e.dataType === 'source' && map.isSourceLoaded('customers')) scheduleView();
+  });
   map.on('dataloading', () => setProgress(true));
-  map.on('idle', () => setProgress(false));
+  map.on('idle', () => {
+    setProgress(false);
+    if (!viewPending) refreshView();
+  });
   map.on('error', onMapError);
   map.on('mousemove', onHover);
   map.on('mouseout', () => setHover(null));
@@ -359,10 +367,16 @@ function refreshView() {
       properties: server ? { n: Number(p.count), fid: f.id } : { n: 1, rec: Number(p.id), kind: p.kind },
     });
   }
+  viewPending = false;
+  // Unchanged (the usual case on 'idle'): keep the view, so settling does not reload it.
+  let sig = features.length;
+  for (const f of features) sig = (sig * 31 + f.properties.n * 7 + (f.properties.rec || 0) + f.geometry.coordinates[0] * 1e4 + f.geometry.coordinates[1] * 1e3) % 1e15;
+  if (sig === viewSig) return;
+  viewSig = sig;
   hovered = null;
   map.getSource('view').setData({ type: 'FeatureCollection', features });
-  viewPending = false;
 }
+let viewSig = null;
 
 // Hover uses feature-state on the view source's generated ids.
 let hovered = null;
