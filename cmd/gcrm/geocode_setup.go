@@ -125,8 +125,13 @@ func (f *geocodeFlags) build(ctx context.Context, e env, db *postgis.DB) (geocod
 				return nil, geo.Errorf(geo.EINVALID, "the osm geocoder needs the database")
 			}
 			s := crm.NewAddressStore(db)
-			if n, err := s.CountAddresses(ctx); err == nil && n == 0 {
-				fmt.Fprintln(e.stderr, "gcrm: no OSM addresses stored yet ('gcrm import addresses FILE.osm.pbf' adds them): osm finds nothing")
+			n, err := s.CountAddresses(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if n == 0 { // a query per row for nothing: leave it out
+				fmt.Fprintln(e.stderr, "gcrm: no OSM addresses stored yet ('gcrm import addresses FILE.osm.pbf' adds them): the osm geocoder is skipped")
+				continue
 			}
 			c.Geocoders = append(c.Geocoders, s)
 		case "nominatim":

@@ -283,13 +283,13 @@ func (g *Gazetteer) city(country, region, name string) (Result, bool) {
 	r := Result{Point: p.Point, Precision: PrecisionCity, Source: g.Name(), Label: g.labels[cands[0]], Candidates: len(cands)}
 	if len(cands) > 1 {
 		// The most populous wins; confidence falls with the share of people living in the
-		// other candidates.
+		// other candidates, and always stays below LowConfidence so the record is reviewed.
 		var total float64
 		for _, c := range cands {
 			total += float64(g.places[c].Population) + 1
 		}
 		share := (float64(p.Population) + 1) / total
-		conf *= 0.5 + 0.4*share
+		conf *= 0.3 + 0.25*share
 		r.Ambiguous = true
 	}
 	r.Confidence = conf
