@@ -93,6 +93,17 @@ func NewUsers(db *postgis.DB) *Users {
 // NormalizeEmail trims and lower-cases an e-mail address.
 func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
+// AttemptedEmail is what may be kept of the e-mail a sign-in was tried with: the address
+// when it is one, else "(not an e-mail address)" — people type passwords into the wrong
+// field, and those must not end up in the audit log or the attempts table.
+func AttemptedEmail(s string) string {
+	s = NormalizeEmail(s)
+	if len(s) > 320 || !validEmail(s) {
+		return "(not an e-mail address)"
+	}
+	return s
+}
+
 const userColumns = `id, email, name, role, disabled, created_at, updated_at`
 
 func scanUser(row pgx.Row) (*User, error) {
@@ -228,10 +239,7 @@ var errBadCredentials = geo.Errorf(geo.EUNAUTHORIZED, "the e-mail address or pas
 // records the attempt. Every failure — unknown user, wrong password, disabled user — is the
 // same EUNAUTHORIZED error and costs the same time; ErrTooManyAttempts when a limit is hit.
 func (s *Users) Authenticate(ctx context.Context, email, password, address string) (*User, error) {
-	email = NormalizeEmail(email)
-	if len(email) > 320 {
-		email = email[:320]
-	}
+	email = AttemptedEmail(email)
 	var failsAccount, failsAddress int
 	err := s.DB.Pool.QueryRow(ctx, `
 		SELECT

@@ -89,6 +89,14 @@ func TestUsers_Authenticate(t *testing.T) {
 			t.Fatalf("another address: %v", err)
 		}
 	})
+	t.Run("PasswordInTheEmailField", func(t *testing.T) {
+		us.Authenticate(ctx, "hunter2secret", "right password", "10.0.2.1")
+		var n int
+		db.Pool.QueryRow(ctx, `SELECT count(*) FROM login_attempts WHERE email LIKE '%hunter2%'`).Scan(&n)
+		if n != 0 {
+			t.Fatal("a password typed as the e-mail was stored")
+		}
+	})
 	t.Run("Disabled", func(t *testing.T) {
 		if err := us.SetDisabled(ctx, "a@example.com", true); err != nil {
 			t.Fatal(err)

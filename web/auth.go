@@ -232,10 +232,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if geo.ErrorCode(err) == geo.EUNAUTHORIZED {
 			e := auditEntry(r, crm.AuditLoginFailed)
-			e.ObjectType, e.ObjectID = "user", crm.NormalizeEmail(in.Email)
-			if len(e.ObjectID) > 320 {
-				e.ObjectID = e.ObjectID[:320]
-			}
+			e.ObjectType, e.ObjectID = "user", crm.AttemptedEmail(in.Email)
 			if err == crm.ErrTooManyAttempts {
 				e.Details["rate_limited"] = true
 				s.audit(r, e)
