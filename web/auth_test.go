@@ -319,6 +319,9 @@ func TestScopeAPI(t *testing.T) {
 		if got := listIDs(t, mk, "/api/v1/customers"); len(got) != 5 {
 			t.Fatalf("marketer lists %v, want all 5", got)
 		}
+		if _, body := mk.do(t, "GET", "/api/v1/customers", ""); strings.Contains(body, "b@x.org") || !strings.Contains(body, "a@x.org") {
+			t.Fatalf("marketer's list: contact details without consent, or none with it: %s", body)
+		}
 		_, body := mk.do(t, "GET", "/api/v1/customers/export.csv", "")
 		rows, _ := csv.NewReader(strings.NewReader(body)).ReadAll()
 		if len(rows) != 6 {

@@ -120,6 +120,7 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Log, err)
 		return
 	}
+	redactBulk(r, list) // export.go: a list is a bulk channel, like an export
 	fc := struct {
 		Type     string    `json:"type"`
 		Features []feature `json:"features"`

@@ -40,8 +40,7 @@ func (s *Server) exportCustomers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Log, err)
 		return
 	}
-	u := userOf(r)
-	consentOnly := u.Role == crm.RoleMarketer
+	consentOnly := consentOnly(r)
 	rows, redacted := 0, 0
 	defer func() {
 		e := auditEntry(r, crm.AuditExport)
@@ -105,4 +104,24 @@ func cell(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// consentOnly reports whether the caller may take contact details in bulk only of records
+// with marketing consent (marketers).
+func consentOnly(r *http.Request) bool {
+	u := userOf(r)
+	return u != nil && u.Role == crm.RoleMarketer
+}
+
+// redactBulk removes contact details a marketer may not take in bulk from a page of the
+// customer list (a single record's page still shows them: marketers see every record).
+func redactBulk(r *http.Request, list []*crm.Customer) {
+	if !consentOnly(r) {
+		return
+	}
+	for _, c := range list {
+		if !c.ConsentEmail {
+			c.RedactContact()
+		}
+	}
 }
