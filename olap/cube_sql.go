@@ -10,7 +10,8 @@ import (
 )
 
 // SQL returns the GROUP BY over PostGIS that answers q: the reference the cube is tested
-// and benchmarked against, and a fallback. Regions come from customer_regions. H3 parents
+// and benchmarked against, and a fallback. The bbox is ST_Intersects (exact; a bare &&
+// compares float4 boxes and takes points up to a metre outside). Regions come from customer_regions. H3 parents
 // are computed with the same bit operations as the cube (there is no H3 extension here).
 // Identifiers come only from q's checked dimensions; values are parameters.
 func (q *CubeQuery) SQL() (string, []any) {
@@ -76,7 +77,7 @@ func (q *CubeQuery) SQL() (string, []any) {
 		where = append(where, "c.owner = ANY("+arg(owners)+"::text[])")
 	}
 	if b := q.Bound; b != nil {
-		where = append(where, fmt.Sprintf("c.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)", arg(b.Min[0]), arg(b.Min[1]), arg(b.Max[0]), arg(b.Max[1])))
+		where = append(where, fmt.Sprintf("ST_Intersects(c.geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))", arg(b.Min[0]), arg(b.Min[1]), arg(b.Max[0]), arg(b.Max[1])))
 	}
 	measures := `count(*) FILTER (WHERE c.kind = 'customer'), count(*) FILTER (WHERE c.kind = 'prospect'),
 	count(*) FILTER (WHERE c.kind = 'lead'),
