@@ -2,6 +2,7 @@ package crm
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/gcrm/gcrm/geo"
@@ -147,7 +148,7 @@ func (c *GeocodeCache) Geocode(ctx context.Context, q geocode.Query) (geocode.Re
 		return r, nil
 	case err == nil:
 		return geocode.Result{}, geo.Errorf(geo.ENOTFOUND, "%s", reason)
-	case err != pgx.ErrNoRows:
+	case !errors.Is(err, pgx.ErrNoRows):
 		return geocode.Result{}, postgis.Wrap(err)
 	}
 	r, gerr := c.Next.Geocode(ctx, q)

@@ -200,6 +200,12 @@ func (g *Gazetteer) Geocode(_ context.Context, q Query) (Result, error) {
 				return r, nil
 			}
 		}
+		if q.Country == "" && country != "" { // not in the default country: anywhere
+			if r, ok := g.city("", "", city); ok {
+				r.Confidence *= 0.5
+				return r, nil
+			}
+		}
 	}
 	if region != "" && city == "" {
 		if rc := g.regions[country+"|"+region]; rc != nil && rc.weight > 0 {

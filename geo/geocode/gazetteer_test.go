@@ -33,6 +33,7 @@ func TestGazetteer_OK(t *testing.T) {
 		{"ft.", geocode.Query{City: "Ft. Lauderdale", Region: "FL"}, orb.Point{-80.14338, 26.12231}, 5000, geocode.PrecisionCity, false},
 		{"new york", geocode.Query{City: "New York", Region: "NY"}, orb.Point{-74.00597, 40.71427}, 5000, geocode.PrecisionCity, false},
 		{"region only", geocode.Query{Region: "Colorado"}, orb.Point{-105.5, 39.2}, 250000, geocode.PrecisionRegion, false},
+		{"outside the default country", geocode.Query{City: "Albuquerque", Region: "NM", Country: "United States"}, orb.Point{-106.65114, 35.084}, 5000, geocode.PrecisionCity, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := g.Geocode(ctx, tc.q)
@@ -96,6 +97,11 @@ func TestGazetteer_LoadGeoNamesTSV(t *testing.T) {
 		t.Fatalf("LoadGeoNames = %d, %v; want 2 places", n, err)
 	}
 	g.AddAdmin1("AD", "06", "Sant Julià de Loria")
+	g.DefaultCountry = "US" // no US place: a query naming no country falls back to any country
+	if r, err := g.Geocode(context.Background(), geocode.Query{City: "Andorra la Vella"}); err != nil || r.Confidence >= 0.5 {
+		t.Errorf("fallback to any country: %+v, %v; want a low-confidence answer", r, err)
+	}
+	g.DefaultCountry = ""
 	r, err := g.Geocode(context.Background(), geocode.Query{City: "sant julia de loria", Country: "Andorra"})
 	if err != nil || r.Point != (orb.Point{1.49129, 42.46372}) {
 		t.Fatalf("got %+v, %v", r, err)
