@@ -51,6 +51,8 @@ func serveCmd(ctx context.Context, e env) int {
 
 // serve builds the server on db and runs it until ctx ends.
 func serve(ctx context.Context, e env, db *postgis.DB, addr string) int {
+	ctx, cancel := context.WithCancel(ctx) // ends the followers however serve returns
+	defer cancel()
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
 	srv, err := buildServer(ctx, db, log)
 	if err != nil {
