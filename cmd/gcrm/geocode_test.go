@@ -136,3 +136,28 @@ func TestReverseCommand(t *testing.T) {
 		t.Errorf("bad point: exit %d, want 1", code)
 	}
 }
+
+func TestReviewCommand(t *testing.T) {
+	db := pgtest.New(t)
+	in := filepath.Join(t.TempDir(), "leads.csv")
+	if err := os.WriteFile(in, []byte("external_id,name,city,region\na,Placed,Chicago,IL\nb,Lost,Xyzzyville,ZZ\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := gcrm(t, db.URL, "", append([]string{"import", "customers", in, "--geocode", "--providers", "gazetteer"}, npmGazetteer...)...); code != 0 {
+		t.Fatalf("import: %d\n%s\n%s", code, out, errs)
+	}
+	code, out, errs := gcrm(t, db.URL, "", "review")
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if code != 0 || err != nil || len(recs) != 2 || recs[1][1] != "b" || !strings.Contains(recs[1][13], "Xyzzyville") {
+		t.Fatalf("review: %d %v\n%s\n%s", code, err, out, errs)
+	}
+	if code, out, errs := gcrm(t, db.URL, "", "review", "--place", recs[1][0]+"=41.8,-87.6"); code != 0 || !strings.Contains(out, "manual") {
+		t.Fatalf("place: %d\n%s\n%s", code, out, errs)
+	}
+	if _, out, _ := gcrm(t, db.URL, "", "review"); strings.Count(out, "\n") != 1 {
+		t.Errorf("after the fix the list should be empty:\n%s", out)
+	}
+	if code, _, _ := gcrm(t, db.URL, "", "review", "--place", "x"); code != 1 {
+		t.Errorf("bad --place: exit %d, want 1", code)
+	}
+}
