@@ -49,8 +49,15 @@ export async function startGcrm({ customers = 20000, seed = 400, timeoutMs = 10 
   const dataDir = path.join(root, 'data');
   const binDir = path.join(root, 'bin');
   mkdirSync(binDir);
-  const bin = buildGcrm(binDir);
-  const help = execFileSync(bin, ['help'], { encoding: 'utf8' });
+  let bin;
+  let help;
+  try {
+    bin = buildGcrm(binDir);
+    help = execFileSync(bin, ['help'], { encoding: 'utf8' });
+  } catch (err) {
+    rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
   const hasDemo = /^\s+demo\s/m.test(help);
   const args = hasDemo
     ? ['demo', '--customers', String(customers), '--addr', '127.0.0.1:0', '--data-dir', dataDir]
@@ -67,6 +74,7 @@ export async function startGcrm({ customers = 20000, seed = 400, timeoutMs = 10 
   process.on('exit', onExit);
 
   const url = await new Promise((resolve, reject) => {
+    exit.then(() => rmSync(root, { recursive: true, force: true })); // also when it never served
     const timer = setTimeout(() => reject(new Error(`gcrm did not print its URL within ${timeoutMs / 1000}s:\n${output}`)), timeoutMs);
     const onData = (chunk) => {
       output += chunk;
