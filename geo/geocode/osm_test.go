@@ -2,6 +2,7 @@ package geocode_test
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/gcrm/gcrm/geo"
@@ -63,5 +64,40 @@ func TestAddressIndex_Street(t *testing.T) {
 	}
 	if _, err := geocode.ReadOSMAddresses(context.Background(), sharedData(t, "places/us/us_zcta_centroids_2021_uszips.csv")); geo.ErrorCode(err) != geo.EINVALID {
 		t.Errorf("a CSV is not an extract: %v, want EINVALID", err)
+	}
+}
+
+func TestReadOSMAddresses_Forms(t *testing.T) {
+	addrs, err := geocode.ReadOSMAddresses(context.Background(), "testdata/interpolation.osm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]geocode.Address{}
+	for _, a := range addrs {
+		got[a.Street+" "+a.HouseNumber] = a
+	}
+	// 2 and 10 are mapped; 4, 6, 8 are placed evenly along the line (1.5000 → 1.5040).
+	for n, lon := range map[string]float64{"4": 1.5010, "6": 1.5020, "8": 1.5030} {
+		a, ok := got["Carrer Major "+n]
+		if !ok || !a.Interpolated || a.City != "Encamp" || math.Abs(a.Point[0]-lon) > 1e-5 || math.Abs(a.Point[1]-42.5) > 1e-9 {
+			t.Errorf("interpolated %s: %+v (ok %v), want lon %.4f", n, a, ok, lon)
+		}
+	}
+	if a := got["Carrer Major 2"]; a.Interpolated || a.OSMType != "node" {
+		t.Errorf("mapped end: %+v", a)
+	}
+	// A building with "7;9" holds two addresses at its centroid.
+	for _, n := range []string{"7", "9"} {
+		a := got["Avinguda Meritxell "+n]
+		if a.OSMType != "way" || a.Postcode != "AD500" || math.Abs(a.Point[0]-1.6005) > 1e-6 || math.Abs(a.Point[1]-42.6005) > 1e-6 {
+			t.Errorf("building %s: %+v", n, a)
+		}
+	}
+	// A multipolygon with addr:place and no street: the place stands for the street.
+	if a := got["Soldeu 1"]; a.OSMType != "relation" || math.Abs(a.Point[0]-1.701) > 1e-6 {
+		t.Errorf("relation: %+v", a)
+	}
+	if len(addrs) != 2+3+2+1 {
+		t.Errorf("%d addresses, want 8: %+v", len(addrs), addrs)
 	}
 }
