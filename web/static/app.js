@@ -253,10 +253,13 @@ function emptyFC() {
   return { type: 'FeatureCollection', features: [] };
 }
 
-// absolute makes a tile URL template absolute without encoding its {z}/{x}/{y}: tiles are
-// fetched in MapLibre's worker, whose base URL is the worker script's, not the page's.
+// absolute makes a tile URL template absolute on this page's origin without encoding its
+// {z}/{x}/{y} (tiles are fetched in MapLibre's worker, whose base URL is the worker
+// script's). A host in the TileJSON is dropped: behind a proxy the server may name another
+// one, and the map never asks anything but its own origin.
 function absolute(template) {
-  return /^https?:\/\//.test(template) ? template : origin + (template.startsWith('/') ? '' : '/') + template;
+  const path = template.replace(/^https?:\/\/[^/]+/, '');
+  return origin + (path.startsWith('/') ? '' : '/') + path;
 }
 
 async function loadTileJSON() {
