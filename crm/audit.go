@@ -26,6 +26,7 @@ const (
 	AuditUserUpdate   = "user.update"
 	AuditPrivacyView  = "privacy.export"
 	AuditPrivacyErase = "privacy.erase"
+	AuditDenied       = "access.denied" // a signed-in caller refused by the policy (role, CSRF)
 )
 
 // AuditEntry is one line of the append-only audit log.

@@ -229,10 +229,14 @@ func (s *Server) guard(mux *chi.Mux) func(http.Handler) http.Handler {
 					writeError(w, r, s.Log, geo.Errorf(geo.EUNAUTHORIZED, "%s", reason))
 					return
 				}
+				s.auditDenied(r, pattern, "role")
 				writeError(w, r, s.Log, geo.Errorf(geo.EFORBIDDEN, "the %s role may not use %s %s", p.User.Role, r.Method, pattern))
 				return
 			}
 			if err := checkCSRF(r, p, ru.public); err != nil {
+				if p != nil {
+					s.auditDenied(r, pattern, "csrf")
+				}
 				writeError(w, r, s.Log, err)
 				return
 			}
@@ -311,4 +315,15 @@ func PolicyKeys() []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// auditDenied records a signed-in caller refused by the policy (why: role or csrf): a
+// user probing what they may not use, or a page of another site acting in their name.
+func (s *Server) auditDenied(r *http.Request, pattern, why string) {
+	e := auditEntry(r, crm.AuditDenied)
+	e.Details["route"], e.Details["reason"] = r.Method+" "+pattern, why
+	if rctx := chi.RouteContext(r.Context()); rctx != nil {
+		e.ObjectID = rctx.URLParam("id")
+	}
+	s.audit(r, e)
 }

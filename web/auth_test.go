@@ -362,6 +362,10 @@ func TestScopeAPI(t *testing.T) {
 		if resp, _ := rep1.do(t, "GET", "/api/v1/audit", ""); resp.StatusCode != 403 {
 			t.Fatalf("%d", resp.StatusCode)
 		}
+		_, body := ts.do(t, "GET", "/api/v1/audit?action=access.denied&actor=rep1@demo.gcrm", "")
+		if !strings.Contains(body, `"reason":"role"`) || !strings.Contains(body, `GET /api/v1/audit`) {
+			t.Fatalf("the refusal is not audited: %s", body)
+		}
 	})
 }
 
