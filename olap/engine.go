@@ -325,7 +325,7 @@ func (e *Engine) mergeLocked() {
 		return
 	}
 	base := s.base.merge(s.dead, s.delta)
-	clear(e.inDelta)
+	e.inDelta = map[int64]Row{} // a fresh map: clear() would keep a big batch's buckets
 	e.publish(base, nil, nil)
 }
 

@@ -277,6 +277,9 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func tilesBenchRate(v []float64) string {
 	lo, hi := slices.Min(v), slices.Max(v)
+	if hi < 10 {
+		return fmt.Sprintf("%.2f (%.2f-%.2f)", tilesBenchMedian(v), lo, hi)
+	}
 	return fmt.Sprintf("%.0f (%.0f-%.0f)", tilesBenchMedian(v), lo, hi)
 }
 
