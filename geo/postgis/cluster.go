@@ -58,13 +58,10 @@ func StartCluster(ctx context.Context, dir string, opt ClusterOptions) (*Cluster
 	}
 	if os.Geteuid() == 0 {
 		// initdb and postgres refuse to run as root: run them as the postgres user.
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, geo.Errorf(geo.EUNAVAILABLE, "running as root needs the 'postgres' user to own the private cluster; install postgresql or run gcrm as another user")
+		if c.cred, err = postgresCredential(); err != nil {
+			return nil, err
 		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		uid, gid := int(c.cred.Uid), int(c.cred.Gid)
 		if err := os.Chmod(dir, 0o755); err != nil { // postgres must traverse it
 			return nil, err
 		}
@@ -103,6 +100,22 @@ func StartCluster(ctx context.Context, dir string, opt ClusterOptions) (*Cluster
 	}
 	c.started = true
 	return c, c.createDatabase(ctx)
+}
+
+// AttachCluster returns the cluster under dir (as StartCluster laid it out) so that it can be
+// stopped, without starting it.
+func AttachCluster(dir string) (*Cluster, error) {
+	bin, err := findPostgres()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Dir: filepath.Join(dir, "pg"), Socket: filepath.Join(dir, "pg"), bin: bin, started: true}
+	if os.Geteuid() == 0 {
+		if c.cred, err = postgresCredential(); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // URL returns the connection URL of database name on the cluster.
@@ -150,6 +163,17 @@ func (c *Cluster) run(ctx context.Context, name string, args ...string) ([]byte,
 	// pg_ctl start leaves the server running with our stdout unless it is detached.
 	err := cmd.Run()
 	return out.Bytes(), err
+}
+
+// postgresCredential is the user the server runs as when gcrm runs as root.
+func postgresCredential() (*syscall.Credential, error) {
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, geo.Errorf(geo.EUNAVAILABLE, "running as root needs the 'postgres' user to own the private cluster; install postgresql or run gcrm as another user")
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
 // findPostgres returns the bin directory of the newest installed PostgreSQL server.

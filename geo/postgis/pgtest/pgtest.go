@@ -12,7 +12,11 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/gcrm/gcrm/geo/postgis"
@@ -24,17 +28,34 @@ var (
 	template string // name of the migrated template database
 	urlOf    func(name string) string
 	counter  atomic.Int64
+
+	once     sync.Once
+	setupErr error
+	cluster  *postgis.Cluster
+	dir      string
 )
 
-// Main prepares the test server and template, runs the tests and cleans up.
+// Main runs the tests and afterwards drops the template and stops the private cluster, if a
+// test started one: the server is set up by the first New, so tests and fuzz workers that
+// need no database start none.
 func Main(m *testing.M) int {
+	code := m.Run()
+	if server != "" {
+		_ = exec(context.Background(), server, `DROP DATABASE IF EXISTS `+template+` WITH (FORCE)`)
+	}
+	if cluster != nil {
+		_ = cluster.Stop()
+		os.RemoveAll(dir)
+	}
+	return code
+}
+
+func setup() error {
 	ctx := context.Background()
-	var cluster *postgis.Cluster
 	if u := os.Getenv("GCRM_TEST_DATABASE_URL"); u != "" {
 		base, err := url.Parse(u)
 		if err != nil || (base.Scheme != "postgres" && base.Scheme != "postgresql") {
-			fmt.Fprintln(os.Stderr, "pgtest: GCRM_TEST_DATABASE_URL must be a postgres:// URL:", u)
-			return 1
+			return fmt.Errorf("GCRM_TEST_DATABASE_URL must be a postgres:// URL: %s", u)
 		}
 		server = u
 		urlOf = func(name string) string {
@@ -43,28 +64,39 @@ func Main(m *testing.M) int {
 			return c.String()
 		}
 	} else {
-		dir, err := os.MkdirTemp("", "gcrm-test-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "pgtest:", err)
-			return 1
+		stopOrphans()
+		var err error
+		if dir, err = os.MkdirTemp("", "gcrm-test-"); err != nil {
+			return err
 		}
-		defer os.RemoveAll(dir)
-		cluster, err = postgis.StartCluster(ctx, dir, postgis.ClusterOptions{Fast: true})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "pgtest:", err)
-			return 1
+		// Remember who owns the cluster, so a later run can stop it if this process dies.
+		if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			return err
 		}
-		defer cluster.Stop()
+		if cluster, err = postgis.StartCluster(ctx, dir, postgis.ClusterOptions{Fast: true}); err != nil {
+			return err
+		}
 		server, urlOf = cluster.URL("postgres"), cluster.URL
 	}
 	template = fmt.Sprintf("gcrm_tmpl_%d", os.Getpid())
-	if err := createTemplate(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "pgtest:", err)
-		return 1
+	return createTemplate(ctx)
+}
+
+// stopOrphans stops private test clusters whose test process has died (killed runs).
+func stopOrphans() {
+	owners, _ := filepath.Glob(filepath.Join(os.TempDir(), "gcrm-test-*", "owner.pid"))
+	for _, f := range owners {
+		b, err := os.ReadFile(f)
+		pid, _ := strconv.Atoi(string(b))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) == nil {
+			continue // alive (or unreadable): not ours to stop
+		}
+		d := filepath.Dir(f)
+		if c, err := postgis.AttachCluster(d); err == nil {
+			_ = c.Stop()
+		}
+		os.RemoveAll(d)
 	}
-	code := m.Run()
-	dropAll(ctx)
-	return code
 }
 
 func createTemplate(ctx context.Context) error {
@@ -82,6 +114,9 @@ func createTemplate(ctx context.Context) error {
 // New returns a migrated database for t, dropped when t ends.
 func New(t testing.TB) *postgis.DB {
 	t.Helper()
+	if once.Do(func() { setupErr = setup() }); setupErr != nil {
+		t.Fatalf("pgtest: %v", setupErr)
+	}
 	return NewNamed(t, fmt.Sprintf("%s_%d", template, counter.Add(1)))
 }
 
@@ -109,10 +144,6 @@ func URL(t testing.TB) string {
 	t.Helper()
 	db := New(t)
 	return db.URL
-}
-
-func dropAll(ctx context.Context) {
-	_ = exec(ctx, server, `DROP DATABASE IF EXISTS `+template+` WITH (FORCE)`)
 }
 
 func exec(ctx context.Context, url, sql string) error {
