@@ -531,6 +531,12 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 			c.mu.RUnlock()
 			return nil, geo.Errorf(geo.EINTERNAL, "cube: a bbox or a resolution finer than %d needs the engine's points", CubeRes)
 		}
+		if q.Bound != nil && res <= CubeRes {
+			var ok bool
+			if source, read, ok = c.scanBound(st, snap, *q.Bound, need, res, m, g); ok {
+				break
+			}
+		}
 		source = "points"
 		read = c.scanPoints(st, snap, q.Bound, res, m, g)
 	default:
@@ -695,14 +701,23 @@ func (c *Cube) scanPoints(st *cubeState, snap *Snapshot, bound *orb.Bound, res i
 		a := accOf(&k, rec.cents)
 		g.add(&k, &a)
 	}
-	all := snap.Compile(Filter{})
 	if bound == nil {
-		snap.Each(Tile{}, all, visit)
+		snap.Each(Tile{}, snap.Compile(Filter{}), visit)
 		return read
 	}
 	x0, y0 := Project(bound.Min[0], bound.Max[1])
 	x1, y1 := Project(bound.Max[0], bound.Min[1])
-	// A zoom where the bbox spans at most a few tiles a side.
+	scanRect(snap, x0, y0, x1, y1, visit)
+	return read
+}
+
+// scanRect calls fn for every point whose web-mercator position lies in [x0, x1] × [y0, y1].
+func scanRect(snap *Snapshot, x0, y0, x1, y1 uint32, fn func(*Row)) {
+	if x0 > x1 || y0 > y1 {
+		return
+	}
+	all := snap.Compile(Filter{})
+	// A zoom where the rectangle spans at most a few tiles a side.
 	z := 0
 	for z < 20 && (x1-x0)>>(31-z) == 0 && (y1-y0)>>(31-z) == 0 {
 		z++
@@ -714,7 +729,7 @@ func (c *Cube) scanPoints(st *cubeState, snap *Snapshot, bound *orb.Bound, res i
 			inside := z > 0 && tx<<s >= x0 && ty<<s >= y0 && uint64(tx+1)<<s-1 <= uint64(x1) && uint64(ty+1)<<s-1 <= uint64(y1)
 			snap.Each(t, all, func(r *Row) {
 				if inside || (r.X >= x0 && r.X <= x1 && r.Y >= y0 && r.Y <= y1) {
-					visit(r)
+					fn(r)
 				}
 			})
 			if tx == x1>>s {
@@ -725,7 +740,6 @@ func (c *Cube) scanPoints(st *cubeState, snap *Snapshot, bound *orb.Bound, res i
 			break
 		}
 	}
-	return read
 }
 
 // format returns the dimension values of a group.
