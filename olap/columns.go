@@ -67,8 +67,10 @@ func (c *columns) row(i int, r *Row) {
 func (c *columns) key(i int) uint64 { return Morton(c.x[i], c.y[i]) }
 
 // search returns the first position whose key is ≥ k.
-func (c *columns) search(k uint64) int {
-	lo, hi := 0, len(c.x)
+func (c *columns) search(k uint64) int { return c.searchIn(k, 0, len(c.x)) }
+
+// searchIn is search within positions [lo, hi).
+func (c *columns) searchIn(k uint64, lo, hi int) int {
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if Morton(c.x[m], c.y[m]) < k {

@@ -87,41 +87,61 @@ func (e *Engine) TileVersion(t Tile) uint64 { return e.versions.get(t) }
 func (e *Engine) Load(ctx context.Context, store *crm.Store) error {
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
-	var w [3]dictWriter
-	for i := range w {
-		w[i] = dictWriter{cur: newDict()}
-	}
-	cols := newColumns(1024)
-	var r Row
-	var obs ObserverLoad
-	if e.Observer != nil {
-		obs = e.Observer.BeginLoad()
-	}
-	xmin, err := store.ScanPoints(ctx, func(p *crm.Point) error {
-		if obs != nil {
-			obs.Add(p)
-		}
-		r = Row{ID: p.ID, Cell: uint64(p.Cell), Kind: kindCode(p.Kind), Status: w[0].code(p.Status),
-			Segment: w[1].code(p.Segment), Owner: w[2].code(p.Owner), Revenue: p.Revenue, Rev: p.Rev}
-		r.X, r.Y = Project(p.Lon, p.Lat)
-		cols.add(&r)
-		return nil
-	})
+	var b builder
+	b.init()
+	xmin, err := store.ScanPoints(ctx, func(p *crm.Point) error { b.add(p); return nil })
 	if err != nil {
 		return err
 	}
-	base := cols.sorted()
+	e.install(&b)
+	e.xmin, e.loaded = xmin, true
+	return nil
+}
+
+// LoadPoints replaces the engine's content with the located points of ps (tests,
+// benchmarks and demos that have their points in memory). Sync still needs Load first.
+func (e *Engine) LoadPoints(ps []crm.Point) {
+	e.syncMu.Lock()
+	defer e.syncMu.Unlock()
+	var b builder
+	b.init()
+	for i := range ps {
+		if ps[i].Located {
+			b.add(&ps[i])
+		}
+	}
+	e.install(&b)
+}
+
+// builder collects loaded points before they are sorted into base columns.
+type builder struct {
+	dicts [3]dictWriter
+	cols  *columns
+}
+
+func (b *builder) init() {
+	for i := range b.dicts {
+		b.dicts[i] = dictWriter{cur: newDict()}
+	}
+	b.cols = newColumns(1024)
+}
+
+func (b *builder) add(p *crm.Point) {
+	r := Row{ID: p.ID, Cell: uint64(p.Cell), Kind: kindCode(p.Kind), Status: b.dicts[0].code(p.Status),
+		Segment: b.dicts[1].code(p.Segment), Owner: b.dicts[2].code(p.Owner), Revenue: p.Revenue, Rev: p.Rev}
+	r.X, r.Y = Project(p.Lon, p.Lat)
+	b.cols.add(&r)
+}
+
+// install publishes b's points as the new base. Called with e.syncMu held.
+func (e *Engine) install(b *builder) {
+	base := b.cols.sorted()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.version++
 	e.reset()
-	e.dicts = w
+	e.dicts = b.dicts
 	e.publish(base, nil, nil)
-	if obs != nil {
-		obs.Commit()
-	}
-	e.xmin, e.loaded = xmin, true
-	return nil
 }
 
 func kindCode(k string) uint8 {

@@ -146,8 +146,14 @@ func (s *Snapshot) Each(t Tile, m *Match, fn func(*Row)) {
 }
 
 func (s *Snapshot) eachRange(klo, khi uint64, m *Match, fn func(*Row)) {
-	var r Row
 	lo, hi := s.base.span(klo, khi)
+	dlo, dhi := s.deltaSpan(klo, khi)
+	s.eachSpan(lo, hi, dlo, dhi, m, fn)
+}
+
+// eachSpan visits base positions [lo, hi) (less tombstones) and delta positions [dlo, dhi).
+func (s *Snapshot) eachSpan(lo, hi, dlo, dhi int, m *Match, fn func(*Row)) {
+	var r Row
 	d := s.deadFrom(lo)
 	for i := lo; i < hi; i++ {
 		if d < len(s.dead) && int(s.dead[d]) == i {
@@ -159,8 +165,7 @@ func (s *Snapshot) eachRange(klo, khi uint64, m *Match, fn func(*Row)) {
 			fn(&r)
 		}
 	}
-	lo, hi = s.deltaSpan(klo, khi)
-	for i := lo; i < hi; i++ {
+	for i := dlo; i < dhi; i++ {
 		if r = s.delta[i]; m.row(&r) {
 			fn(&r)
 		}
@@ -172,27 +177,57 @@ func (s *Snapshot) eachRange(klo, khi uint64, m *Match, fn func(*Row)) {
 // (levels 4 is a buffer of 1/16 of the tile, 256 at extent 4096).
 func (s *Snapshot) EachBuffer(t Tile, levels int, m *Match, fn func(*Row)) {
 	z := t.Z + levels
-	if z > 32 {
-		return
+	if z > 32 || t.Z == 0 {
+		return // the world tile has no neighbours
 	}
-	n := int64(1) << uint(levels) // sub-tiles per side
-	x0, y0 := int64(t.X)*n, int64(t.Y)*n
-	limit := int64(1) << uint(z)
-	visit := func(sx, sy int64) {
-		if sx < 0 || sy < 0 || sx >= limit || sy >= limit {
-			return
+	n := uint32(1) << uint(levels) // sub-tiles per side
+	limit := int64(1) << uint(t.Z)
+	for dy := int64(-1); dy <= 1; dy++ {
+		for dx := int64(-1); dx <= 1; dx++ {
+			nx, ny := int64(t.X)+dx, int64(t.Y)+dy
+			if dx == 0 && dy == 0 || nx < 0 || ny < 0 || nx >= limit || ny >= limit {
+				continue
+			}
+			// The neighbour's range first, then its sub-tiles along the shared edge searched
+			// inside it: short searches over memory the first one brought in.
+			nt := Tile{Z: t.Z, X: uint32(nx), Y: uint32(ny)}
+			klo, khi := nt.keyRange()
+			lo, hi := s.base.span(klo, khi)
+			dlo, dhi := s.deltaSpan(klo, khi)
+			if lo == hi && dlo == dhi {
+				continue
+			}
+			x0, x1 := edge(dx, n)
+			y0, y1 := edge(dy, n)
+			for sy := y0; sy < y1; sy++ {
+				for sx := x0; sx < x1; sx++ {
+					st := Tile{Z: z, X: nt.X<<uint(levels) | sx, Y: nt.Y<<uint(levels) | sy}
+					slo, shi := st.keyRange()
+					a := s.base.searchIn(slo, lo, hi)
+					b := s.base.searchIn(shi+1, a, hi)
+					da, db := dlo, dhi
+					if dlo < dhi {
+						da, db = s.deltaSpan(slo, shi)
+					}
+					if a < b || da < db {
+						s.eachSpan(a, b, da, db, m, fn)
+					}
+				}
+			}
 		}
-		klo, khi := Tile{Z: z, X: uint32(sx), Y: uint32(sy)}.keyRange()
-		s.eachRange(klo, khi, m, fn)
 	}
-	for sx := x0 - 1; sx <= x0+n; sx++ { // top and bottom rows, corners included
-		visit(sx, y0-1)
-		visit(sx, y0+n)
+}
+
+// edge returns the sub-tile columns (or rows) of a neighbour at offset d that touch the
+// tile: the last one for the neighbour before, the first for the one after, all for d 0.
+func edge(d int64, n uint32) (uint32, uint32) {
+	switch d {
+	case -1:
+		return n - 1, n
+	case 1:
+		return 0, 1
 	}
-	for sy := y0; sy < y0+n; sy++ {
-		visit(x0-1, sy)
-		visit(x0+n, sy)
-	}
+	return 0, n
 }
 
 // Count returns the number of points of tile t that m selects.
