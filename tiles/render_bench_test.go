@@ -38,6 +38,8 @@ func BenchmarkRender(b *testing.B) {
 				st, n = s, len(body)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(max(st.Points+st.Buffered, 1)), "ns/point")
+			b.ReportMetric(float64(st.Points), "points")
+			b.ReportMetric(float64(st.Buffered), "buffered")
 			b.ReportMetric(float64(st.Features), "features")
 			b.ReportMetric(float64(n), "bytes")
 		})
