@@ -88,7 +88,7 @@ func (e *Engine) Load(ctx context.Context, store *crm.Store) error {
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
 	var b builder
-	b.init()
+	b.init(e.Observer)
 	xmin, err := store.ScanPoints(ctx, func(p *crm.Point) error { b.add(p); return nil })
 	if err != nil {
 		return err
@@ -104,7 +104,7 @@ func (e *Engine) LoadPoints(ps []crm.Point) {
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
 	var b builder
-	b.init()
+	b.init(e.Observer)
 	for i := range ps {
 		if ps[i].Located {
 			b.add(&ps[i])
@@ -113,13 +113,18 @@ func (e *Engine) LoadPoints(ps []crm.Point) {
 	e.install(&b)
 }
 
-// builder collects loaded points before they are sorted into base columns.
+// builder collects loaded points before they are sorted into base columns, and hands
+// them to the Observer's load (committed only when the load is published).
 type builder struct {
 	dicts [3]dictWriter
 	cols  *columns
+	obs   ObserverLoad
 }
 
-func (b *builder) init() {
+func (b *builder) init(o Observer) {
+	if o != nil {
+		b.obs = o.BeginLoad()
+	}
 	for i := range b.dicts {
 		b.dicts[i] = dictWriter{cur: newDict()}
 	}
@@ -127,6 +132,9 @@ func (b *builder) init() {
 }
 
 func (b *builder) add(p *crm.Point) {
+	if b.obs != nil {
+		b.obs.Add(p)
+	}
 	r := Row{ID: p.ID, Cell: uint64(p.Cell), Kind: kindCode(p.Kind), Status: b.dicts[0].code(p.Status),
 		Segment: b.dicts[1].code(p.Segment), Owner: b.dicts[2].code(p.Owner), Revenue: p.Revenue, Rev: p.Rev}
 	r.X, r.Y = Project(p.Lon, p.Lat)
@@ -142,6 +150,9 @@ func (e *Engine) install(b *builder) {
 	e.reset()
 	e.dicts = b.dicts
 	e.publish(base, nil, nil)
+	if b.obs != nil {
+		b.obs.Commit()
+	}
 }
 
 func kindCode(k string) uint8 {
