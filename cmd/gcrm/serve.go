@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gcrm/gcrm/crm"
+	"github.com/gcrm/gcrm/geo"
 	"github.com/gcrm/gcrm/geo/postgis"
 	"github.com/gcrm/gcrm/olap"
 	"github.com/gcrm/gcrm/tiles"
@@ -20,8 +22,9 @@ import (
 func init() { register("serve", "run the HTTP server (API, tiles, map UI)", serveCmd) }
 
 type serveFlags struct {
-	db   dbFlags
-	addr string
+	db      dbFlags
+	addr    string
+	geocode geocodeFlags // the geocoder of /api/v1/geocode/search and /reverse (geocode_setup.go)
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -31,6 +34,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		def = "127.0.0.1:8080"
 	}
 	fs.StringVar(&f.addr, "addr", def, "address to listen on")
+	f.geocode.register(fs, getenv)
 }
 
 func serveCmd(ctx context.Context, e env) int {
@@ -46,15 +50,15 @@ func serveCmd(ctx context.Context, e env) int {
 		return fail(e, err)
 	}
 	defer closeDB()
-	return serve(ctx, e, db, f.addr)
+	return serve(ctx, e, db, f.addr, &f.geocode)
 }
 
 // serve builds the server on db and runs it until ctx ends.
-func serve(ctx context.Context, e env, db *postgis.DB, addr string) int {
+func serve(ctx context.Context, e env, db *postgis.DB, addr string, gf *geocodeFlags) int {
 	ctx, cancel := context.WithCancel(ctx) // ends the followers however serve returns
 	defer cancel()
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
-	srv, err := buildServer(ctx, db, log)
+	srv, err := buildServer(ctx, db, log, gf)
 	if err != nil {
 		return fail(e, err)
 	}
@@ -92,7 +96,9 @@ func serve(ctx context.Context, e env, db *postgis.DB, addr string) int {
 }
 
 // buildServer wires stores, the in-memory engine and every part's routes into a web.Server.
-func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger) (*web.Server, error) {
+// geocoding (at most one) configures the geocoder of the geocoding routes; without it they
+// answer 503 but the review list works.
+func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger, geocoding ...*geocodeFlags) (*web.Server, error) {
 	s := &web.Server{DB: db, Customers: crm.NewStore(db), Log: log}
 	// The in-memory engine: loaded now, then kept current by the API's writes (s.Index)
 	// and by the change feed (other processes, replicas) until ctx ends.
@@ -117,5 +123,30 @@ func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger) (*web.Se
 	s.Mounts = append(s.Mounts, s.ImportRoutes)                          // POST /api/v1/imports (web/imports.go)
 	s.Mounts = append(s.Mounts, s.FootfallRoutes(&olap.FootfallCache{DB: db}))
 	go olap.FollowAssignments(ctx, db, log)
+	// The geocoder is built once, in the background (the gazetteer takes seconds to load):
+	// meanwhile search and reverse answer 503 "geocoder is still loading" (web/geocode.go).
+	var geocoder *web.GeocoderLoader
+	if len(geocoding) > 0 && geocoding[0] != nil {
+		gf := geocoding[0]
+		geocoder = web.LoadGeocoder(ctx, func(ctx context.Context) (*web.Geocoding, error) {
+			start := time.Now()
+			g, err := gf.build(ctx, env{stderr: logWriter{log}}, db)
+			if err != nil {
+				log.Error("geocoder not loaded: search and reverse answer 503", "err", geo.ErrorMessage(err))
+				return nil, err
+			}
+			log.Info("geocoder loaded", "providers", g.Name(), "ms", time.Since(start).Milliseconds())
+			return &web.Geocoding{Geocoder: g, Addresses: crm.NewAddressStore(db)}, nil
+		})
+	}
+	s.Mounts = append(s.Mounts, s.GeocodeRoutes(geocoder)) // /api/v1/geocode/review, /search, /reverse
 	return s, nil
+}
+
+// logWriter turns what the geocoder set-up prints into log lines.
+type logWriter struct{ log *slog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Info(strings.TrimSpace(strings.TrimPrefix(string(p), "gcrm: ")))
+	return len(p), nil
 }

@@ -64,6 +64,10 @@ var expectedAccess = map[string]string{
 	"POST /api/v1/imports":                 "admin manager",
 	"GET /api/v1/imports/{id}":             "admin manager",
 	"GET /api/v1/imports/{id}/rejects.csv": "admin manager",
+
+	"GET /api/v1/geocode/review":  "admin manager rep",
+	"GET /api/v1/geocode/search":  "admin manager planner rep marketer",
+	"GET /api/v1/geocode/reverse": "admin manager planner rep marketer",
 }
 
 // syncBuffer is a log sink safe for the server's goroutines.
