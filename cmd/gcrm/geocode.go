@@ -49,15 +49,11 @@ func geocodeCmd(ctx context.Context, e env) int {
 		return 2
 	}
 	file := args[0]
-	var in io.Reader = e.stdin
-	if file != "-" {
-		f, err := os.Open(file)
-		if err != nil {
-			return fail(e, geo.Errorf(geo.EINVALID, "cannot open %s: %v", file, err))
-		}
-		defer f.Close()
-		in = f
+	in, _, closeIn, err := openInput(file, e.stdin)
+	if err != nil {
+		return fail(e, err)
 	}
+	defer closeIn()
 	var db *postgis.DB
 	if gf.needsDB() {
 		var closeDB func()

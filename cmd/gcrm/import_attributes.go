@@ -5,8 +5,6 @@ import (
 	"encoding/csv"
 	"flag"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	"github.com/gcrm/gcrm/geo"
@@ -54,28 +52,21 @@ flags:`)
 			opt.Columns = append(opt.Columns, strings.TrimSpace(c))
 		}
 	}
-	var in io.Reader = e.stdin
-	if file != "-" {
-		fh, err := os.Open(file)
-		if err != nil {
-			return fail(e, geo.Errorf(geo.EINVALID, "cannot open %s: %v", file, err))
-		}
-		defer fh.Close()
-		in = fh
+	in, _, closeIn, err := openInput(file, e.stdin)
+	if err != nil {
+		return fail(e, err)
 	}
-	if *rejectsPath == "" {
-		*rejectsPath = rejectsPathFor(file)
+	defer closeIn()
+	rf, err := newRejectsFile(file, rejectsPath)
+	if err != nil {
+		return fail(e, err)
 	}
-	if err := os.Remove(*rejectsPath); err != nil && !os.IsNotExist(err) {
-		return fail(e, geo.Errorf(geo.EINVALID, "cannot replace %s: %v", *rejectsPath, err))
-	}
+	defer rf.Close()
 	db, closeDB, err := dbf.open(ctx, e)
 	if err != nil {
 		return fail(e, err)
 	}
 	defer closeDB()
-	rf := &lazyFile{path: *rejectsPath}
-	defer rf.Close()
 	rejects := csv.NewWriter(&headerFirst{w: rf, header: "_row,_reason\n"})
 	res, err := olap.ImportRegionAttributes(ctx, db, *level, in, opt, rejects)
 	rejects.Flush()

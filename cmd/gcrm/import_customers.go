@@ -58,26 +58,16 @@ func importCustomersCmd(ctx context.Context, e env) int {
 		return 2
 	}
 	file := args[0]
-	var in io.Reader = e.stdin
-	var size int64 = -1
-	if file != "-" {
-		f, err := os.Open(file)
-		if err != nil {
-			return fail(e, geo.Errorf(geo.EINVALID, "cannot open %s: %v", file, err))
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil {
-			size = st.Size()
-		}
-		in = f
+	in, size, closeIn, err := openInput(file, e.stdin)
+	if err != nil {
+		return fail(e, err)
 	}
-	if *rejectsPath == "" {
-		*rejectsPath = rejectsPathFor(file)
+	defer closeIn()
+	rejects, err := newRejectsFile(file, rejectsPath)
+	if err != nil {
+		return fail(e, err)
 	}
-	// A rejects file from an earlier run would mislead: it is ours, so it goes.
-	if err := os.Remove(*rejectsPath); err != nil && !os.IsNotExist(err) {
-		return fail(e, geo.Errorf(geo.EINVALID, "cannot replace %s: %v", *rejectsPath, err))
-	}
+	defer rejects.Close()
 	opt := crm.ImportOptions{KeepRejects: 5}
 	if *geocode && buildGeocoder == nil {
 		return fail(e, geo.Errorf(geo.EINVALID, "this gcrm cannot geocode yet: give every row lat and lon"))
@@ -93,8 +83,6 @@ func importCustomersCmd(ctx context.Context, e env) int {
 		}
 	}
 
-	rejects := &lazyFile{path: *rejectsPath}
-	defer rejects.Close()
 	opt.Rejects = rejects
 	bar := newProgressBar(e.stderr, filepath.Base(file), size)
 	opt.Progress = bar.update
@@ -149,46 +137,6 @@ func importArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-}
-
-// rejectsPathFor names the rejects file beside the input: customers.csv →
-// customers.rejects.csv.
-func rejectsPathFor(file string) string {
-	if file == "-" {
-		return "stdin.rejects.csv"
-	}
-	ext := filepath.Ext(file)
-	if !strings.EqualFold(ext, ".csv") {
-		ext = ""
-	}
-	return strings.TrimSuffix(file, ext) + ".rejects.csv"
-}
-
-// lazyFile creates its file on the first write, so a run without rejects leaves no file.
-type lazyFile struct {
-	path    string
-	f       *os.File
-	created bool
-}
-
-func (l *lazyFile) Write(p []byte) (int, error) {
-	if l.f == nil {
-		f, err := os.Create(l.path)
-		if err != nil {
-			return 0, err
-		}
-		l.f, l.created = f, true
-	}
-	return l.f.Write(p)
-}
-
-func (l *lazyFile) Close() error {
-	if l.f == nil {
-		return nil
-	}
-	err := l.f.Close()
-	l.f = nil
-	return err
 }
 
 // progressBar draws import progress on stderr: redrawn in place on a terminal, otherwise a

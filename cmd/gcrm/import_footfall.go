@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -73,29 +72,22 @@ flags:`)
 			return fail(e, err)
 		}
 	}
-	var in io.Reader = e.stdin
-	if file != "-" {
-		fh, err := os.Open(file)
-		if err != nil {
-			return fail(e, geo.Errorf(geo.EINVALID, "cannot open %s: %v", file, err))
-		}
-		defer fh.Close()
-		in = fh
+	in, _, closeIn, err := openInput(file, e.stdin)
+	if err != nil {
+		return fail(e, err)
 	}
-	if *rejectsPath == "" {
-		*rejectsPath = rejectsPathFor(file)
+	defer closeIn()
+	rf, err := newRejectsFile(file, rejectsPath)
+	if err != nil {
+		return fail(e, err)
 	}
-	if err := os.Remove(*rejectsPath); err != nil && !os.IsNotExist(err) {
-		return fail(e, geo.Errorf(geo.EINVALID, "cannot replace %s: %v", *rejectsPath, err))
-	}
+	defer rf.Close()
 	db, closeDB, err := dbf.open(ctx, e)
 	if err != nil {
 		return fail(e, err)
 	}
 	defer closeDB()
 	store := &crm.FootfallStore{DB: db}
-	rf := &lazyFile{path: *rejectsPath}
-	defer rf.Close()
 	rejects := csv.NewWriter(&headerFirst{w: rf, header: "_row,_reason\n"})
 	start := time.Now()
 	if *sensors != "" {
@@ -136,21 +128,4 @@ flags:`)
 		return 2
 	}
 	return 0
-}
-
-// headerFirst writes header before the first bytes written through it.
-type headerFirst struct {
-	w      io.Writer
-	header string
-	done   bool
-}
-
-func (h *headerFirst) Write(p []byte) (int, error) {
-	if !h.done {
-		h.done = true
-		if _, err := io.WriteString(h.w, h.header); err != nil {
-			return 0, err
-		}
-	}
-	return h.w.Write(p)
 }
