@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/gcrm/gcrm/geo"
@@ -44,25 +45,36 @@ func register(name, summary string, run func(ctx context.Context, e env) int) {
 
 // run executes gcrm with args and returns the exit code (0 ok, 1 failure, 2 partial/usage).
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stdout)
-		return 0
-	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "gcrm: unknown command %q\n\n", args[0])
-		usage(stderr)
-		return 2
-	}
-	return c.run(ctx, env{args: args[1:], getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr})
+	e := env{args: args, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	return dispatch(ctx, e, "gcrm COMMAND [flags]", "command", commands)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: gcrm COMMAND [flags]\n\ncommands:")
-	for _, name := range sortedKeys(commands) {
-		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
+// dispatch runs the command of set named by the first argument with the remaining ones;
+// without one (or with -h) it lists the set. usage is the synopsis line, e.g.
+// "gcrm import KIND FILE [flags]", noun what the set holds ("kind").
+func dispatch(ctx context.Context, e env, usage, noun string, set map[string]command) int {
+	prefix := strings.Fields(usage)
+	prefix = prefix[:len(prefix)-2] // "gcrm import"
+	if len(e.args) == 0 || e.args[0] == "help" || e.args[0] == "-h" || e.args[0] == "--help" {
+		listCommands(e.stdout, usage, noun, set)
+		return 0
 	}
-	fmt.Fprintln(w, "\nRun 'gcrm COMMAND -h' for a command's flags.")
+	c, ok := set[e.args[0]]
+	if !ok {
+		fmt.Fprintf(e.stderr, "%s: unknown %s %q\n\n", strings.Join(prefix, " "), noun, e.args[0])
+		listCommands(e.stderr, usage, noun, set)
+		return 2
+	}
+	e.args = e.args[1:]
+	return c.run(ctx, e)
+}
+
+func listCommands(w io.Writer, usage, noun string, set map[string]command) {
+	fmt.Fprintf(w, "usage: %s\n\n%ss:\n", usage, noun)
+	for _, name := range sortedKeys(set) {
+		fmt.Fprintf(w, "  %-18s %s\n", name, set[name].summary)
+	}
+	fmt.Fprintf(w, "\nRun '%s -h' for its flags.\n", strings.Replace(usage, " [flags]", "", 1))
 }
 
 // fail prints err for a user and returns exit code 1.
