@@ -57,6 +57,7 @@ type Filter struct {
 	Statuses []string
 	Segments []string
 	Text     string // matched against name, external id, email, city, postcode
+	Located  *bool  // true: only records with a location; false: only those without (ungeocoded); nil: all
 	Cursor   string // from the previous page's next cursor
 	Limit    int    // default 100, at most 1000
 }
@@ -134,6 +135,9 @@ func (s *Store) Find(ctx context.Context, f Filter) ([]*Customer, string, error)
 	}
 	if len(f.Segments) > 0 {
 		where = append(where, "segment = ANY("+arg(f.Segments)+")")
+	}
+	if f.Located != nil {
+		where = append(where, map[bool]string{true: "geom IS NOT NULL", false: "geom IS NULL"}[*f.Located])
 	}
 	if t := strings.TrimSpace(f.Text); t != "" {
 		p := arg("%" + escapeLike(t) + "%")

@@ -23,12 +23,14 @@ func (s *Server) customerRoutes(r chi.Router) {
 	r.Post("/{id}/erase", s.eraseCustomer)       // privacy.go
 }
 
-// feature is a customer as a GeoJSON Feature.
+// feature is a customer as a GeoJSON Feature, with its geocode status (ungeocoded,
+// low_confidence or ok: web/geocode.go) beside its id.
 type feature struct {
-	Type       string         `json:"type"`
-	ID         int64          `json:"id"`
-	Geometry   *pointGeometry `json:"geometry"`
-	Properties *crm.Customer  `json:"properties"`
+	Type          string         `json:"type"`
+	ID            int64          `json:"id"`
+	Geometry      *pointGeometry `json:"geometry"`
+	Properties    *crm.Customer  `json:"properties"`
+	GeocodeStatus string         `json:"geocode_status"`
 }
 
 type pointGeometry struct {
@@ -37,7 +39,7 @@ type pointGeometry struct {
 }
 
 func toFeature(c *crm.Customer) feature {
-	f := feature{Type: "Feature", ID: c.ID, Properties: c}
+	f := feature{Type: "Feature", ID: c.ID, Properties: c, GeocodeStatus: GeocodeStatus(c)}
 	if c.Location != nil {
 		f.Geometry = &pointGeometry{Type: "Point", Coordinates: *c.Location}
 	}
@@ -106,6 +108,10 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	if f.Bound, err = parseBBox(q.Get("bbox")); err != nil {
+		writeError(w, r, s.Log, err)
+		return
+	}
+	if f.Located, err = parseGeocoded(q.Get("geocoded")); err != nil { // geocode.go
 		writeError(w, r, s.Log, err)
 		return
 	}

@@ -126,10 +126,17 @@ func GeocodeStatus(c *crm.Customer) string {
 	return GeocodeOK
 }
 
-// reviewFeature is a customer feature with its geocode status.
-type reviewFeature struct {
-	feature
-	GeocodeStatus string `json:"geocode_status"`
+// parseGeocoded reads the customers list's geocoded parameter: "true" (only records with a
+// location), "false" (only those without: ungeocoded) or "" (all). Returns EINVALID otherwise.
+func parseGeocoded(s string) (*bool, error) {
+	switch s {
+	case "":
+		return nil, nil
+	case "true", "false":
+		b := s == "true"
+		return &b, nil
+	}
+	return nil, geo.Errorf(geo.EINVALID, "geocoded %q must be true (records with a location) or false (records without one)", s)
 }
 
 // parseReviewQuery reads the review list's parameters. Returns EINVALID for a bad limit or
@@ -167,12 +174,12 @@ func (s *Server) geocodeReview(w http.ResponseWriter, r *http.Request) {
 	}
 	redactBulk(r, list)
 	fc := struct {
-		Type     string          `json:"type"`
-		Features []reviewFeature `json:"features"`
-		Next     string          `json:"next_cursor,omitempty"`
-	}{Type: "FeatureCollection", Features: make([]reviewFeature, len(list)), Next: next}
+		Type     string    `json:"type"`
+		Features []feature `json:"features"`
+		Next     string    `json:"next_cursor,omitempty"`
+	}{Type: "FeatureCollection", Features: make([]feature, len(list)), Next: next}
 	for i, c := range list {
-		fc.Features[i] = reviewFeature{feature: toFeature(c), GeocodeStatus: GeocodeStatus(c)}
+		fc.Features[i] = toFeature(c)
 	}
 	writeJSON(w, http.StatusOK, fc)
 }

@@ -143,6 +143,22 @@ func TestGeocodeReviewAPI(t *testing.T) {
 			}
 		}
 	})
+	t.Run("CustomersGeocodedFalse", func(t *testing.T) {
+		resp, body := ts.do(t, "GET", "/api/v1/customers?geocoded=false", "")
+		var fc reviewJSON
+		json.Unmarshal([]byte(body), &fc)
+		if resp.StatusCode != 200 || len(fc.Features) != 2 || fc.Features[0].GeocodeStatus != "ungeocoded" {
+			t.Fatalf("geocoded=false: %d %s", resp.StatusCode, body)
+		}
+		resp, body = ts.do(t, "GET", "/api/v1/customers?geocoded=true", "")
+		json.Unmarshal([]byte(body), &fc)
+		if resp.StatusCode != 200 || len(fc.Features) != 2 || fc.Features[0].GeocodeStatus != "low_confidence" || fc.Features[1].GeocodeStatus != "ok" {
+			t.Fatalf("geocoded=true: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := ts.do(t, "GET", "/api/v1/customers?geocoded=maybe", ""); resp.StatusCode != 400 {
+			t.Fatalf("geocoded=maybe: %d %s", resp.StatusCode, body)
+		}
+	})
 	// The fix: search, pick a candidate, PATCH lat/lon → precision manual, off the list.
 	t.Run("Fix", func(t *testing.T) {
 		resp, body := ts.do(t, "GET", "/api/v1/geocode/search?q="+urlEscape("Springfield, IL"), "")
