@@ -61,7 +61,7 @@ func (s *Server) cubeQuery(w http.ResponseWriter, r *http.Request, cube *olap.Cu
 	etag := fmt.Sprintf(`"cube-%x-%x-%x"`, engine.Epoch(), version, h.Sum64())
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "private, no-cache")
-	if tileETagMatch(r.Header.Get("If-None-Match"), etag) {
+	if etagMatch(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/gcrm/gcrm/geo"
@@ -68,23 +67,7 @@ func (s *Server) hexTile(w http.ResponseWriter, r *http.Request, h *tiles.Hexago
 		writeError(w, r, s.Log, err)
 		return
 	}
-	hd := w.Header()
-	hd.Set("ETag", tile.ETag)
-	hd.Set("Vary", "Accept-Encoding, Authorization, Cookie")
-	hd.Set("Cache-Control", "private, no-cache")
-	if tileETagMatch(r.Header.Get("If-None-Match"), tile.ETag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	hd.Set("Content-Type", "application/vnd.mapbox-vector-tile")
-	body := tile.Body
-	if len(body) > 0 && tileGzip(r) {
-		body = tile.Gzip()
-		hd.Set("Content-Encoding", "gzip")
-	}
-	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	writePrivateTile(w, r, tile.ETag, tile.Body, tile.Gzip)
 }
 
 // parseCubeFilters reads filter parameters (comma lists of dim:value) into cube filters:

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -125,11 +124,10 @@ func (h *regionHandler) tile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	etag := `"rg-` + version + `"`
-	hdr := w.Header()
-	hdr.Set("ETag", etag)
-	hdr.Set("Cache-Control", "public, max-age=300")
-	hdr.Set("Vary", "Accept-Encoding")
-	if tileETagMatch(r.Header.Get("If-None-Match"), etag) {
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Vary", "Accept-Encoding")
+	if etagMatch(r.Header.Get("If-None-Match"), etag) {
+		w.Header().Set("ETag", etag)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -144,15 +142,7 @@ func (h *regionHandler) tile(w http.ResponseWriter, r *http.Request) {
 		e = &tileEntry{key: key, body: body}
 		h.cache.put(e)
 	}
-	body := e.body
-	if len(body) > 0 && tileGzip(r) {
-		body = e.gzipped()
-		hdr.Set("Content-Encoding", "gzip")
-	}
-	hdr.Set("Content-Type", "application/vnd.mapbox-vector-tile")
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	writeBody(w, r, etag, mvtType, e.body, e.gzipped)
 }
 
 func (h *regionHandler) tileJSON(w http.ResponseWriter, r *http.Request) {

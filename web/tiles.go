@@ -36,29 +36,20 @@ func (s *Server) customerTile(w http.ResponseWriter, r *http.Request, svc *tiles
 	}
 	f.Scope = scopeOf(r)
 	tile := svc.Tile(t, f)
-	h := w.Header()
-	h.Set("ETag", tile.ETag)
-	h.Set("Vary", "Accept-Encoding, Authorization, Cookie")
-	// Private for every scope: a tile is answered only to a signed-in caller, and "public"
-	// would let a shared cache hand an admin's tile to anyone. Revalidate every time (a
-	// 304 is cheap), so a write shows at once.
-	h.Set("Cache-Control", "private, no-cache")
-	if tileETagMatch(r.Header.Get("If-None-Match"), tile.ETag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	h.Set("Content-Type", "application/vnd.mapbox-vector-tile")
-	body := tile.Body
-	if len(body) > 0 && tileGzip(r) {
-		body = tile.Gzip()
-		h.Set("Content-Encoding", "gzip")
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(body)
-	}
+	writePrivateTile(w, r, tile.ETag, tile.Body, tile.Gzip)
 }
+
+// writePrivateTile answers a tile that depends on the caller's scope. Private for every
+// scope: a tile is answered only to a signed-in caller, and "public" would let a shared
+// cache hand an admin's tile to anyone. Revalidated every time (a 304 is cheap), so a write
+// shows at once.
+func writePrivateTile(w http.ResponseWriter, r *http.Request, etag string, body []byte, gz func() []byte) {
+	w.Header().Set("Vary", "Accept-Encoding, Authorization, Cookie")
+	w.Header().Set("Cache-Control", "private, no-cache")
+	writeBody(w, r, etag, mvtType, body, gz)
+}
+
+const mvtType = "application/vnd.mapbox-vector-tile"
 
 // tileFilter reads the kind, status and segment filters of a tile request.
 func tileFilter(q url.Values) (olap.Filter, error) {
@@ -85,30 +76,6 @@ func tileFilter(q url.Values) (olap.Filter, error) {
 		}
 	}
 	return f, nil
-}
-
-// tileETagMatch reports whether an If-None-Match header names etag (or is *).
-func tileETagMatch(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == etag || t == "*" {
-			return true
-		}
-	}
-	return false
-}
-
-// tileGzip reports whether the client accepts gzip (and has not refused it with q=0).
-// (ui.go has the same pair of helpers for its files; they could become one.)
-func tileGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(enc), "gzip") {
-			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
-		}
-	}
-	return false
 }
 
 // customerTileJSON describes the layer (TileJSON 3.0), with the request's filters carried

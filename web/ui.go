@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -128,44 +127,12 @@ func (u *uiFiles) asset(w http.ResponseWriter, r *http.Request) {
 // and an unchanged file costs a 304.
 func (u *uiFiles) serve(w http.ResponseWriter, r *http.Request, f *uiFile) {
 	h := w.Header()
-	h.Set("Content-Type", f.ctype)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("ETag", f.etag)
 	h.Add("Vary", "Accept-Encoding")
 	h.Set("Cache-Control", "no-cache")
-	if etagMatch(r.Header.Get("If-None-Match"), f.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
+	var gz func() []byte
+	if f.gz != nil {
+		gz = func() []byte { return f.gz }
 	}
-	body := f.data
-	if f.gz != nil && acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		h.Set("Content-Encoding", "gzip")
-		body = f.gz
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(body)
-	}
-}
-
-func etagMatch(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-		if t == etag || t == "*" {
-			return true
-		}
-	}
-	return false
-}
-
-func acceptsGzip(header string) bool {
-	for _, p := range strings.Split(header, ",") {
-		enc, q, _ := strings.Cut(strings.TrimSpace(p), ";")
-		if strings.EqualFold(strings.TrimSpace(enc), "gzip") {
-			q = strings.ReplaceAll(strings.TrimSpace(q), " ", "")
-			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
-		}
-	}
-	return false
+	writeBody(w, r, f.etag, f.ctype, f.data, gz)
 }
