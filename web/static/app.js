@@ -8,6 +8,7 @@
 //   - all state that a link should carry lives in `state` and the URL hash (readHash/writeHash).
 import { Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl } from './vendor/maplibre-gl.mjs';
 import { applyCapabilities, exportButton } from './auth.js'; // what the role may use
+import { initReview } from './review.js'; // the geocoding review list
 
 // The worker is a same-origin module script, so a CSP of worker-src 'self' is enough.
 setWorkerUrl(new URL('./vendor/maplibre-gl-worker.mjs', import.meta.url).href);
@@ -319,6 +320,7 @@ function startMap() {
   map.on('mouseout', () => setHover(null));
   map.on('click', onClick);
   map.once('load', () => {
+    initReview({ map, api, toast, openDetails, writeHash, me: auth.me, refreshTiles: () => map.getSource('customers')?.setTiles([customerTileURL()]) });
     writeHash();
     if (state.sel) openDetails(state.sel, { fly: !initial.view });
   });
