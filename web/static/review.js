@@ -20,6 +20,7 @@ const rv = {
   selected: null, // the feature being fixed
   marker: null,
   loading: null,
+  reverse: null, // the pending reverse-geocode of the pin
 };
 
 /** initReview adds the Review button and panel when the role may fix records. */
@@ -214,6 +215,27 @@ function showPin() {
   const p = rv.marker.getLngLat();
   pin.textContent = `Pin at ${p.lat.toFixed(5)}, ${p.lng.toFixed(5)} — drag it to adjust.`;
   save.disabled = false;
+  describePin(p, pin);
+}
+
+/** describePin adds where the pin is (GET /api/v1/geocode/reverse): nearest place, regions, ZIP. */
+async function describePin(p, out) {
+  rv.reverse?.abort();
+  const ctl = new AbortController();
+  rv.reverse = ctl;
+  let r;
+  try {
+    r = await rv.ctx.api(`/api/v1/geocode/reverse?${new URLSearchParams({ lat: p.lat.toFixed(6), lon: p.lng.toFixed(6) })}`, { signal: ctl.signal });
+  } catch {
+    return; // 503 while the geocoder loads, or aborted by a newer pin: the coordinates stay
+  }
+  if (ctl.signal.aborted || !out.isConnected) return;
+  const parts = [];
+  if (r.place) parts.push(`${Math.round(r.place_meters / 100) / 10} km from ${r.place.name}${r.place.admin1 ? `, ${r.place.admin1}` : ''}`);
+  const regions = (r.regions || []).map((x) => x.name || x.code).filter(Boolean);
+  if (regions.length) parts.push(regions.join(' › '));
+  if (r.postcode) parts.push(`ZIP ${r.postcode.code}`);
+  if (parts.length) out.append(el('span', { className: 'rv-where', id: 'rv-where' }, parts.join(' · ')));
 }
 
 async function saveFix(f, button) {

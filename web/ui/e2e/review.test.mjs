@@ -139,6 +139,9 @@ test('fix a record by dragging its pin', async () => {
   for (let i = 1; i <= 10; i++) await page.mouse.move(x + 8 * i, y + 5 * i);
   await page.mouse.up();
   assert.match(await page.locator('#rv-pin').textContent(), /Pin at/);
+  // Where the pin now is, reverse geocoded: nearest place, state › county, ZIP.
+  await page.waitForSelector('#rv-where');
+  assert.match(await page.locator('#rv-where').textContent(), /km from .+ · .+ › .+ · ZIP \d{5}/);
   await page.waitForTimeout(200);
   mkdirSync(shots, { recursive: true });
   await page.screenshot({ path: path.join(shots, 'review.png') });
