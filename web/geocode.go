@@ -51,27 +51,41 @@ func (g *Geocoding) gazetteer() *geocode.Gazetteer {
 // GeocoderLoader holds a Geocoding that may still be loading (the gazetteer takes a few
 // seconds): until it is ready the search and reverse routes answer 503.
 type GeocoderLoader struct {
-	mu   sync.Mutex
-	done bool
-	g    *Geocoding
-	err  error
+	mu    sync.Mutex
+	done  bool
+	g     *Geocoding
+	err   error
+	ready chan struct{} // closed when done
 }
 
 // LoadGeocoder starts load in the background (it ends when load returns; load should
 // honour ctx) and returns the loader the routes read.
 func LoadGeocoder(ctx context.Context, load func(context.Context) (*Geocoding, error)) *GeocoderLoader {
-	l := &GeocoderLoader{}
+	l := &GeocoderLoader{ready: make(chan struct{})}
 	go func() {
 		g, err := load(ctx)
 		l.mu.Lock()
 		l.g, l.err, l.done = g, err, true
 		l.mu.Unlock()
+		close(l.ready)
 	}()
 	return l
 }
 
 // ReadyGeocoder returns a loader holding g (tests, or a geocoder built up front).
-func ReadyGeocoder(g *Geocoding) *GeocoderLoader { return &GeocoderLoader{done: true, g: g} }
+func ReadyGeocoder(g *Geocoding) *GeocoderLoader {
+	l := &GeocoderLoader{done: true, g: g, ready: make(chan struct{})}
+	close(l.ready)
+	return l
+}
+
+// wait waits until the geocoder has loaded (or failed to) or ctx ends.
+func (l *GeocoderLoader) wait(ctx context.Context) {
+	select {
+	case <-l.ready:
+	case <-ctx.Done():
+	}
+}
 
 // get returns the Geocoding, or EUNAVAILABLE while it loads or when it failed to load.
 func (l *GeocoderLoader) get() (*Geocoding, error) {
@@ -100,6 +114,7 @@ func (l *GeocoderLoader) get() (*Geocoding, error) {
 // A fix is PATCH /api/v1/customers/{id} with lat and lon: it stores precision "manual".
 // The review list works without a geocoder (l may be nil).
 func (s *Server) GeocodeRoutes(l *GeocoderLoader) func(chi.Router) {
+	s.geocoder = l
 	return func(r chi.Router) {
 		r.Get("/api/v1/geocode/review", s.geocodeReview)
 		r.Get("/api/v1/geocode/search", func(w http.ResponseWriter, r *http.Request) { s.geocodeSearch(w, r, l) })
@@ -359,4 +374,30 @@ func (s *Server) geocodeReverse(w http.ResponseWriter, r *http.Request, l *Geoco
 		return
 	}
 	writeJSON(w, http.StatusOK, rev)
+}
+
+// importGeocoder returns the geocoder an import places rows without coordinates with: the
+// server's (waiting while it loads), unless the request says geocode=false; nil — such rows
+// are rejected — when the server has no working geocoder. Returns EUNAVAILABLE for that case
+// when the request says geocode=true, and EINVALID for another geocode value.
+func (s *Server) importGeocoder(r *http.Request) (crm.Geocoder, error) {
+	v := r.URL.Query().Get("geocode")
+	switch v {
+	case "false":
+		return nil, nil
+	case "", "true":
+	default:
+		return nil, geo.Errorf(geo.EINVALID, "geocode %q must be true (place rows without coordinates; the default) or false (reject them)", v)
+	}
+	if s.geocoder != nil {
+		s.geocoder.wait(r.Context()) // an import just after start waits the few seconds the gazetteer takes
+	}
+	g, err := s.geocoder.get()
+	switch {
+	case err == nil:
+		return crm.ImportGeocoder(g.Geocoder), nil
+	case v == "true":
+		return nil, err
+	}
+	return nil, nil // no geocoder (or it failed to load): rows without coordinates are rejected, as they say
 }

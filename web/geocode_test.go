@@ -24,7 +24,7 @@ func newGeocodeServer(t *testing.T, l *web.GeocoderLoader) *testServer {
 	t.Helper()
 	db := pgtest.New(t)
 	srv := &web.Server{DB: db, Customers: crm.NewStore(db), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	srv.Mounts = append(srv.Mounts, srv.GeocodeRoutes(l))
+	srv.Mounts = append(srv.Mounts, srv.GeocodeRoutes(l), srv.ImportRoutes)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return &testServer{Server: ts, srv: srv, auth: userToken(t, srv, "admin@test.gcrm", crm.RoleAdmin)}
@@ -294,4 +294,46 @@ func TestGeocodeUnavailable(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("after loading: %d", resp.StatusCode)
+}
+
+// TestGeocodeImport is the issue's "done when": a CSV of addresses without coordinates,
+// imported through the API, puts every record on the map or in the review list, each with
+// its precision (or its reason).
+func TestGeocodeImport(t *testing.T) {
+	ts := newGeocodeServer(t, web.ReadyGeocoder(&web.Geocoding{Geocoder: &geocode.Chain{Geocoders: []geocode.Geocoder{testGazetteer()}, MinConfidence: 0.5}}))
+	file := "external_id,name,street,city,region,postcode,lat,lon\n" +
+		"a,By ZIP,1 Congress Ave,Austin,TX,78701,,\n" +
+		"b,Ambiguous,,Springfield,,,,\n" +
+		"c,Unknown,5 Elm St,Nowhereville,ZZ,,,\n" +
+		"d,Given,,,,,30.1,-97.1\n"
+	resp, body := postCSV(t, ts.URL+"/api/v1/imports", ts.auth, file)
+	if resp.StatusCode != 201 || !strings.Contains(body, `"inserted":4`) {
+		t.Fatalf("import: %d %s", resp.StatusCode, body)
+	}
+	_, body = ts.do(t, "GET", "/api/v1/customers?limit=10", "")
+	var all reviewJSON
+	json.Unmarshal([]byte(body), &all)
+	got := map[string]string{}
+	for _, f := range all.Features {
+		got[f.Properties.Name] = f.GeocodeStatus + ":" + f.Properties.Geocode.Precision
+	}
+	want := map[string]string{"By ZIP": "ok:postcode", "Ambiguous": "low_confidence:city", "Unknown": "ungeocoded:", "Given": "ok:given"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the import: %v, want %v", got, want)
+	}
+	_, body = ts.do(t, "GET", "/api/v1/geocode/review", "")
+	var rv reviewJSON
+	json.Unmarshal([]byte(body), &rv)
+	if len(rv.Features) != 2 || rv.Features[0].Properties.Name != "Unknown" || rv.Features[0].Properties.Geocode.Error == "" || rv.Features[1].Properties.Name != "Ambiguous" {
+		t.Fatalf("review list: %s", body)
+	}
+	t.Run("GeocodeFalse", func(t *testing.T) {
+		resp, body := postCSV(t, ts.URL+"/api/v1/imports?geocode=false", ts.auth, "name,city,region\nX,Austin,TX\n")
+		if resp.StatusCode != 201 || !strings.Contains(body, `"rejected":1`) {
+			t.Fatalf("geocode=false: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := postCSV(t, ts.URL+"/api/v1/imports?geocode=maybe", ts.auth, "name\nX\n"); resp.StatusCode != 400 {
+			t.Fatalf("geocode=maybe: %d %s", resp.StatusCode, body)
+		}
+	})
 }

@@ -19,6 +19,8 @@ const maxImportBytes = 1 << 30
 // router so that only this route takes large bodies:
 //
 //	POST /api/v1/imports?kind=customers        multipart form, field "file": a CSV file
+//	                                           (&geocode=false: reject rows without coordinates
+//	                                           instead of geocoding them with the server's geocoder)
 //	GET  /api/v1/imports/{id}                  the run and its counts
 //	GET  /api/v1/imports/{id}/rejects.csv      every rejected row with _row and _reason
 func (s *Server) ImportRoutes(r chi.Router) {
@@ -44,6 +46,11 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request) {
 	}
 	if kind != "customers" {
 		writeError(w, r, s.Log, geo.Errorf(geo.EINVALID, "kind %q cannot be imported here: use kind=customers", kind))
+		return
+	}
+	gc, err := s.importGeocoder(r) // geocode.go: rows without coordinates are placed, or kept as ungeocoded
+	if err != nil {
+		writeError(w, r, s.Log, err)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxImportBytes)
@@ -83,7 +90,7 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rejects := s.Customers.ImportRejectsWriter(ctx, run.ID)
-	res, err := s.Customers.Import(ctx, file, crm.ImportOptions{Rejects: rejects})
+	res, err := s.Customers.Import(ctx, file, crm.ImportOptions{Rejects: rejects, Geocoder: gc})
 	if err == nil {
 		err = rejects.Close()
 	}

@@ -37,7 +37,8 @@ type Server struct {
 	SecureCookies bool // mark cookies Secure although this server sees plain HTTP (TLS ends at a proxy)
 	TrustProxy    bool // take the client address from X-Forwarded-For / X-Real-IP (only behind a proxy that sets them)
 
-	metrics *metrics
+	metrics  *metrics
+	geocoder *GeocoderLoader // set by GeocodeRoutes; imports place rows without coordinates with it (geocode.go)
 }
 
 type metrics struct {
