@@ -214,6 +214,21 @@ func TestGeocodeSearchAPI(t *testing.T) {
 			t.Fatalf("%d %s", st, body)
 		}
 	})
+	t.Run("OSMAddressFirst", func(t *testing.T) { // the address table (PostGIS) beats the ZIP centroid
+		addrs := crm.NewAddressStore(ts.srv.DB)
+		if _, err := addrs.ReplaceAddresses(context.Background(), "test", []geocode.Address{{HouseNumber: "1", Street: "Congress Avenue", Postcode: "78701",
+			City: "Austin", Country: "US", Point: orb.Point{-97.7431, 30.2634}, OSMType: "node", OSMID: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		l := web.ReadyGeocoder(&web.Geocoding{Geocoder: &geocode.Chain{Geocoders: []geocode.Geocoder{addrs, testGazetteer()}, MinConfidence: 0.5}})
+		ts2 := newGeocodeServer(t, l)
+		resp, body := ts2.do(t, "GET", "/api/v1/geocode/search?q=1+Congress+Ave%2C+Austin%2C+TX+78701", "")
+		var s struct{ Candidates []cand }
+		json.Unmarshal([]byte(body), &s)
+		if resp.StatusCode != 200 || len(s.Candidates) != 2 || s.Candidates[0].Provider != "osm" || s.Candidates[0].Precision != "rooftop" || s.Candidates[1].Precision != "postcode" {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	})
 	t.Run("Ambiguous", func(t *testing.T) { // both Springfields to choose from
 		c, st, body := search(t, "Springfield")
 		if st != 200 || len(c) != 2 {
