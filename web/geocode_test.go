@@ -135,6 +135,15 @@ func TestGeocodeReviewAPI(t *testing.T) {
 		if resp, body := planner.do(t, "GET", "/api/v1/geocode/review", ""); resp.StatusCode != 403 {
 			t.Fatalf("planner: %d %s", resp.StatusCode, body)
 		}
+		// The UI hides the Review button by the geocode.review capability.
+		for tok, want := range map[*testServer]bool{planner: false, ts: true} {
+			_, body := tok.do(t, "GET", "/api/v1/auth/me", "")
+			var me struct{ Can map[string]bool }
+			json.Unmarshal([]byte(body), &me)
+			if me.Can["geocode.review"] != want {
+				t.Errorf("can geocode.review = %v, want %v: %s", me.Can["geocode.review"], want, body)
+			}
+		}
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
 		for _, q := range []string{"?limit=0", "?limit=x", "?max_confidence=2", "?max_confidence=NaN", "?cursor=%21%21"} {
