@@ -552,6 +552,20 @@ func (c *Cube) SetPopulation(level string, byCode map[string]float64) {
 	c.pops[level] = byCode
 }
 
+// PopulationLevels returns the region levels that have residents for at least one region,
+// where the penetration measure has values.
+func (c *Cube) PopulationLevels() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := []string{}
+	for _, d := range c.regions {
+		if len(c.pops[d.level]) > 0 {
+			out = append(out, d.level)
+		}
+	}
+	return out
+}
+
 // CubeStats describes the cube's size.
 type CubeStats struct {
 	Records  int

@@ -40,7 +40,8 @@ import (
 // "" for none), counts are integers, revenue an exact decimal number, ratios numbers or
 // null. Rows come sorted by their dimension values. The caller's scope applies: a rep's
 // cube holds only their records. An ETag from the cube's version allows 304 answers.
-// /api/v1/cube/meta lists the measures, dimensions and region levels (for pickers).
+// /api/v1/cube/meta lists the measures, dimensions and region levels (for pickers), and
+// population_levels: the levels where penetration has values.
 func (s *Server) CubeRoutes(cube *olap.Cube, engine *olap.Engine) func(chi.Router) {
 	return func(r chi.Router) {
 		r.Get("/api/v1/cube", func(w http.ResponseWriter, r *http.Request) { s.cubeQuery(w, r, cube, engine) })
@@ -114,7 +115,8 @@ func (s *Server) cubeMeta(w http.ResponseWriter, r *http.Request, cube *olap.Cub
 	dims := append([]string(nil), olap.CubeDimNames...)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"measures": olap.CubeMeasures, "dimensions": dims, "region_levels": cube.Levels(),
-		"base_resolution": olap.CubeRes, "version": cube.Version(),
+		"population_levels": cube.PopulationLevels(),
+		"base_resolution":   olap.CubeRes, "version": cube.Version(),
 	})
 }
 

