@@ -548,6 +548,15 @@ async function openPanel({ fit = true, center = null } = {}) {
       feature = await region('state', at.code, signal);
       trail.push({ label: feature.properties.name, at });
     } else {
+      // A cell: under the county (and state) that hold most of its records.
+      const q = new URLSearchParams({ measures: 'records', by: 'region:state,region:county', filter: `h3:${at.code}` });
+      const where = await ex.ctx.api(`/api/v1/cube?${q}`, { signal }).catch(() => null);
+      const top = where?.rows.filter((r) => r[0] && r[1]).sort((a, b) => b[2] - a[2])[0];
+      if (top) {
+        const [state, cty] = await Promise.all([region('state', top[0], signal), region('county', top[1], signal)]).catch(() => []);
+        if (state) trail.push({ label: state.properties.name, at: { level: 'state', code: top[0] } });
+        if (cty) trail.push({ label: cty.properties.name, at: { level: 'county', code: top[1] } });
+      }
       trail.push({ label: `cell ${at.code}`, at });
     }
     ex.trail = trail;

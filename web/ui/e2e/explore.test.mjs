@@ -219,6 +219,26 @@ test('hexagons at an automatic resolution, and the footfall hour-of-week control
   await page.waitForFunction(() => document.querySelector('#x-legend h3')?.textContent.includes('by hexagon'));
   const hexes = await page.evaluate(() => window.gcrm.map.queryRenderedFeatures({ layers: ['explore-hex-fill'] }).length);
   assert.ok(hexes > 10, `${hexes} hexagons drawn`);
+  // Click a hexagon: its breakdown, under the county that holds it (USA › state › county › cell).
+  const hit = await page.evaluate(() => {
+    const m = window.gcrm.map;
+    const c = m.getCanvas();
+    const r = c.getBoundingClientRect();
+    for (let y = 200; y < c.clientHeight - 200; y += 8) {
+      for (let x = 340; x < c.clientWidth - 400; x += 8) {
+        const f = m.queryRenderedFeatures([x, y], { layers: ['explore-hex-fill'] })[0];
+        if (f && f.properties.count > 20) return { x: r.left + x, y: r.top + y, h3: f.properties.h3 };
+      }
+    }
+    return null;
+  });
+  assert.ok(hit, 'a hexagon with records is on screen');
+  await page.mouse.click(hit.x, hit.y);
+  await page.waitForSelector(`#x-panel[data-state="ready"][data-at="h3:${hit.h3}"]`);
+  const cellApi = await getJSON(`/api/v1/cube?measures=records&filter=h3:${hit.h3}`);
+  assert.equal(digits(await page.locator('#x-totals dd[data-measure="records"]').textContent()), cellApi.rows[0][0]);
+  assert.match(await page.locator('#x-crumbs').textContent(), new RegExp(`^USA›.+›.+›cell ${hit.h3}$`));
+  await waitForMapIdle(page);
   // Footfall: the control sets the hour of week (day × 24 + hour) in the URL; the demo has
   // no sensors, which the panel says.
   await page.check('#x-ff');
