@@ -326,7 +326,7 @@ function startMap() {
   map.on('mouseout', () => setHover(null));
   map.on('click', onClick);
   map.once('load', () => {
-    initReview({ map, api, toast, openDetails, writeHash, me: auth.me, refreshTiles: () => map.getSource('customers')?.setTiles([customerTileURL()]) });
+    initReview({ map, api, toast, openDetails, writeHash, hashExtras, me: auth.me, refreshTiles: () => map.getSource('customers')?.setTiles([customerTileURL()]) });
     initExplore({ map, api, toast, writeHash, hashExtras, getFilters: () => state.filters }); // reads the hash first
     writeHash();
     if (state.sel) openDetails(state.sel, { fly: !initial.view });
