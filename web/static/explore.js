@@ -245,7 +245,6 @@ function addLayers() {
   map.addSource('explore-footfall', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
   map.addSource('explore-selected', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
   const below = firstLayer(['county-line', 'state-line']); // under the boundaries, over the land
-  const value = ['feature-state', 'v'];
   const regionFill = (src) => ({
     id: `explore-${src}-fill`, type: 'fill', source: `explore-${src}`, 'source-layer': 'regions',
     layout: { visibility: 'none' },
@@ -288,8 +287,6 @@ function addLayers() {
     id: 'explore-selected-line', type: 'line', source: 'explore-selected',
     paint: { 'line-color': '#ffb000', 'line-width': 3 },
   });
-  // value is used by the colour expressions set in paintRegions/paintHex.
-  ex.value = value;
 }
 
 const CUSTOMER_LAYERS = ['clusters', 'cluster-count', 'points'];
