@@ -10,6 +10,7 @@ import { Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl } fro
 import { applyCapabilities, exportButton } from './auth.js'; // what the role may use
 import { initReview } from './review.js'; // the geocoding review list
 import { initExplore } from './explore.js'; // the manager's Explore workspace
+import { initImport } from './import.js'; // the Import dialog (CSV upload)
 
 // The worker is a same-origin module script, so a CSP of worker-src 'self' is enough.
 setWorkerUrl(new URL('./vendor/maplibre-gl-worker.mjs', import.meta.url).href);
@@ -328,6 +329,7 @@ function startMap() {
   map.once('load', () => {
     initReview({ map, api, toast, openDetails, writeHash, hashExtras, me: auth.me, refreshTiles: () => map.getSource('customers')?.setTiles([customerTileURL()]) });
     initExplore({ map, api, toast, writeHash, hashExtras, getFilters: () => state.filters }); // reads the hash first
+    initImport({ me: auth.me, csrf: () => auth.csrf, authRequired: () => auth.required(), toast, refreshTiles: () => { map.getSource('customers')?.setTiles([customerTileURL()]); loadFilterValues(); } });
     writeHash();
     if (state.sel) openDetails(state.sel, { fly: !initial.view });
   });
