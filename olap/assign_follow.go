@@ -29,19 +29,7 @@ func FollowAssignments(ctx context.Context, db *postgis.DB, log *slog.Logger) {
 		log = slog.Default()
 	}
 	f := &assignFollower{db: db, log: log, store: crm.NewStore(db), revs: map[string]regionsVersion{}}
-	for wait := time.Second; ctx.Err() == nil; {
-		err := f.run(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		log.Warn("region assignment: change feed interrupted; retrying", "err", err, "in", wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Minute)
-	}
+	postgis.Retry(ctx, log, "region assignment: change feed", f.run)
 }
 
 type assignFollower struct {
@@ -59,32 +47,11 @@ type assignFollower struct {
 type regionsVersion struct{ rev, count int64 }
 
 func (f *assignFollower) run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	conn, err := f.db.Pool.Acquire(ctx)
+	l, err := f.db.Listen(ctx, "gcrm_changes")
 	if err != nil {
-		return postgis.Wrap(err)
+		return err
 	}
-	pc := conn.Hijack() // a LISTENing connection must not go back to the pool
-	defer pc.Close(context.Background())
-	if _, err := pc.Exec(ctx, `LISTEN gcrm_changes`); err != nil {
-		return postgis.Wrap(err)
-	}
-	notes := make(chan struct{}, 1)
-	errc := make(chan error, 1)
-	go func() {
-		for {
-			if _, err := pc.WaitForNotification(ctx); err != nil {
-				errc <- err
-				return
-			}
-			select {
-			case notes <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	defer func() { cancel(); <-errc }()
+	defer l.Close()
 	if f.a == nil {
 		if f.state, err = hasAssignmentState(ctx, f.db.Pool); err != nil {
 			return err
@@ -122,10 +89,9 @@ func (f *assignFollower) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-errc:
-			errc <- err
-			return geo.Errorf(geo.EUNAVAILABLE, "listening for changes failed: %v", err)
-		case <-notes:
+		case err := <-l.Err:
+			return err
+		case <-l.Notes:
 		case <-tick.C:
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gcrm/gcrm/crm"
-	"github.com/gcrm/gcrm/geo"
 	"github.com/gcrm/gcrm/geo/postgis"
 )
 
@@ -370,48 +369,15 @@ func (e *Engine) Follow(ctx context.Context, db *postgis.DB) {
 	if log == nil {
 		log = slog.Default()
 	}
-	for wait := time.Second; ctx.Err() == nil; {
-		err := e.follow(ctx, db, store)
-		if ctx.Err() != nil {
-			return
-		}
-		log.Warn("engine: change feed interrupted; retrying", "err", err, "in", wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Minute)
-	}
+	postgis.Retry(ctx, log, "engine: change feed", func(ctx context.Context) error { return e.follow(ctx, db, store) })
 }
 
 func (e *Engine) follow(ctx context.Context, db *postgis.DB, store *crm.Store) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	conn, err := db.Pool.Acquire(ctx)
+	l, err := db.Listen(ctx, "gcrm_changes")
 	if err != nil {
-		return postgis.Wrap(err)
+		return err
 	}
-	pc := conn.Hijack() // a LISTENing connection must not go back to the pool
-	defer pc.Close(context.Background())
-	if _, err := pc.Exec(ctx, `LISTEN gcrm_changes`); err != nil {
-		return postgis.Wrap(err)
-	}
-	notes := make(chan struct{}, 1)
-	errc := make(chan error, 1)
-	go func() { // ends when ctx is cancelled (WaitForNotification returns)
-		for {
-			if _, err := pc.WaitForNotification(ctx); err != nil {
-				errc <- err
-				return
-			}
-			select {
-			case notes <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	defer func() { cancel(); <-errc }()
+	defer l.Close()
 	if err := e.Sync(ctx, store); err != nil { // catch up on what happened while not listening
 		return err
 	}
@@ -421,10 +387,9 @@ func (e *Engine) follow(ctx context.Context, db *postgis.DB, store *crm.Store) e
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case err := <-errc:
-			errc <- err // for the deferred wait
-			return geo.Errorf(geo.EUNAVAILABLE, "listening for changes failed: %v", err)
-		case <-notes:
+		case err := <-l.Err:
+			return err
+		case <-l.Notes:
 		case <-tick.C:
 		case <-e.merges:
 			e.Merge()
