@@ -105,7 +105,15 @@ test('an admin imports a CSV from the dialog and sees what landed and what was r
   problems.clear(); // that 400 was the point
 
   // The upload shows a progress bar (XMLHttpRequest upload events) and sends the CSRF header.
-  const sawProgress = page.waitForSelector('#im-status:not([hidden])', { timeout: 30_000 });
+  // A small file can finish before a poll sees the bar, so the page itself records that the
+  // bar was shown.
+  await page.evaluate(() => {
+    window.__sawProgress = false;
+    const bar = document.getElementById('im-status');
+    new MutationObserver(() => { if (!bar.hidden) window.__sawProgress = true; })
+      .observe(bar, { attributes: true, attributeFilter: ['hidden'] });
+  });
+  const sawProgress = page.waitForFunction(() => window.__sawProgress, null, { timeout: 30_000 });
   await page.setInputFiles('#im-file', csvPath);
   const answer = page.waitForResponse((r) => r.url().includes('/api/v1/imports') && r.request().method() === 'POST', { timeout: 4 * 60_000 });
   await page.click('#im-submit');
