@@ -3,6 +3,7 @@ package postgis
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -47,7 +48,17 @@ func StartCluster(ctx context.Context, dir string, opt ClusterOptions) (*Cluster
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Dir: filepath.Join(dir, "pg"), Socket: filepath.Join(dir, "pg"), bin: bin}
+	pg := filepath.Join(dir, "pg")
+	if os.Geteuid() == 0 && !traversable(dir) {
+		// The server runs as user postgres, which cannot reach a data directory under, say,
+		// /root: keep the cluster in a directory of its own, named after dir.
+		pg = filepath.Join(sharedClusterRoot, fmt.Sprintf("%x", sha256.Sum256([]byte(dir)))[:16], "pg")
+		if err := os.MkdirAll(filepath.Dir(pg), 0o755); err != nil {
+			return nil, geo.Errorf(geo.EUNAVAILABLE, "cannot create %s for the cluster of %s: %v", filepath.Dir(pg), dir, err)
+		}
+		dir = filepath.Dir(pg)
+	}
+	c := &Cluster{Dir: pg, Socket: pg, bin: bin}
 	if len(c.Socket) > 90 { // unix socket paths are limited to ~107 bytes
 		if c.Socket, err = os.MkdirTemp("", "gcrm-sock-"); err != nil {
 			return nil, err
@@ -163,6 +174,23 @@ func (c *Cluster) run(ctx context.Context, name string, args ...string) ([]byte,
 	// pg_ctl start leaves the server running with our stdout unless it is detached.
 	err := cmd.Run()
 	return out.Bytes(), err
+}
+
+// sharedClusterRoot holds the clusters of data directories the postgres user cannot reach
+// (when gcrm runs as root).
+const sharedClusterRoot = "/var/lib/gcrm"
+
+// traversable reports whether every directory from / down to dir (or its nearest existing
+// ancestor) lets other users through, so the postgres user can reach dir.
+func traversable(dir string) bool {
+	for p := dir; ; p = filepath.Dir(p) {
+		if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if p == filepath.Dir(p) {
+			return true
+		}
+	}
 }
 
 // postgresCredential is the user the server runs as when gcrm runs as root.

@@ -3,6 +3,7 @@ package postgis_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/gcrm/gcrm/geo"
@@ -67,5 +68,31 @@ func TestWithTxRollsBack(t *testing.T) {
 	db.Pool.QueryRow(ctx, `SELECT count(*) FROM customers`).Scan(&n)
 	if n != 0 {
 		t.Fatalf("%d rows after rollback, want 0", n)
+	}
+}
+
+// TestStartCluster_PrivateParent starts a cluster whose data directory sits under a
+// directory only its owner may enter (as /root is): the server must still start.
+func TestStartCluster_PrivateParent(t *testing.T) {
+	parent := t.TempDir() // mode 0700
+	if err := os.Chmod(parent, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := postgis.StartCluster(ctx, parent+"/data", postgis.ClusterOptions{Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		c.Stop()
+		os.RemoveAll(filepath.Dir(c.Dir)) // the fallback directory, when one was used
+	}()
+	db, err := postgis.Open(ctx, c.URL("gcrm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
