@@ -16,62 +16,25 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
-	"github.com/paulmach/orb/geojson"
 )
 
 const countiesFile = "../../shared/data/regions/us/counties-10m.geojson"
 
 // importCounties stores the real us-atlas counties (3,231) as level "county" and returns
 // their features. The file has 22 zero-area rings of two or three positions (topology
-// quantization artefacts) that ReadRegionFeatures refuses, so they are dropped first — and
-// with them Falls Church, VA (51610), whose only ring has no area at this scale: 3,230 remain.
+// quantization artefacts) that ReadRegionFeatures drops, and with them Falls Church, VA
+// (51610), whose only ring has no area at this scale: 3,230 remain.
 func importCounties(t *testing.T, db *postgis.DB) []olap.RegionFeature {
 	t.Helper()
 	data, err := os.ReadFile(countiesFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fc, err := geojson.UnmarshalFeatureCollection(data)
+	all, err := olap.ReadRegionFeatures(data, olap.RegionReadOptions{Level: "county"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kept []*geojson.Feature
-	for _, f := range fc.Features {
-		var mp orb.MultiPolygon
-		switch g := f.Geometry.(type) {
-		case orb.Polygon:
-			mp = orb.MultiPolygon{g}
-		case orb.MultiPolygon:
-			mp = g
-		}
-		var clean orb.MultiPolygon
-		for _, p := range mp {
-			var q orb.Polygon
-			for i, r := range p {
-				if len(r) >= 4 {
-					q = append(q, r)
-				} else if i == 0 {
-					break
-				}
-			}
-			if len(q) > 0 && len(q[0]) >= 4 {
-				clean = append(clean, q)
-			}
-		}
-		if len(clean) > 0 {
-			f.Geometry = clean
-			kept = append(kept, f)
-		}
-	}
-	fc.Features = kept
-	data, err = fc.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	feats, err := olap.ReadRegionFeatures(data, olap.RegionReadOptions{Level: "county"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	feats, _ := olap.WithArea(all)
 	if _, err := olap.NewRegionStore(db).Import(context.Background(), "county", feats); err != nil {
 		t.Fatal(err)
 	}

@@ -235,6 +235,19 @@ func regionFeature(n int, f *geojson.Feature, opt RegionReadOptions) (RegionFeat
 	return rf, nil
 }
 
+// WithArea splits features into those with a polygon left after reading and those without
+// (NoArea set: tiny regions that coarse data collapses to rings of no area).
+func WithArea(feats []RegionFeature) (kept, noArea []RegionFeature) {
+	for _, f := range feats {
+		if f.NoArea == "" {
+			kept = append(kept, f)
+		} else {
+			noArea = append(noArea, f)
+		}
+	}
+	return kept, noArea
+}
+
 // propString returns property key as a string (numbers formatted without exponent).
 func propString(props geojson.Properties, key string) (string, bool) {
 	if key == "" || props == nil {

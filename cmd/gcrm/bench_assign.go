@@ -21,7 +21,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
-	"github.com/paulmach/orb/geojson"
 )
 
 // benchAssign is `gcrm bench assign`: region assignment of N synthetic US customers to the
@@ -283,57 +282,25 @@ func withSearchPath(url, path string) string {
 	return url + " search_path=" + path
 }
 
-// readCountiesLenient reads a GeoJSON FeatureCollection of counties keyed by id, dropping
-// rings of fewer than four positions (us-atlas counties-10m has 22 such zero-area rings,
-// artefacts of topology quantization) and features left without a polygon.
+// readCountiesLenient reads a GeoJSON FeatureCollection of counties keyed by id. Reading
+// drops rings of fewer than four positions (us-atlas counties-10m has 22 such zero-area
+// rings, artefacts of topology quantization); features left without a polygon are left out.
+// It returns how many repairs reading made.
 func readCountiesLenient(path string) ([]olap.RegionFeature, int, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, 0, geo.Errorf(geo.EINVALID, "cannot read counties: %v", err)
 	}
-	fc, err := geojson.UnmarshalFeatureCollection(data)
-	if err != nil {
-		return nil, 0, geo.Errorf(geo.EINVALID, "%s is not GeoJSON: %v", path, err)
-	}
-	dropped := 0
-	var kept []*geojson.Feature
-	for _, f := range fc.Features {
-		var mp orb.MultiPolygon
-		switch g := f.Geometry.(type) {
-		case orb.Polygon:
-			mp = orb.MultiPolygon{g}
-		case orb.MultiPolygon:
-			mp = g
-		}
-		var clean orb.MultiPolygon
-		for _, p := range mp {
-			var q orb.Polygon
-			for i, r := range p {
-				if len(r) >= 4 {
-					q = append(q, r)
-					continue
-				}
-				dropped++
-				if i == 0 {
-					break
-				}
-			}
-			if len(q) > 0 && len(q[0]) >= 4 {
-				clean = append(clean, q)
-			}
-		}
-		if len(clean) > 0 {
-			f.Geometry = clean
-			kept = append(kept, f)
-		}
-	}
-	fc.Features = kept
-	data, err = fc.MarshalJSON()
+	feats, err := olap.ReadRegionFeatures(data, olap.RegionReadOptions{Level: "county"})
 	if err != nil {
 		return nil, 0, err
 	}
-	feats, err := olap.ReadRegionFeatures(data, olap.RegionReadOptions{Level: "county"})
-	return feats, dropped, err
+	fixes := 0
+	for _, f := range feats {
+		fixes += len(f.Fixes)
+	}
+	kept, _ := olap.WithArea(feats)
+	return kept, fixes, nil
 }
 
 // seedUSPoints returns n reproducible points: 85 % around GeoNames places drawn by
