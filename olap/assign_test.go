@@ -283,6 +283,23 @@ func TestAssigner_AssignChanged(t *testing.T) {
 	}
 }
 
+// waitForCounty waits up to 30 s until the follower has put customer id in county want
+// ("" for none).
+func waitForCounty(t *testing.T, db *postgis.DB, id int64, want string) {
+	t.Helper()
+	countyOf := func() string {
+		var c string
+		_ = db.Pool.QueryRow(context.Background(), `SELECT r.code FROM customer_regions cr JOIN regions r ON r.id = cr.region_id
+			WHERE cr.customer_id = $1 AND cr.level = 'county'`, id).Scan(&c)
+		return c
+	}
+	for deadline := time.Now().Add(30 * time.Second); countyOf() != want; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("customer %d: county %q, want %q", id, countyOf(), want)
+		}
+	}
+}
+
 func TestFollowAssignments(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	db := pgtest.New(t)
@@ -296,22 +313,7 @@ func TestFollowAssignments(t *testing.T) {
 	done := make(chan struct{})
 	go func() { olap.FollowAssignments(ctx, db, nil); close(done) }()
 	defer func() { cancel(); <-done }()
-	countyOf := func(id int64) string {
-		var c string
-		_ = db.Pool.QueryRow(ctx, `SELECT r.code FROM customer_regions cr JOIN regions r ON r.id = cr.region_id
-			WHERE cr.customer_id = $1 AND cr.level = 'county'`, id).Scan(&c)
-		return c
-	}
-	waitFor := func(id int64, want string) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for countyOf(id) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("customer %d: county %q, want %q", id, countyOf(id), want)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	waitFor := func(id int64, want string) { t.Helper(); waitForCounty(t, db, id, want) }
 	waitFor(before.ID, "48453") // the bulk pass at start
 	c := &crm.Customer{Name: "Chicago"}
 	c.SetLocation(-87.63, 41.88)
@@ -342,22 +344,7 @@ func TestFollowAssignments_Resume(t *testing.T) {
 		go func() { olap.FollowAssignments(ctx, db, nil); close(done) }()
 		return func() { cancel(); <-done }
 	}
-	countyOf := func(id int64) string {
-		var c string
-		_ = db.Pool.QueryRow(bg, `SELECT r.code FROM customer_regions cr JOIN regions r ON r.id = cr.region_id
-			WHERE cr.customer_id = $1 AND cr.level = 'county'`, id).Scan(&c)
-		return c
-	}
-	waitFor := func(id int64, want string) {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for countyOf(id) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("customer %d: county %q, want %q", id, countyOf(id), want)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	waitFor := func(id int64, want string) { t.Helper(); waitForCounty(t, db, id, want) }
 	a := &crm.Customer{Name: "Austin"}
 	a.SetLocation(-97.74, 30.27)
 	if err := store.Create(bg, a); err != nil {
