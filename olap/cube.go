@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/gcrm/gcrm/crm"
 	"github.com/paulmach/orb"
@@ -75,124 +76,210 @@ func regionBit(l int) dimMask { return dimRegion0 << uint(l) }
 
 const dimAllRegions = dimRegion0 | dimRegion0<<1 | dimRegion0<<2 | dimRegion0<<3
 
+// Key fields of a cuboid, in the order of the dimension bits (fRegion+l is level l).
+const (
+	fKind uint8 = iota
+	fStatus
+	fSegment
+	fOwner
+	fMonth
+	fRegion
+)
+
+func fieldBit(id uint8) dimMask { return dimMask(1) << id }
+
+// field returns the code of dimension id in k.
+func (k *cubeKey) field(id uint8) uint64 {
+	switch id {
+	case fKind:
+		return uint64(k.kind)
+	case fStatus:
+		return uint64(k.status)
+	case fSegment:
+		return uint64(k.segment)
+	case fOwner:
+		return uint64(k.owner)
+	case fMonth:
+		return uint64(uint32(k.month))
+	}
+	return uint64(k.regions[id-fRegion])
+}
+
+func (k *cubeKey) setField(id uint8, v uint64) {
+	switch id {
+	case fKind:
+		k.kind = uint8(v)
+	case fStatus:
+		k.status = uint32(v)
+	case fSegment:
+		k.segment = uint32(v)
+	case fOwner:
+		k.owner = uint32(v)
+	case fMonth:
+		k.month = int32(uint32(v))
+	default:
+		k.regions[id-fRegion] = uint32(v)
+	}
+}
+
+// cubeField is one dimension of a cuboid's packed key and its width in bits.
+type cubeField struct{ id, width uint8 }
+
 // cuboid is one set of pre-aggregated cells: the cube at one H3 resolution (-1: none)
-// with some dimensions. keys[:sorted] are in key order (cells of a parent contiguous);
-// cells created by later writes are appended.
+// with some dimensions. Each cell's key is packed into a uint64: the dimension codes
+// (fields, most significant first) then the H3 cell (cellBits(res) low bits: base cell and
+// res digits, in H3 index order). keys[:sorted] are ascending, so the cells of one
+// dimension value are a contiguous range, and within it the descendants of any H3 cell;
+// cells first created by later writes are appended and found through tail, and merged in
+// when tail grows. A code that outgrows its field (a dictionary that grew far since the
+// build) marks the cuboid broken: queries then do without it until the next load.
 type cuboid struct {
 	res    int
 	dims   dimMask
-	index  map[cubeKey]uint32
-	keys   []cubeKey
+	fields []cubeField
+	keys   []uint64
 	acc    []cubeAcc
 	sorted int
+	tail   map[uint64]uint32
 	live   int // cells with at least one record
+	broken bool
 }
 
-func newCuboid(res int, dims dimMask, n int) *cuboid {
-	return &cuboid{res: res, dims: dims, index: make(map[cubeKey]uint32, n), keys: make([]cubeKey, 0, n), acc: make([]cubeAcc, 0, n)}
+// cellBits is the width of a packed H3 cell of resolution r: 7 bits of base cell and 3 a digit.
+func cellBits(r int) uint { return uint(7 + 3*r) }
+
+// packCell returns the base cell and digits 1..r of h (resolution ≥ r): ordered as H3
+// indexes of resolution r are.
+func packCell(h uint64, r int) uint64 { return h >> (45 - 3*uint(r)) & (1<<cellBits(r) - 1) }
+
+// unpackCell is the H3 cell of resolution r that packCell packed into v.
+func unpackCell(v uint64, r int) uint64 {
+	s := 45 - 3*uint(r)
+	return 1<<59 | uint64(r)<<52 | v<<s | (1<<s - 1)
 }
 
-// project maps a base key onto the cuboid's key.
-func (c *cuboid) project(k *cubeKey) cubeKey {
-	var p cubeKey
-	if c.res >= 0 {
-		p.cell = h3Parent(k.cell, c.res)
-	}
-	d := c.dims
-	if d&dimKind != 0 {
-		p.kind = k.kind
-	}
-	if d&dimStatus != 0 {
-		p.status = k.status
-	}
-	if d&dimSegment != 0 {
-		p.segment = k.segment
-	}
-	if d&dimOwner != 0 {
-		p.owner = k.owner
-	}
-	if d&dimMonth != 0 {
-		p.month = k.month
-	}
-	for l := range p.regions {
-		if d&regionBit(l) != 0 {
-			p.regions[l] = k.regions[l]
+// pack returns the key of k's cell in cb; false when a code does not fit its field.
+func (cb *cuboid) pack(k *cubeKey) (uint64, bool) {
+	var key uint64
+	for _, f := range cb.fields {
+		v := k.field(f.id)
+		if v>>f.width != 0 {
+			return 0, false
 		}
+		key = key<<f.width | v
 	}
-	return p
+	if cb.res >= 0 {
+		key = key<<cellBits(cb.res) | packCell(k.cell, cb.res)
+	}
+	return key, true
 }
 
-// add adds sign × a to the cell of key k (already projected) and returns its slot.
-func (c *cuboid) add(k cubeKey, a *cubeAcc, sign int32) uint32 {
-	i, ok := c.index[k]
-	if !ok {
-		i = uint32(len(c.keys))
-		c.index[k] = i
-		c.keys = append(c.keys, k)
-		c.acc = append(c.acc, cubeAcc{})
+// unpack returns the cube key of a packed key (the dimensions cb drops zero).
+func (cb *cuboid) unpack(key uint64) cubeKey {
+	var k cubeKey
+	if cb.res >= 0 {
+		k.cell = unpackCell(key&(1<<cellBits(cb.res)-1), cb.res)
+		key >>= cellBits(cb.res)
 	}
-	acc := &c.acc[i]
+	for i := len(cb.fields) - 1; i >= 0; i-- {
+		f := cb.fields[i]
+		k.setField(f.id, key&(1<<f.width-1))
+		key >>= f.width
+	}
+	return k
+}
+
+// bits is the width of cb's keys.
+func (cb *cuboid) bits() uint {
+	n := uint(0)
+	if cb.res >= 0 {
+		n = cellBits(cb.res)
+	}
+	for _, f := range cb.fields {
+		n += uint(f.width)
+	}
+	return n
+}
+
+// add adds sign × a to the cell of k.
+func (cb *cuboid) add(k *cubeKey, a *cubeAcc, sign int32) {
+	if cb.broken {
+		return
+	}
+	key, ok := cb.pack(k)
+	if !ok {
+		cb.broken = true
+		return
+	}
+	i, found := slices.BinarySearch(cb.keys[:cb.sorted], key)
+	if !found {
+		j, ok := cb.tail[key]
+		if !ok {
+			j = uint32(len(cb.keys))
+			cb.tail[key] = j
+			cb.keys = append(cb.keys, key)
+			cb.acc = append(cb.acc, cubeAcc{})
+		}
+		i = int(j)
+	}
+	acc := &cb.acc[i]
 	was := acc.records() != 0
 	acc.add(a, sign)
 	if now := acc.records() != 0; now != was {
 		if now {
-			c.live++
+			cb.live++
 		} else {
-			c.live--
+			cb.live--
 		}
 	}
-	return i
+	if len(cb.tail) > max(cubeMergeMin, cb.sorted/8) {
+		cb.merge()
+	}
 }
 
-// sort orders the cells by key, drops empty ones and rebuilds the index. It returns the
-// new slot of every old one.
-func (c *cuboid) sort() []uint32 {
-	order := make([]uint32, len(c.keys))
+// merge sorts the appended cells in and drops empty ones.
+func (cb *cuboid) merge() {
+	order := make([]uint32, 0, len(cb.keys))
+	for i := range cb.keys {
+		if cb.acc[i].records() != 0 {
+			order = append(order, uint32(i))
+		}
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return cmp64(cb.keys[a], cb.keys[b]) })
+	keys, acc := make([]uint64, len(order)), make([]cubeAcc, len(order))
+	for j, i := range order {
+		keys[j], acc[j] = cb.keys[i], cb.acc[i]
+	}
+	cb.keys, cb.acc, cb.sorted, cb.live, cb.tail = keys, acc, len(keys), len(keys), map[uint64]uint32{}
+}
+
+// fill sums the cells each yields into cb, sorted by key. reset, when each says so, drops
+// the key index (the caller knows no later key repeats an earlier one).
+func (cb *cuboid) fill(each func(yield func(k *cubeKey, a *cubeAcc), reset func())) {
+	index := map[uint64]uint32{}
+	var keys []uint64
+	var acc []cubeAcc
+	each(func(k *cubeKey, a *cubeAcc) {
+		key, _ := cb.pack(k) // the widths fit every code of the build
+		i, ok := index[key]
+		if !ok {
+			i = uint32(len(keys))
+			index[key] = i
+			keys = append(keys, key)
+			acc = append(acc, cubeAcc{})
+		}
+		acc[i].add(a, 1)
+	}, func() { clear(index) })
+	order := make([]uint32, len(keys))
 	for i := range order {
 		order[i] = uint32(i)
 	}
-	slices.SortFunc(order, func(a, b uint32) int { return compareKeys(&c.keys[a], &c.keys[b]) })
-	keys := make([]cubeKey, 0, len(order))
-	acc := make([]cubeAcc, 0, len(order))
-	remap := make([]uint32, len(order))
-	for _, i := range order {
-		if c.acc[i].records() == 0 {
-			remap[i] = math.MaxUint32
-			continue // drop empty cells
-		}
-		remap[i] = uint32(len(keys))
-		keys = append(keys, c.keys[i])
-		acc = append(acc, c.acc[i])
+	slices.SortFunc(order, func(a, b uint32) int { return cmp64(keys[a], keys[b]) })
+	cb.keys, cb.acc = make([]uint64, len(keys)), make([]cubeAcc, len(keys))
+	for j, i := range order {
+		cb.keys[j], cb.acc[j] = keys[i], acc[i]
 	}
-	c.keys, c.acc, c.sorted, c.live = keys, acc, len(keys), len(keys)
-	c.index = make(map[cubeKey]uint32, len(keys))
-	for i := range keys {
-		c.index[keys[i]] = uint32(i)
-	}
-	return remap
-}
-
-func compareKeys(a, b *cubeKey) int {
-	switch {
-	case a.cell != b.cell:
-		return cmp64(a.cell, b.cell)
-	case a.kind != b.kind:
-		return int(a.kind) - int(b.kind)
-	case a.status != b.status:
-		return cmp64(uint64(a.status), uint64(b.status))
-	case a.segment != b.segment:
-		return cmp64(uint64(a.segment), uint64(b.segment))
-	case a.owner != b.owner:
-		return cmp64(uint64(a.owner), uint64(b.owner))
-	case a.month != b.month:
-		return cmp64(uint64(int64(a.month)+1<<40), uint64(int64(b.month)+1<<40))
-	}
-	for l := range a.regions {
-		if a.regions[l] != b.regions[l] {
-			return cmp64(uint64(a.regions[l]), uint64(b.regions[l]))
-		}
-	}
-	return 0
+	cb.sorted, cb.live, cb.tail = len(keys), len(keys), map[uint64]uint32{}
 }
 
 func cmp64(a, b uint64) int {
@@ -248,13 +335,6 @@ const (
 	codeLost = 2
 )
 
-// cubeRec is what the cube remembers of one record, to take it out again: its base cell
-// and revenue.
-type cubeRec struct {
-	slot  uint32
-	cents int64
-}
-
 // regionDict codes the regions of one level: code 0 is "in none".
 type regionDict struct {
 	level string
@@ -284,47 +364,62 @@ type Cube struct {
 // cubeState is everything a Load replaces.
 type cubeState struct {
 	status, segment, owner *cubeDict
-	cuboids                []*cuboid // [0] is the base
-	recs                   map[int64]cubeRec
+	recs                   *cubeRecords
+	cuboids                []*cuboid
 }
 
-// cuboidShape is the resolution (-1: none) and dimensions of a cuboid.
+// cuboidShape is the resolution (-1: none) and the key fields of a cuboid, most
+// significant first.
 type cuboidShape struct {
-	res  int
-	dims dimMask
+	res    int
+	fields []uint8
 }
 
-// cuboidShapes returns the cuboids kept beside the base (CubeRes, every dimension), finest
-// first: a roll-up by H3 resolution, region level or attribute, sliced by one attribute,
-// then reads a cuboid that holds just those dimensions. Each attribute has a cuboid per
-// resolution up to 7 (kind, status, segment: a handful of values) or 5 (owner, month:
-// dozens, which would not compress at finer cells). Space with two or more attributes
-// falls back to the base: cuboids keyed by space and every attribute hold about one cell
-// per record and cost more memory than they save time.
+// cuboidShapes returns the cuboids built beside the records, each before the ones it can
+// be rolled up into. A roll-up by H3 resolution, region level or attribute, sliced or
+// filtered by one attribute (or by status and a month range), reads a cuboid that holds
+// just those dimensions. Attribute fields lead the keys, so a filter on them reads only its
+// own contiguous ranges. Each attribute has a cuboid per resolution up to 7 (kind, status,
+// segment: a handful of values) or 5 (owner, month, status × month: dozens to hundreds).
+// Space with more attributes is answered from the records.
 func cuboidShapes(levels int) []cuboidShape {
 	var out []cuboidShape
+	sh := func(res int, fields ...uint8) { out = append(out, cuboidShape{res, fields}) }
 	for r := CubeRes - 1; r >= 0; r-- {
-		for _, d := range []dimMask{dimKind, dimStatus, dimSegment} {
-			if r <= 7 {
-				out = append(out, cuboidShape{r, d})
-			}
+		if r <= 7 {
+			sh(r, fKind)
+			sh(r, fStatus)
+			sh(r, fSegment)
 		}
 		if r <= 5 {
-			out = append(out, cuboidShape{r, dimOwner}, cuboidShape{r, dimMonth})
+			sh(r, fStatus, fMonth)
+			sh(r, fMonth)
+			sh(r, fOwner)
 		}
-		out = append(out, cuboidShape{r, 0})
+		sh(r)
 	}
-	for l := 0; l < levels; l++ {
-		for _, d := range []dimMask{dimKind, dimStatus, dimSegment, dimOwner, dimMonth, 0} {
-			out = append(out, cuboidShape{-1, d | regionBit(l)})
+	for l := uint8(0); l < uint8(levels); l++ {
+		sh(-1, fOwner, fKind, fStatus, fSegment, fMonth, fRegion+l)
+		sh(-1, fStatus, fMonth, fRegion+l)
+		for _, f := range []uint8{fKind, fStatus, fSegment, fOwner, fMonth} {
+			sh(-1, f, fRegion+l)
 		}
+		sh(-1, fRegion+l)
 	}
-	out = append(out, cuboidShape{-1, dimAttrs})
-	for _, d := range []dimMask{dimKind | dimStatus | dimSegment, dimMonth | dimStatus, dimOwner | dimStatus, dimOwner | dimMonth} {
-		out = append(out, cuboidShape{-1, d})
-	}
+	sh(-1, fOwner, fKind, fStatus, fSegment, fMonth)
+	sh(-1, fOwner, fStatus, fMonth)
+	sh(-1, fKind, fStatus, fSegment)
+	sh(-1, fStatus, fMonth)
+	sh(-1, fOwner, fMonth)
 	return out
 }
+
+// cubeMergeMin is the fewest appended cells a cuboid merges, and 4× it the fewest
+// written or removed records that re-sort the records (tests lower it).
+var cubeMergeMin = 1024
+
+// cubeKeepAll keeps every cuboid however many cells it has (tests: every cuboid path).
+var cubeKeepAll = false
 
 // NewCube returns an empty cube keyed by the regions of the given indexes (at most
 // MaxCubeLevels, one per level; nil entries are skipped). Region assignment is the
@@ -344,93 +439,125 @@ func NewCube(indexes ...*RegionIndex) *Cube {
 		}
 		c.regions = append(c.regions, d)
 	}
-	c.st = c.newState(0)
-	c.st.finish()
+	c.st = c.newState()
+	c.finish(c.st)
 	return c
 }
 
-func (c *Cube) newState(n int) *cubeState {
-	all := dimAttrs
-	for l := range c.regions {
-		all |= regionBit(l)
-	}
-	st := &cubeState{status: newCubeDict(StatusWon, StatusLost), segment: newCubeDict(), owner: newCubeDict(),
-		recs: make(map[int64]cubeRec, n)}
-	st.cuboids = []*cuboid{newCuboid(CubeRes, all, n)}
-	return st
+func (c *Cube) newState() *cubeState {
+	return &cubeState{status: newCubeDict(StatusWon, StatusLost), segment: newCubeDict(), owner: newCubeDict(),
+		recs: newCubeRecords(len(c.regions))}
 }
 
-// finish sorts the base and builds the derived cuboids from it (after a load).
-func (st *cubeState) finish() {
-	base := st.cuboids[0]
-	if base.sorted != len(base.keys) {
-		remap := base.sort()
-		for id, r := range st.recs {
-			r.slot = remap[r.slot]
-			st.recs[id] = r
-		}
+// width returns the bits a key field takes: room for four times the codes given so far
+// (a month: any year up to 10922).
+func (c *Cube) width(st *cubeState, id uint8) uint8 {
+	dictWidth := func(n int) uint8 { return uint8(max(8, bits.Len(uint(4*n)))) }
+	switch id {
+	case fKind:
+		return 2
+	case fStatus:
+		return dictWidth(len(st.status.values))
+	case fSegment:
+		return dictWidth(len(st.segment.values))
+	case fOwner:
+		return dictWidth(len(st.owner.values))
+	case fMonth:
+		return 17
 	}
-	st.cuboids = st.cuboids[:1]
-	for _, sh := range cuboidShapes(bits.OnesCount16(uint16(base.dims & dimAllRegions))) {
-		// Build from the smallest cuboid built so far that holds the shape.
-		src := base
-		for _, cb := range st.cuboids[1:] {
-			if cb.dims&sh.dims == sh.dims && cb.res >= sh.res && len(cb.keys) < len(src.keys) {
-				src = cb
-			}
-		}
-		st.cuboids = append(st.cuboids, buildCuboid(sh, src))
-	}
+	return uint8(bits.Len(uint(len(c.regions[id-fRegion].codes))))
 }
 
-// buildCuboid rolls src up into a cuboid of shape sh: project every cell, sort, sum runs
-// of equal keys, index once (no map growth, no second pass).
-func buildCuboid(sh cuboidShape, src *cuboid) *cuboid {
-	type cell struct {
-		k cubeKey
-		a cubeAcc
+// domain returns the number of codes of field id given so far (0: too many to list).
+func (c *Cube) domain(st *cubeState, id uint8) int {
+	switch id {
+	case fKind:
+		return len(crm.Kinds)
+	case fStatus:
+		return len(st.status.values)
+	case fSegment:
+		return len(st.segment.values)
+	case fOwner:
+		return len(st.owner.values)
+	case fMonth:
+		return 0
 	}
-	cb := &cuboid{res: sh.res, dims: sh.dims}
-	proj := make([]cell, 0, len(src.keys))
-	for i := range src.keys {
-		if src.acc[i].records() != 0 {
-			proj = append(proj, cell{cb.project(&src.keys[i]), src.acc[i]})
+	return len(c.regions[id-fRegion].codes)
+}
+
+// finish sorts the records and builds the cuboids from them (after a load): each from the
+// smallest cuboid built before it that holds its dimensions, else from the records. A
+// cuboid with more than one cell per four records is dropped: reading the records costs
+// about as much, and it would cost the memory of a sum per record.
+func (c *Cube) finish(st *cubeState) {
+	recs := st.recs
+	recs.compact()
+	st.cuboids = nil
+	for _, sh := range cuboidShapes(len(c.regions)) {
+		cb := &cuboid{res: sh.res}
+		for _, id := range sh.fields {
+			cb.fields = append(cb.fields, cubeField{id, c.width(st, id)})
+			cb.dims |= fieldBit(id)
 		}
-	}
-	slices.SortFunc(proj, func(a, b cell) int { return compareKeys(&a.k, &b.k) })
-	n := 0
-	for i := range proj {
-		if i > 0 && proj[i].k == proj[n-1].k {
-			proj[n-1].a.add(&proj[i].a, 1)
+		if cb.bits() > 64 {
 			continue
 		}
-		proj[n] = proj[i]
-		n++
+		var src *cuboid
+		for _, o := range st.cuboids {
+			if o.dims&cb.dims == cb.dims && o.res >= cb.res && (src == nil || len(o.keys) < len(src.keys)) {
+				src = o
+			}
+		}
+		if src != nil {
+			cb.fill(func(yield func(*cubeKey, *cubeAcc), _ func()) {
+				for i, key := range src.keys {
+					k := src.unpack(key)
+					yield(&k, &src.acc[i])
+				}
+			})
+		} else {
+			cb.fill(func(yield func(*cubeKey, *cubeAcc), reset func()) {
+				last := ^uint64(0)
+				for s := range recs.sorted {
+					if cb.res >= 0 { // records in cell order: a new parent cell repeats no key
+						if p := packCell(recs.cell[s], cb.res); p != last {
+							last = p
+							reset()
+						}
+					}
+					k := recs.key(s, CubeRes)
+					a := accOf(&k, recs.cents[s])
+					yield(&k, &a)
+				}
+			})
+		}
+		if !cubeKeepAll && len(cb.keys)*4 > recs.live {
+			continue
+		}
+		st.cuboids = append(st.cuboids, cb)
 	}
-	cb.keys, cb.acc = make([]cubeKey, n), make([]cubeAcc, n)
-	cb.index = make(map[cubeKey]uint32, n)
-	for i := range proj[:n] {
-		cb.keys[i], cb.acc[i] = proj[i].k, proj[i].a
-		cb.index[proj[i].k] = uint32(i)
-	}
-	cb.sorted, cb.live = n, n
-	return cb
 }
 
-// keyOf returns the base key and measures of a located point.
-func (c *Cube) keyOf(st *cubeState, p *crm.Point) (cubeKey, cubeAcc, int64) {
-	k := cubeKey{cell: h3Parent(uint64(p.Cell), CubeRes), month: p.Month,
+// factOf returns what the cube keeps of a located point.
+func (c *Cube) factOf(st *cubeState, p *crm.Point) cubeFact {
+	f := cubeFact{cell: uint64(p.Cell), month: p.Month, cents: int64(math.Round(p.Revenue * 100)),
 		status: st.status.code(p.Status), segment: st.segment.code(p.Segment), owner: st.owner.code(p.Owner)}
+	f.x, f.y = Project(p.Lon, p.Lat)
 	if kc := crm.KindCode(p.Kind); kc > 0 {
-		k.kind = uint8(kc)
+		f.kind = uint8(kc)
 	}
 	for l, d := range c.regions {
 		if i := d.idx.Locate(orb.Point{p.Lon, p.Lat}); i >= 0 {
-			k.regions[l] = d.byIdx[i]
+			f.regions[l] = d.byIdx[i]
 		}
 	}
-	cents := int64(math.Round(p.Revenue * 100))
-	return k, accOf(&k, cents), cents
+	return f
+}
+
+// key returns the cube key of a record's facts (its cell at CubeRes).
+func (f *cubeFact) key() cubeKey {
+	return cubeKey{cell: h3Parent(f.cell, CubeRes), month: f.month, status: f.status, segment: f.segment, owner: f.owner,
+		regions: f.regions, kind: f.kind}
 }
 
 func accOf(k *cubeKey, cents int64) cubeAcc {
@@ -448,55 +575,27 @@ func accOf(k *cubeKey, cents int64) cubeAcc {
 
 // BeginLoad starts a reload (Observer).
 func (c *Cube) BeginLoad() ObserverLoad {
-	return &cubeLoad{c: c, st: c.newState(0)}
+	return &cubeLoad{c: c, st: c.newState()}
 }
 
-// cubeLoad collects the records of a load and builds the base by sorting them (no map
-// growth per record).
+// cubeLoad collects the records of a load into new record columns; Commit sorts them and
+// builds the cuboids.
 type cubeLoad struct {
-	c    *Cube
-	st   *cubeState
-	rows []loadRow
-}
-
-type loadRow struct {
-	k     cubeKey
-	id    int64
-	cents int64
+	c  *Cube
+	st *cubeState
 }
 
 func (l *cubeLoad) Add(p *crm.Point) {
 	if p.Located {
-		k, _, cents := l.c.keyOf(l.st, p)
-		l.rows = append(l.rows, loadRow{k, p.ID, cents})
+		f := l.c.factOf(l.st, p)
+		l.st.recs.add(p.ID, &f)
 	}
 }
 
 func (l *cubeLoad) Commit() {
-	rows, st := l.rows, l.st
-	slices.SortFunc(rows, func(a, b loadRow) int { return compareKeys(&a.k, &b.k) })
-	base := st.cuboids[0]
-	st.recs = make(map[int64]cubeRec, len(rows))
-	for i := range rows {
-		r := &rows[i]
-		if i == 0 || r.k != rows[i-1].k {
-			base.keys = append(base.keys, r.k)
-			base.acc = append(base.acc, cubeAcc{})
-		}
-		slot := uint32(len(base.keys) - 1)
-		a := accOf(&r.k, r.cents)
-		base.acc[slot].add(&a, 1)
-		st.recs[r.id] = cubeRec{slot: slot, cents: r.cents}
-	}
-	l.rows = nil
-	base.index = make(map[cubeKey]uint32, len(base.keys))
-	for i := range base.keys {
-		base.index[base.keys[i]] = uint32(i)
-	}
-	base.sorted, base.live = len(base.keys), len(base.keys)
-	st.finish()
+	l.c.finish(l.st)
 	l.c.mu.Lock()
-	l.c.st = st
+	l.c.st = l.st
 	l.c.version++
 	l.c.mu.Unlock()
 }
@@ -507,23 +606,36 @@ func (c *Cube) Apply(p *crm.Point) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.st
-	base := st.cuboids[0]
-	if r, ok := st.recs[p.ID]; ok {
-		k := base.keys[r.slot]
-		a := accOf(&k, r.cents)
+	recs := st.recs
+	s, had := recs.find(p.ID)
+	if had {
+		k := recs.key(int(s), CubeRes)
+		a := accOf(&k, recs.cents[s])
 		for _, cb := range st.cuboids {
-			cb.add(cb.project(&k), &a, -1)
+			cb.add(&k, &a, -1)
 		}
-		delete(st.recs, p.ID)
 	}
 	if p.Located {
-		k, a, cents := c.keyOf(st, p)
-		for i, cb := range st.cuboids {
-			slot := cb.add(cb.project(&k), &a, 1)
-			if i == 0 {
-				st.recs[p.ID] = cubeRec{slot: slot, cents: cents}
+		f := c.factOf(st, p)
+		switch {
+		case had && (int(s) >= recs.sorted || recs.cell[s] == f.cell): // the same place in the order
+			recs.set(s, &f)
+		default:
+			if had {
+				recs.remove(p.ID, s)
 			}
+			recs.tail[p.ID] = recs.add(p.ID, &f)
 		}
+		k := f.key()
+		a := accOf(&k, f.cents)
+		for _, cb := range st.cuboids {
+			cb.add(&k, &a, 1)
+		}
+	} else if had {
+		recs.remove(p.ID, s)
+	}
+	if recs.needsCompact() {
+		recs.compact()
 	}
 	c.version++
 }
@@ -568,24 +680,28 @@ func (c *Cube) PopulationLevels() []string {
 
 // CubeStats describes the cube's size.
 type CubeStats struct {
-	Records  int
-	Cuboids  []CuboidStats
-	Versions uint64
+	Records     int
+	RecordBytes int64 // the record columns
+	Cuboids     []CuboidStats
+	Versions    uint64
 }
 
 // CuboidStats describes one cuboid.
 type CuboidStats struct {
-	Name  string
-	Cells int
+	Name   string
+	Cells  int
+	Bytes  int64
+	Broken bool // a code outgrew its key field: unused until the next load
 }
 
 // Stats returns the cube's sizes.
 func (c *Cube) Stats() CubeStats {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	s := CubeStats{Records: len(c.st.recs), Versions: c.version}
+	s := CubeStats{Records: c.st.recs.live, RecordBytes: c.st.recs.bytes(), Versions: c.version}
 	for _, cb := range c.st.cuboids {
-		s.Cuboids = append(s.Cuboids, CuboidStats{Name: c.cuboidName(cb), Cells: cb.live})
+		s.Cuboids = append(s.Cuboids, CuboidStats{Name: c.cuboidName(cb), Cells: cb.live,
+			Bytes: int64(cap(cb.keys))*8 + int64(cap(cb.acc))*int64(unsafe.Sizeof(cubeAcc{})) + int64(len(cb.tail))*16, Broken: cb.broken})
 	}
 	return s
 }

@@ -2,7 +2,6 @@ package olap
 
 import (
 	"math"
-	"slices"
 	"sync"
 
 	"github.com/gcrm/gcrm/geo"
@@ -27,29 +26,70 @@ func cellRadiusDeg(r int) float64 {
 	return radiusDeg[r]
 }
 
-// scanBound answers a bbox query mostly from pre-aggregated cells: the cells of a cuboid
-// lying wholly inside the bbox (centre plus radius) are summed as they are; the points of
-// the other cells are read from the point columns along the bbox's edges only (a point of
-// a cell that is not wholly inside lies within two radii of the edge). ok is false when
-// the bbox is too small (or too close to a pole) for cells to help: then read the points.
-func (c *Cube) scanBound(st *cubeState, snap *Snapshot, b orb.Bound, need dimMask, res int, m *match, g *grouper) (string, int, bool) {
+// h3Range returns the smallest and largest index of the descendants at resolution r of
+// cell f: in index order they are exactly the cells at r between the two.
+func h3Range(f uint64, r int) (lo, hi uint64) {
+	q := h3Res(f)
+	base := f&^(0xf<<52) | uint64(r)<<52
+	digits := uint64(1)<<(uint(15-q)*3) - 1 // digits q+1..15
+	below := uint64(1)<<(uint(15-r)*3) - 1  // digits r+1..15
+	return base&^digits | below, base | digits
+}
+
+// scanBound answers a bbox query: the cells of a cuboid lying wholly inside the bbox
+// (cell centre ± radius) are summed as they are, and the records of every other cell near
+// the bbox are read one by one and kept when their position is inside. The records are in
+// cell order, so those near the bbox are the index ranges under a few coarse cells
+// covering it, and the records of an inside cell are one range that is skipped at once.
+// Without a cuboid fit for the bbox (too small for cells, or no cuboid holds the
+// dimensions) every record near the bbox is read. Edges are decided on the 32-bit
+// web-mercator position (±1 cm), as the engine does.
+func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *match, g *grouper) (string, int) {
+	recs := st.recs
+	var box rect
+	box.x0, box.y0 = Project(b.Min[0], b.Max[1])
+	box.x1, box.y1 = Project(b.Max[0], b.Min[1])
 	w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
 	latMax := math.Max(math.Abs(b.Min[1]), math.Abs(b.Max[1]))
 	if latMax > 80 || w > 180 {
-		return "", 0, false
+		return "points", c.scanRecords(st, []span{{0, recs.sorted}}, res, m, g, &box)
 	}
 	lonScale := func(rad float64) float64 { return rad / math.Cos((latMax+rad)*math.Pi/180) }
-	rc := -1
-	for r := max(res, 0); r <= CubeRes; r++ {
+	// The cuboid of the inside cells: cells at most 1/8 of the bbox across.
+	var cb *cuboid
+	for r := max(res, 0); r <= CubeRes && cb == nil; r++ {
 		if rad := cellRadiusDeg(r); 8*lonScale(rad) <= w && 8*rad <= h {
-			rc = r
-			break
+			for _, o := range st.cuboids {
+				if !o.broken && o.dims&need == need && o.res >= r && (cb == nil || len(o.keys) < len(cb.keys)) {
+					cb = o
+				}
+			}
 		}
 	}
-	if rc < 0 {
-		return "", 0, false
+	// The coarse cells covering the bbox: two resolutions above the cuboid's, or about
+	// the bbox's size.
+	q := 0
+	if cb != nil {
+		q = max(0, cb.res-2)
+	} else {
+		size := max(h, w*math.Cos(latMax*math.Pi/180))
+		for q < CubeRes && cellRadiusDeg(q+1) >= size/2 {
+			q++
+		}
 	}
-	cb := c.choose(st, need, rc)
+	qr, qrLon := cellRadiusDeg(q), lonScale(cellRadiusDeg(q))
+	loop := h3.GeoLoop{
+		{Lat: math.Max(-89, b.Min[1]-qr), Lng: math.Max(-180, b.Min[0]-qrLon)}, {Lat: math.Max(-89, b.Min[1]-qr), Lng: math.Min(180, b.Max[0]+qrLon)},
+		{Lat: math.Min(89, b.Max[1]+qr), Lng: math.Min(180, b.Max[0]+qrLon)}, {Lat: math.Min(89, b.Max[1]+qr), Lng: math.Max(-180, b.Min[0]-qrLon)},
+	}
+	var cover []uint64
+	for _, cell := range h3.PolygonToCells(h3.GeoPolygon{GeoLoop: loop}, q) {
+		cover = append(cover, uint64(cell))
+	}
+	recSpans := recordSpans(recs, cover)
+	if cb == nil {
+		return "points", c.scanRecords(st, recSpans, res, m, g, &box)
+	}
 	rad := cellRadiusDeg(cb.res)
 	radLon := lonScale(rad)
 	inside := map[uint64]bool{}
@@ -62,71 +102,61 @@ func (c *Cube) scanBound(st *cubeState, snap *Snapshot, b orb.Bound, need dimMas
 		}
 		return v
 	}
+	// The inside cells, from the cuboid.
 	read := 0
-	add := func(i int) {
-		k, a := &cb.keys[i], &cb.acc[i]
-		if a.n[0]|a.n[1]|a.n[2] == 0 || !isInside(k.cell) || !m.ok(k) {
+	visit := func(i int) {
+		a := &cb.acc[i]
+		if a.n[0]|a.n[1]|a.n[2] == 0 {
 			return
 		}
-		g.add(k, a)
-	}
-	// The cells inside: index ranges under the coarser cells covering the bbox.
-	q := max(0, rc-2)
-	qr, qrLon := cellRadiusDeg(q), lonScale(cellRadiusDeg(q))
-	loop := h3.GeoLoop{
-		{Lat: math.Max(-89, b.Min[1]-qr), Lng: math.Max(-180, b.Min[0]-qrLon)}, {Lat: math.Max(-89, b.Min[1]-qr), Lng: math.Min(180, b.Max[0]+qrLon)},
-		{Lat: math.Min(89, b.Max[1]+qr), Lng: math.Min(180, b.Max[0]+qrLon)}, {Lat: math.Min(89, b.Max[1]+qr), Lng: math.Max(-180, b.Min[0]-qrLon)},
-	}
-	type span struct{ lo, hi uint64 }
-	var spans []span
-	for _, cell := range h3.PolygonToCells(h3.GeoPolygon{GeoLoop: loop}, q) {
-		lo, hi := h3Range(uint64(cell), cb.res)
-		spans = append(spans, span{lo, hi})
-	}
-	slices.SortFunc(spans, func(a, b span) int { return cmp64(a.lo, b.lo) })
-	sorted := cb.keys[:cb.sorted]
-	next := 0
-	for _, sp := range spans {
-		from, _ := slices.BinarySearchFunc(sorted, sp.lo, func(k cubeKey, v uint64) int { return cmp64(k.cell, v) })
-		from = max(from, next)
-		to := from
-		for to < len(sorted) && sorted[to].cell <= sp.hi {
-			add(to)
-			to++
+		if k := cb.unpack(cb.keys[i]); isInside(k.cell) && m.ok(&k) {
+			g.add(&k, a)
 		}
-		read += to - from
-		next = max(next, to)
+	}
+	spans := c.spans(st, cb, m, cover)
+	for _, sp := range spans {
+		for i := sp.lo; i < sp.hi; i++ {
+			visit(i)
+		}
 	}
 	for i := cb.sorted; i < len(cb.keys); i++ {
-		add(i)
+		visit(i)
 	}
-	read += len(cb.keys) - cb.sorted
-	// The points of the other cells: the strips along the edges, two radii wide.
-	base := st.cuboids[0]
-	visit := func(r *Row) {
-		rec, ok := st.recs[r.ID]
-		if !ok {
-			return
-		}
+	read += spanLen(spans) + len(cb.keys) - cb.sorted
+	// The records of the other cells.
+	kres := CubeRes
+	if res > CubeRes {
+		kres = geo.CellResolution
+	}
+	one := func(s int) {
 		read++
-		k := base.keys[rec.slot]
-		if isInside(h3Parent(k.cell, cb.res)) || !m.ok(&k) {
+		if recs.kind[s] == deadKind || !box.has(recs.x[s], recs.y[s]) {
 			return
 		}
-		a := accOf(&k, rec.cents)
+		k := recs.key(s, kres)
+		if !m.ok(&k) {
+			return
+		}
+		a := accOf(&k, recs.cents[s])
 		g.add(&k, &a)
 	}
-	x0, y0 := Project(b.Min[0], b.Max[1])
-	x1, y1 := Project(b.Max[0], b.Min[1])
-	ix0, iy0 := Project(b.Min[0]+2*radLon, b.Max[1]-2*rad)
-	ix1, iy1 := Project(b.Max[0]-2*radLon, b.Min[1]+2*rad)
-	if ix0 > ix1 || iy0 > iy1 || ix0 <= x0 || iy0 <= y0 || ix1 >= x1 || iy1 >= y1 {
-		scanRect(snap, x0, y0, x1, y1, visit)
-	} else {
-		scanRect(snap, x0, y0, x1, iy0-1, visit)   // north
-		scanRect(snap, x0, iy1+1, x1, y1, visit)   // south
-		scanRect(snap, x0, iy0, ix0-1, iy1, visit) // west
-		scanRect(snap, ix1+1, iy0, x1, iy1, visit) // east
+	for _, sp := range recSpans {
+		for s := sp.lo; s < sp.hi; {
+			if p := h3Parent(recs.cell[s], cb.res); isInside(p) {
+				_, hi := h3Range(p, geo.CellResolution)
+				if n := upperBound(recs.cell[s:sp.hi], hi); n > 0 {
+					s += n // the whole cell: counted by the cuboid
+					continue
+				}
+			}
+			one(s)
+			s++
+		}
 	}
-	return c.cuboidName(cb) + " + edge points", read, true
+	for s := recs.sorted; s < recs.len(); s++ {
+		if recs.kind[s] != deadKind && !isInside(h3Parent(recs.cell[s], cb.res)) {
+			one(s)
+		}
+	}
+	return c.cuboidName(cb) + " + edge points", read
 }

@@ -264,6 +264,7 @@ type CubeResult struct {
 // match is a query's filter compiled against one cube state.
 type match struct {
 	kinds   uint8
+	kindSet bool // kinds comes from a filter
 	sets    []cubeSet
 	months  map[int32]bool
 	cells   []uint64 // any of these (h3 filter); each with its own resolution
@@ -315,6 +316,60 @@ func (m *match) ok(k *cubeKey) bool {
 	return true
 }
 
+// values returns the codes m allows for key field id, ascending; false when m does not
+// constrain the field.
+func (m *match) values(id uint8) ([]uint64, bool) {
+	var out []uint64
+	switch id {
+	case fKind:
+		if !m.kindSet {
+			return nil, false
+		}
+		for k := range 8 {
+			if m.kinds&(1<<k) != 0 {
+				out = append(out, uint64(k))
+			}
+		}
+		return out, true
+	case fMonth:
+		if m.months == nil {
+			return nil, false
+		}
+		for mo := range m.months {
+			out = append(out, uint64(uint32(mo)))
+		}
+		slices.Sort(out)
+		return out, true
+	}
+	field := int(id) - int(fStatus) // status 0, segment 1, owner 2, region level l 3+l
+	if id >= fRegion {
+		field = 3 + int(id-fRegion)
+	}
+	var in []bool
+	found := false
+	for i := range m.sets {
+		if m.sets[i].field != field {
+			continue
+		}
+		if !found {
+			in, found = slices.Clone(m.sets[i].in), true
+			continue
+		}
+		for v := range in {
+			in[v] = in[v] && v < len(m.sets[i].in) && m.sets[i].in[v]
+		}
+	}
+	if !found {
+		return nil, false
+	}
+	for v, ok := range in {
+		if ok {
+			out = append(out, uint64(v))
+		}
+	}
+	return out, true
+}
+
 func (c *Cube) levelIndex(level string) int {
 	for i, d := range c.regions {
 		if d.level == level {
@@ -351,6 +406,7 @@ func (c *Cube) compile(st *cubeState, q *CubeQuery) (m *match, need dimMask, res
 				}
 			}
 			m.kinds &= bits
+			m.kindSet = true
 			need |= dimKind
 		case "status":
 			addSet(0, dictFn(st.status), len(st.status.values), f.Values)
@@ -510,10 +566,11 @@ func (g *grouper) add(k *cubeKey, a *cubeAcc) {
 	g.last, g.lastAt = gk, i
 }
 
-// Query answers q from the pre-aggregated cells, or from the point columns of snap when q
-// has a bbox or groups/filters by an H3 resolution finer than CubeRes (snap may be nil
-// otherwise). Rows are sorted by their dimension values. Returns EINVALID for a query that
-// fails Check.
+// Query answers q from the pre-aggregated cells, or from the cube's record columns when
+// no cuboid holds what q groups and filters by (an H3 resolution finer than CubeRes, a
+// bbox's edges, several attributes with space). snap is not read (the cube keeps its own
+// records; it may be nil). Rows are sorted by their dimension values. Returns EINVALID for
+// a query that fails Check.
 func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 	if err := q.Check(c.Levels()); err != nil {
 		return nil, err
@@ -526,23 +583,21 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 	switch {
 	case m.none:
 		source = "none"
-	case q.Bound != nil || res > CubeRes:
-		if snap == nil {
-			c.mu.RUnlock()
-			return nil, geo.Errorf(geo.EINTERNAL, "cube: a bbox or a resolution finer than %d needs the engine's points", CubeRes)
-		}
-		if q.Bound != nil && res <= CubeRes {
-			var ok bool
-			if source, read, ok = c.scanBound(st, snap, *q.Bound, need, res, m, g); ok {
-				break
-			}
-		}
-		source = "points"
-		read = c.scanPoints(st, snap, q.Bound, res, m, g)
+	case q.Bound != nil:
+		source, read = c.scanBound(st, *q.Bound, need, res, m, g)
 	default:
-		cb := c.choose(st, need, res)
-		source = c.cuboidName(cb)
-		read = scanCuboid(cb, m, g)
+		var cells []uint64
+		if m.cellsOK {
+			cells = m.cells
+		}
+		cb, spans := c.plan(st, m, need, res, cells)
+		if cb == nil {
+			source = "points"
+			read = c.scanRecords(st, spans, res, m, g, nil)
+		} else {
+			source = c.cuboidName(cb)
+			read = scanCuboid(cb, spans, m, g)
+		}
 	}
 	// Sort the groups by their values without formatting them first: H3 cells and months
 	// sort as numbers (same order as their text), other codes by the rank of their text.
@@ -618,128 +673,203 @@ func rankOf(values []string) []uint32 {
 	return ranks
 }
 
-// scanCuboid groups the cells of cb that m keeps; with an h3 filter it reads only the
-// sorted ranges of the filter cells' descendants (plus the unsorted cells of later writes).
-func scanCuboid(cb *cuboid, m *match, g *grouper) int {
+// span is a range [lo, hi) of sorted slots (of a cuboid or of the records).
+type span struct{ lo, hi int }
+
+func spanLen(spans []span) int {
+	n := 0
+	for _, sp := range spans {
+		n += sp.hi - sp.lo
+	}
+	return n
+}
+
+// mergeSpans sorts spans and joins overlapping ones.
+func mergeSpans(spans []span) []span {
+	slices.SortFunc(spans, func(a, b span) int { return a.lo - b.lo })
+	out := spans[:0]
+	for _, sp := range spans {
+		if sp.hi <= sp.lo {
+			continue
+		}
+		if n := len(out); n > 0 && sp.lo <= out[n-1].hi {
+			out[n-1].hi = max(out[n-1].hi, sp.hi)
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+// maxPrefixes bounds the key ranges one query looks up in a cuboid.
+const maxPrefixes = 4096
+
+// spans returns the sorted slots of cb that can hold cells m keeps: narrowed by the
+// leading key fields m constrains (a field m leaves free but a later one constrains is
+// enumerated when it has few codes), and, when every field is fixed, by the index range of
+// the descendants of each of cells (nil: no cell constraint). Cells appended since the
+// last sort are not included (scanCuboid reads them all).
+func (c *Cube) spans(st *cubeState, cb *cuboid, m *match, cells []uint64) []span {
+	prefixes := []uint64{0}
+	rest := cb.bits()
+	i := 0
+	for ; i < len(cb.fields); i++ {
+		f := cb.fields[i]
+		vals, ok := m.values(f.id)
+		if !ok {
+			later := cells != nil && cb.res >= 0
+			for _, g := range cb.fields[i+1:] {
+				if _, ok := m.values(g.id); ok {
+					later = true
+				}
+			}
+			n := c.domain(st, f.id)
+			if !later || n == 0 || n > 64 || len(prefixes)*n > maxPrefixes {
+				break
+			}
+			vals = make([]uint64, n)
+			for v := range vals {
+				vals[v] = uint64(v)
+			}
+		}
+		if len(prefixes)*len(vals) > maxPrefixes {
+			break
+		}
+		next := make([]uint64, 0, len(prefixes)*len(vals))
+		for _, p := range prefixes {
+			for _, v := range vals {
+				if v>>f.width == 0 {
+					next = append(next, p<<f.width|v)
+				}
+			}
+		}
+		prefixes = next
+		rest -= uint(f.width)
+	}
+	type krange struct{ lo, hi uint64 }
+	var ranges []krange
+	if i == len(cb.fields) && cb.res >= 0 && cells != nil && len(prefixes)*len(cells) <= 16*maxPrefixes {
+		bits := cellBits(cb.res)
+		for _, p := range prefixes {
+			for _, cell := range cells {
+				lo, hi := h3Parent(cell, cb.res), h3Parent(cell, cb.res)
+				if h3Res(cell) < cb.res {
+					lo, hi = h3Range(cell, cb.res)
+				}
+				ranges = append(ranges, krange{p<<bits | packCell(lo, cb.res), p<<bits | packCell(hi, cb.res)})
+			}
+		}
+	} else {
+		for _, p := range prefixes {
+			if rest >= 64 {
+				ranges = append(ranges, krange{0, ^uint64(0)})
+			} else {
+				ranges = append(ranges, krange{p << rest, p<<rest | (1<<rest - 1)})
+			}
+		}
+	}
+	sorted := cb.keys[:cb.sorted]
+	out := make([]span, 0, len(ranges))
+	for _, r := range ranges {
+		lo, _ := slices.BinarySearch(sorted, r.lo)
+		out = append(out, span{lo, lo + upperBound(sorted[lo:], r.hi)})
+	}
+	return mergeSpans(out)
+}
+
+// recordSpans returns the sorted record slots under cells (nil: all).
+func recordSpans(recs *cubeRecords, cells []uint64) []span {
+	if cells == nil {
+		return []span{{0, recs.sorted}}
+	}
+	out := make([]span, 0, len(cells))
+	for _, cell := range cells {
+		lo, hi := h3Range(cell, geo.CellResolution)
+		a, b := recs.cellSpan(lo, hi)
+		out = append(out, span{a, b})
+	}
+	return mergeSpans(out)
+}
+
+// plan picks what answers a query without a bbox: the cuboid (holding the needed
+// dimensions at resolution ≥ res) that reads the fewest cells, or the records (nil) when
+// no cuboid reads fewer than half as many cells as there are matching records; with the
+// slots to read.
+func (c *Cube) plan(st *cubeState, m *match, need dimMask, res int, cells []uint64) (*cuboid, []span) {
+	recSpans := recordSpans(st.recs, cells)
+	best := 2 * (spanLen(recSpans) + st.recs.len() - st.recs.sorted)
+	var bestCB *cuboid
+	var bestSpans []span
+	for _, cb := range st.cuboids {
+		if cb.broken || cb.dims&need != need || cb.res < res || len(cb.keys) >= best {
+			continue
+		}
+		sp := c.spans(st, cb, m, cells)
+		if cost := spanLen(sp) + len(cb.keys) - cb.sorted; cost < best || bestCB == nil && cost <= best {
+			best, bestCB, bestSpans = cost, cb, sp
+		}
+	}
+	if bestCB == nil {
+		return nil, recSpans
+	}
+	return bestCB, bestSpans
+}
+
+// scanCuboid groups the cells of cb in spans (and the cells appended since the last sort)
+// that m keeps. It returns the cells read.
+func scanCuboid(cb *cuboid, spans []span, m *match, g *grouper) int {
 	visit := func(from, to int) {
 		for i := from; i < to; i++ {
-			k, a := &cb.keys[i], &cb.acc[i]
-			if a.n[0]|a.n[1]|a.n[2] == 0 || !m.ok(k) {
+			a := &cb.acc[i]
+			if a.n[0]|a.n[1]|a.n[2] == 0 {
 				continue
 			}
-			g.add(k, a)
+			if k := cb.unpack(cb.keys[i]); m.ok(&k) {
+				g.add(&k, a)
+			}
 		}
 	}
-	if !m.cellsOK || cb.res < 0 {
-		visit(0, len(cb.keys))
-		return len(cb.keys)
-	}
-	type span struct{ lo, hi uint64 }
-	var spans []span
-	for _, f := range m.cells {
-		lo, hi := h3Range(f, cb.res)
-		spans = append(spans, span{lo, hi})
-	}
-	slices.SortFunc(spans, func(a, b span) int { return cmp64(a.lo, b.lo) })
-	read, next := 0, 0
-	sorted := cb.keys[:cb.sorted]
 	for _, sp := range spans {
-		from, _ := slices.BinarySearchFunc(sorted, sp.lo, func(k cubeKey, v uint64) int { return cmp64(k.cell, v) })
-		from = max(from, next) // nested or repeated filter cells: each cell once
-		to := from
-		for to < len(sorted) && sorted[to].cell <= sp.hi {
-			to++
-		}
-		visit(from, to)
-		read += to - from
-		next = max(next, to)
+		visit(sp.lo, sp.hi)
 	}
 	visit(cb.sorted, len(cb.keys))
-	return read + len(cb.keys) - cb.sorted
+	return spanLen(spans) + len(cb.keys) - cb.sorted
 }
 
-// h3Range returns the smallest and largest index of the descendants at resolution r of
-// cell f: in index order they are exactly the cells at r between the two.
-func h3Range(f uint64, r int) (lo, hi uint64) {
-	q := h3Res(f)
-	base := f&^(0xf<<52) | uint64(r)<<52
-	digits := uint64(1)<<(uint(15-q)*3) - 1 // digits q+1..15
-	below := uint64(1)<<(uint(15-r)*3) - 1  // digits r+1..15
-	return base&^digits | below, base | digits
-}
+// rect is a web-mercator rectangle, edges included.
+type rect struct{ x0, y0, x1, y1 uint32 }
 
-// choose returns the cuboid with the fewest cells that has every needed dimension and at
-// least resolution res (-1: any).
-func (c *Cube) choose(st *cubeState, need dimMask, res int) *cuboid {
-	best := st.cuboids[0]
-	for _, cb := range st.cuboids[1:] {
-		if cb.dims&need == need && cb.res >= res && len(cb.keys) < len(best.keys) {
-			best = cb
-		}
+func (r *rect) has(x, y uint32) bool { return x >= r.x0 && x <= r.x1 && y >= r.y0 && y <= r.y1 }
+
+// scanRecords groups the records in spans (and those written since the last sort) that m
+// keeps and that lie in box (nil: anywhere). res > CubeRes groups by the record's own
+// cell. It returns the records read.
+func (c *Cube) scanRecords(st *cubeState, spans []span, res int, m *match, g *grouper, box *rect) int {
+	recs := st.recs
+	kres := CubeRes
+	if res > CubeRes {
+		kres = geo.CellResolution
 	}
-	return best
-}
-
-// scanPoints groups the engine's points inside bound (nil: all) by what the cube knows of
-// each record; res > CubeRes replaces the cell by the point's own cell.
-func (c *Cube) scanPoints(st *cubeState, snap *Snapshot, bound *orb.Bound, res int, m *match, g *grouper) int {
-	base := st.cuboids[0]
-	read := 0
-	visit := func(r *Row) {
-		rec, ok := st.recs[r.ID]
-		if !ok {
-			return // applied to the engine but not (yet) to the cube, or gone
+	visit := func(s int) {
+		if recs.kind[s] == deadKind || box != nil && !box.has(recs.x[s], recs.y[s]) {
+			return
 		}
-		read++
-		k := base.keys[rec.slot]
-		if res > CubeRes {
-			k.cell = r.Cell
-		}
+		k := recs.key(s, kres)
 		if !m.ok(&k) {
 			return
 		}
-		a := accOf(&k, rec.cents)
+		a := accOf(&k, recs.cents[s])
 		g.add(&k, &a)
 	}
-	if bound == nil {
-		snap.Each(Tile{}, snap.Compile(Filter{}), visit)
-		return read
-	}
-	x0, y0 := Project(bound.Min[0], bound.Max[1])
-	x1, y1 := Project(bound.Max[0], bound.Min[1])
-	scanRect(snap, x0, y0, x1, y1, visit)
-	return read
-}
-
-// scanRect calls fn for every point whose web-mercator position lies in [x0, x1] × [y0, y1].
-func scanRect(snap *Snapshot, x0, y0, x1, y1 uint32, fn func(*Row)) {
-	if x0 > x1 || y0 > y1 {
-		return
-	}
-	all := snap.Compile(Filter{})
-	// A zoom where the rectangle spans at most a few tiles a side.
-	z := 0
-	for z < 20 && (x1-x0)>>(31-z) == 0 && (y1-y0)>>(31-z) == 0 {
-		z++
-	}
-	s := uint(32 - z)
-	for ty := y0 >> s; ty <= y1>>s; ty++ {
-		for tx := x0 >> s; tx <= x1>>s; tx++ {
-			t := Tile{Z: z, X: tx, Y: ty}
-			inside := z > 0 && tx<<s >= x0 && ty<<s >= y0 && uint64(tx+1)<<s-1 <= uint64(x1) && uint64(ty+1)<<s-1 <= uint64(y1)
-			snap.Each(t, all, func(r *Row) {
-				if inside || (r.X >= x0 && r.X <= x1 && r.Y >= y0 && r.Y <= y1) {
-					fn(r)
-				}
-			})
-			if tx == x1>>s {
-				break
-			}
-		}
-		if ty == y1>>s {
-			break
+	for _, sp := range spans {
+		for s := sp.lo; s < sp.hi; s++ {
+			visit(s)
 		}
 	}
+	for s := recs.sorted; s < recs.len(); s++ {
+		visit(s)
+	}
+	return spanLen(spans) + recs.len() - recs.sorted
 }
 
 // format returns the dimension values of a group.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,14 +121,25 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 	if err := engine.Load(ctx, crm.NewStore(db)); err != nil {
 		return err
 	}
-	runtime.GC()
+	load := time.Since(t0)
 	st := cube.Stats()
-	cells := 0
+	cells, broken := 0, 0
+	cuboidBytes := int64(0)
 	for _, c := range st.Cuboids {
 		cells += c.Cells
+		cuboidBytes += c.Bytes
+		if c.Broken {
+			broken++
+		}
 	}
-	fmt.Fprintf(out, "engine + cube loaded: %d records in %.1fs; RSS %s; %d cuboids, %d cells (base %d)\n",
-		st.Records, time.Since(t0).Seconds(), benchCubeRSS(), len(st.Cuboids), cells, st.Cuboids[0].Cells)
+	fmt.Fprintf(out, "engine + cube loaded: %d records in %.1fs; %d cuboids, %d cells (%d broken); cube: records %.0f MB + cuboids %.0f MB; engine base columns %.0f MB\n",
+		st.Records, load.Seconds(), len(st.Cuboids), cells, broken, float64(st.RecordBytes)/1e6, float64(cuboidBytes)/1e6, float64(engine.Snapshot().Stats().BaseBytes)/1e6)
+	fmt.Fprintf(out, "memory: %s\n", benchCubeMemory())
+	if e.getenv("GCRM_BENCH_CUBOIDS") != "" {
+		for _, c := range st.Cuboids {
+			fmt.Fprintf(out, "  %-45s %10d cells %8.1f MB\n", c.Name, c.Cells, float64(c.Bytes)/1e6)
+		}
+	}
 	pops := map[string]map[string]float64{}
 	levels := cube.Levels()
 
@@ -183,7 +195,8 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 		}
 		fmt.Fprintf(out, "round %d done\n", r)
 	}
-	fmt.Fprintf(out, "\n%-40s %7s %10s %10s %10s %10s %9s\n", "category", "queries", "cube p50", "cube p99", "SQL p50", "SQL p99", "SQL/cube")
+	fmt.Fprintf(out, "memory after the queries: %s\n", benchCubeMemory())
+	fmt.Fprintf(out, "\n%-60s %7s %10s %10s %10s %10s %9s\n", "category", "queries", "cube p50", "cube p99", "SQL p50", "SQL p99", "SQL/cube")
 	var allCube, allSQL []time.Duration
 	var rollCube []time.Duration
 	var ratios []float64
@@ -192,14 +205,14 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 		sp50, sp99 := benchPct(res[i].sql, 50), benchPct(res[i].sql, 99)
 		ratio := float64(sp50) / float64(max(cp50, time.Microsecond))
 		ratios = append(ratios, ratio)
-		fmt.Fprintf(out, "%-40s %7d %9.3fms %9.3fms %9.1fms %9.1fms %8.0f×\n", c.name, len(c.queries), cubeMs(cp50), cubeMs(cp99), cubeMs(sp50), cubeMs(sp99), ratio)
+		fmt.Fprintf(out, "%-60s %7d %9.3fms %9.3fms %9.1fms %9.1fms %8.0f×\n", c.name, len(c.queries), cubeMs(cp50), cubeMs(cp99), cubeMs(sp50), cubeMs(sp99), ratio)
 		allCube, allSQL = append(allCube, res[i].cube...), append(allSQL, res[i].sql...)
 		if !strings.Contains(c.name, "bbox") {
 			rollCube = append(rollCube, res[i].cube...)
 		}
 	}
 	slices.Sort(ratios)
-	fmt.Fprintf(out, "%-40s %7d %9.3fms %9.3fms %9.1fms %9.1fms %8.0f×\n", "all", total, cubeMs(benchPct(allCube, 50)), cubeMs(benchPct(allCube, 99)),
+	fmt.Fprintf(out, "%-60s %7d %9.3fms %9.3fms %9.1fms %9.1fms %8.0f×\n", "all", total, cubeMs(benchPct(allCube, 50)), cubeMs(benchPct(allCube, 99)),
 		cubeMs(benchPct(allSQL, 50)), cubeMs(benchPct(allSQL, 99)), float64(benchPct(allSQL, 50))/float64(benchPct(allCube, 50)))
 	fmt.Fprintf(out, "\ncube over %d customers: roll-ups (no bbox) p99 %.2f ms; all queries p50 %.3f ms vs PostGIS GROUP BY p50 %.0f ms: %.0f× faster (median per-category ratio %.0f×, worst %.0f×)\n",
 		st.Records, cubeMs(benchPct(rollCube, 99)), cubeMs(benchPct(allCube, 50)), cubeMs(benchPct(allSQL, 50)),
@@ -243,18 +256,31 @@ func benchCubeQueries(r *rand.Rand, n int, snap *olap.Snapshot) []struct {
 		all := []string{"records", "customers", "revenue", "won", "lost", "conversion_rate", "revenue_per_customer"}
 		return all[:2+r.IntN(len(all)-1)]
 	}
-	filter := func() []olap.CubeFilter {
-		switch r.IntN(4) {
+	// One attribute (segment, kind or status), or a month range and status won/lost.
+	filter1 := func() []olap.CubeFilter {
+		switch r.IntN(3) {
 		case 0:
 			return []olap.CubeFilter{{Dim: olap.CubeDim{Name: "segment"}, Values: []string{benchSegments[r.IntN(len(benchSegments))]}}}
 		case 1:
 			return []olap.CubeFilter{{Dim: olap.CubeDim{Name: "kind"}, Values: []string{"lead", "prospect"}[:1+r.IntN(2)]}}
-		case 2:
-			y := 2022 + r.IntN(3)
-			return []olap.CubeFilter{{Dim: olap.CubeDim{Name: "month"}, Values: []string{fmt.Sprintf("%d-%02d", y, 1+r.IntN(6)), fmt.Sprintf("%d-%02d", y, 7+r.IntN(6))}},
-				{Dim: olap.CubeDim{Name: "status"}, Values: []string{"won", "lost"}}}
 		}
 		return []olap.CubeFilter{{Dim: olap.CubeDim{Name: "status"}, Values: []string{benchStatuses[r.IntN(len(benchStatuses))]}}}
+	}
+	filter2 := func() []olap.CubeFilter {
+		y := 2022 + r.IntN(3)
+		var months []string
+		from, to := 1+r.IntN(6), 7+r.IntN(6)
+		for m := from; m <= to; m++ {
+			months = append(months, fmt.Sprintf("%d-%02d", y, m))
+		}
+		return []olap.CubeFilter{{Dim: olap.CubeDim{Name: "month"}, Values: months},
+			{Dim: olap.CubeDim{Name: "status"}, Values: []string{"won", "lost"}}}
+	}
+	filter := func() []olap.CubeFilter {
+		if r.IntN(4) == 0 {
+			return filter2()
+		}
+		return filter1()
 	}
 	type cat = struct {
 		name    string
@@ -270,15 +296,21 @@ func benchCubeQueries(r *rand.Rand, n int, snap *olap.Snapshot) []struct {
 	}
 	h3 := func(lo, hi int) []olap.CubeDim { return []olap.CubeDim{{Name: "h3", Res: lo + r.IntN(hi-lo+1)}} }
 	add("by h3:0-3", func() *olap.CubeQuery { return &olap.CubeQuery{Measures: measures(), By: h3(0, 3)} })
-	add("by h3:4-5 + filter", func() *olap.CubeQuery { return &olap.CubeQuery{Measures: measures(), By: h3(4, 5), Filters: filter()} })
-	add("by h3:6-7 + filter", func() *olap.CubeQuery { return &olap.CubeQuery{Measures: measures(), By: h3(6, 7), Filters: filter()} })
+	const attr, monthStatus = " + 1 attribute (segment|kind|status)", " + month range & status won|lost"
+	add("by h3:4-5"+attr, func() *olap.CubeQuery { return &olap.CubeQuery{Measures: measures(), By: h3(4, 5), Filters: filter1()} })
+	add("by h3:4-5"+monthStatus, func() *olap.CubeQuery { return &olap.CubeQuery{Measures: measures(), By: h3(4, 5), Filters: filter2()} })
+	add("by h3:6-7"+attr, func() *olap.CubeQuery { return &olap.CubeQuery{Measures: measures(), By: h3(6, 7), Filters: filter1()} })
+	add("by h3:6-7"+monthStatus, func() *olap.CubeQuery { return &olap.CubeQuery{Measures: measures(), By: h3(6, 7), Filters: filter2()} })
 	add("by region:state × segment", func() *olap.CubeQuery {
 		return &olap.CubeQuery{Measures: measures(), By: []olap.CubeDim{{Name: "region", Level: "state"}, {Name: "segment"}}}
 	})
-	add("by region:county + filter", func() *olap.CubeQuery {
-		return &olap.CubeQuery{Measures: measures(), By: []olap.CubeDim{{Name: "region", Level: "county"}}, Filters: filter()}
+	add("by region:county"+attr, func() *olap.CubeQuery {
+		return &olap.CubeQuery{Measures: measures(), By: []olap.CubeDim{{Name: "region", Level: "county"}}, Filters: filter1()}
 	})
-	add("by segment|status|month|owner + filter", func() *olap.CubeQuery {
+	add("by region:county"+monthStatus, func() *olap.CubeQuery {
+		return &olap.CubeQuery{Measures: measures(), By: []olap.CubeDim{{Name: "region", Level: "county"}}, Filters: filter2()}
+	})
+	add("by an attribute + either filter", func() *olap.CubeQuery {
 		d := []string{"segment", "status", "month", "owner", "kind"}[r.IntN(5)]
 		return &olap.CubeQuery{Measures: measures(), By: []olap.CubeDim{{Name: d}}, Filters: filter()}
 	})
@@ -388,16 +420,22 @@ func benchCubeSeed(ctx context.Context, out interface{ Write([]byte) (int, error
 	return nil
 }
 
-// benchCubeRSS returns the process's resident memory from /proc (Linux), or "?".
-func benchCubeRSS() string {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "?"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			return strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:"))
+// benchCubeMemory reports the process's memory: peak and current resident set from /proc
+// (Linux; current after a GC that returns freed pages to the OS) and the Go heap in use.
+func benchCubeMemory() string {
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	status := map[string]string{"VmHWM": "?", "VmRSS": "?"}
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok {
+				if _, want := status[k]; want {
+					status[k] = strings.TrimSpace(v)
+				}
+			}
 		}
 	}
-	return "?"
+	return fmt.Sprintf("peak RSS (VmHWM) %s, RSS after GC %s, Go heap in use %.0f MB (HeapSys %.0f MB)",
+		status["VmHWM"], status["VmRSS"], float64(ms.HeapInuse)/1e6, float64(ms.HeapSys)/1e6)
 }

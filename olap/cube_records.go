@@ -1,0 +1,178 @@
+package olap
+
+import "slices"
+
+// deadKind marks the slot of a record that left the cube (or moved to another slot).
+const deadKind = 0xff
+
+// cubeRecords holds the facts of every record in the cube, one slot each, as columns (about
+// 61 bytes a record with two region levels). Slots [0, sorted) are ordered by H3 cell, so
+// the records under any cell are one contiguous range (found by binary search); records
+// written later are appended (the tail) and found by id through a small map. A removed
+// record's slot is marked dead. compact re-sorts everything when the tail grows.
+//
+// These columns replace a base cuboid keyed by every dimension: at resolution 9 such a
+// cuboid holds about one cell per record, so it cost a map entry, a 48-byte key and a
+// 48-byte sum per record without saving any reading.
+type cubeRecords struct {
+	cell                   []uint64 // H3 cell as the record has it (geo.CellResolution)
+	x, y                   []uint32 // web-mercator position (Project), for bbox edges
+	cents                  []int64
+	month                  []int32
+	status, segment, owner []uint32
+	regions                [MaxCubeLevels][]uint32 // only the cube's levels are filled
+	kind                   []uint8                 // deadKind: not a record any more
+	id                     []int64
+	byID                   []uint32         // slots [0, sorted) ordered by id
+	sorted                 int              // slots [0, sorted) are ordered by cell
+	tail                   map[int64]uint32 // id → slot, for the records written since
+	live, dead             int
+	levels                 int
+}
+
+// cubeFact is one record's facts (a row of cubeRecords).
+type cubeFact struct {
+	cell    uint64
+	x, y    uint32
+	cents   int64
+	month   int32
+	status  uint32
+	segment uint32
+	owner   uint32
+	regions [MaxCubeLevels]uint32
+	kind    uint8
+}
+
+func newCubeRecords(levels int) *cubeRecords {
+	return &cubeRecords{levels: levels, tail: map[int64]uint32{}}
+}
+
+func (r *cubeRecords) len() int { return len(r.kind) }
+
+// add appends a record in a new slot (unsorted until compact) and returns the slot.
+func (r *cubeRecords) add(id int64, f *cubeFact) uint32 {
+	s := uint32(len(r.kind))
+	r.cell = append(r.cell, f.cell)
+	r.x, r.y = append(r.x, f.x), append(r.y, f.y)
+	r.cents = append(r.cents, f.cents)
+	r.month = append(r.month, f.month)
+	r.status, r.segment, r.owner = append(r.status, f.status), append(r.segment, f.segment), append(r.owner, f.owner)
+	for l := 0; l < r.levels; l++ {
+		r.regions[l] = append(r.regions[l], f.regions[l])
+	}
+	r.kind = append(r.kind, f.kind)
+	r.id = append(r.id, id)
+	r.live++
+	return s
+}
+
+// set overwrites slot s with f (same id).
+func (r *cubeRecords) set(s uint32, f *cubeFact) {
+	r.cell[s], r.x[s], r.y[s], r.cents[s], r.month[s] = f.cell, f.x, f.y, f.cents, f.month
+	r.status[s], r.segment[s], r.owner[s], r.kind[s] = f.status, f.segment, f.owner, f.kind
+	for l := 0; l < r.levels; l++ {
+		r.regions[l][s] = f.regions[l]
+	}
+}
+
+// fact returns the facts of slot s.
+func (r *cubeRecords) fact(s uint32) cubeFact {
+	f := cubeFact{cell: r.cell[s], x: r.x[s], y: r.y[s], cents: r.cents[s], month: r.month[s],
+		status: r.status[s], segment: r.segment[s], owner: r.owner[s], kind: r.kind[s]}
+	for l := 0; l < r.levels; l++ {
+		f.regions[l] = r.regions[l][s]
+	}
+	return f
+}
+
+// key returns the cube key of slot s: its cell at resolution res (CubeRes, or finer for
+// the point queries) and its dimension codes.
+func (r *cubeRecords) key(s int, res int) cubeKey {
+	k := cubeKey{cell: h3Parent(r.cell[s], res), month: r.month[s], status: r.status[s], segment: r.segment[s],
+		owner: r.owner[s], kind: r.kind[s]}
+	for l := 0; l < r.levels; l++ {
+		k.regions[l] = r.regions[l][s]
+	}
+	return k
+}
+
+// find returns the live slot of id.
+func (r *cubeRecords) find(id int64) (uint32, bool) {
+	if s, ok := r.tail[id]; ok {
+		return s, true
+	}
+	i, ok := slices.BinarySearchFunc(r.byID, id, func(s uint32, id int64) int { return cmp64(uint64(r.id[s])^1<<63, uint64(id)^1<<63) })
+	if !ok || r.kind[r.byID[i]] == deadKind {
+		return 0, false
+	}
+	return r.byID[i], true
+}
+
+// remove marks slot s dead.
+func (r *cubeRecords) remove(id int64, s uint32) {
+	r.kind[s] = deadKind
+	delete(r.tail, id)
+	r.live--
+	r.dead++
+}
+
+// needsCompact says whether the tail and dead slots are worth a re-sort.
+func (r *cubeRecords) needsCompact() bool {
+	return len(r.kind)-r.sorted+r.dead > max(4*cubeMergeMin, r.len()/16)
+}
+
+// compact drops dead slots and orders every slot by cell, then builds byID.
+func (r *cubeRecords) compact() {
+	pairs := make([]pair, 0, r.live)
+	for s, k := range r.kind {
+		if k != deadKind {
+			pairs = append(pairs, pair{r.cell[s], uint32(s)})
+		}
+	}
+	radixSort(pairs)
+	r.cell, r.x, r.y = permute(r.cell, pairs), permute(r.x, pairs), permute(r.y, pairs)
+	r.cents, r.month = permute(r.cents, pairs), permute(r.month, pairs)
+	r.status, r.segment, r.owner = permute(r.status, pairs), permute(r.segment, pairs), permute(r.owner, pairs)
+	for l := 0; l < r.levels; l++ {
+		r.regions[l] = permute(r.regions[l], pairs)
+	}
+	r.kind, r.id = permute(r.kind, pairs), permute(r.id, pairs)
+	for i := range pairs {
+		pairs[i] = pair{uint64(r.id[i]) ^ 1<<63, uint32(i)}
+	}
+	radixSort(pairs)
+	r.byID = make([]uint32, len(pairs))
+	for i, p := range pairs {
+		r.byID[i] = p.i
+	}
+	r.sorted, r.live, r.dead = len(pairs), len(pairs), 0
+	r.tail = map[int64]uint32{}
+}
+
+// cellSpan returns the sorted slots [lo, hi) whose cell lies in [clo, chi].
+func (r *cubeRecords) cellSpan(clo, chi uint64) (int, int) {
+	cells := r.cell[:r.sorted]
+	lo, _ := slices.BinarySearch(cells, clo)
+	hi := lo + upperBound(cells[lo:], chi)
+	return lo, hi
+}
+
+// upperBound returns the number of leading values of s (sorted) that are ≤ v.
+func upperBound(s []uint64, v uint64) int {
+	lo, hi := 0, len(s)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s[m] <= v {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// bytes returns what the columns hold.
+func (r *cubeRecords) bytes() int64 {
+	per := 8 + 8 + 8 + 4 + 12 + 4*r.levels + 1 + 8
+	return int64(cap(r.kind))*int64(per) + int64(cap(r.byID))*4 + int64(len(r.tail))*16
+}

@@ -1,0 +1,184 @@
+package olap
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gcrm/gcrm/crm"
+	"github.com/gcrm/gcrm/geo"
+	"github.com/paulmach/orb"
+)
+
+// Packed keys give back the cell and codes they were packed from, and sort as H3 indexes
+// (cell ranges) within each dimension value.
+func TestCuboidPackRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 2000; i++ {
+		res := r.IntN(CubeRes + 1)
+		cb := &cuboid{res: res, fields: []cubeField{{fStatus, 8}, {fMonth, 17}}}
+		p := orb.Point{-180 + 360*r.Float64(), -85 + 170*r.Float64()}
+		cell := uint64(geo.CellOf(p, geo.CellResolution))
+		k := cubeKey{cell: cell, status: uint32(r.IntN(256)), month: int32(2020*12 + r.IntN(100))}
+		key, ok := cb.pack(&k)
+		if !ok {
+			t.Fatalf("%+v does not fit", k)
+		}
+		got := cb.unpack(key)
+		want := cubeKey{cell: h3Parent(cell, res), status: k.status, month: k.month}
+		if got != want || !geo.Cell(got.cell).IsValid() {
+			t.Fatalf("res %d: %+v packed and unpacked is %+v", res, want, got)
+		}
+		if res > 0 { // the parent's descendants hold this key
+			lo, hi := h3Range(h3Parent(cell, res-1), res)
+			k.cell = lo
+			klo, _ := cb.pack(&k)
+			k.cell = hi
+			khi, _ := cb.pack(&k)
+			if key < klo || key > khi {
+				t.Fatalf("res %d: key %x outside its parent's range %x..%x", res, key, klo, khi)
+			}
+		}
+	}
+	cb := &cuboid{res: 3, fields: []cubeField{{fStatus, 8}}}
+	if _, ok := cb.pack(&cubeKey{status: 256}); ok {
+		t.Fatal("a code wider than its field packed")
+	}
+}
+
+// Many writes (appended cells merged into cuboids, records re-sorted) leave every cuboid
+// and the records equal to those of a cube loaded from the final points, and a code that
+// outgrows its field retires the cuboid instead of corrupting it.
+func TestCube_MergesEqualRebuild(t *testing.T) {
+	defer CubeTestMode()()
+	r := rand.New(rand.NewPCG(5, 6))
+	point := func(id int64) crm.Point {
+		p := orb.Point{-100 + r.NormFloat64(), 38 + r.NormFloat64()}
+		return crm.Point{ID: id, Located: true, Lon: p[0], Lat: p[1], Cell: geo.CellOf(p, geo.CellResolution),
+			Kind: crm.Kinds[r.IntN(3)], Status: []string{"", "won", "lost", "open"}[r.IntN(4)], Segment: []string{"a", "b"}[r.IntN(2)],
+			Owner: fmt.Sprint("o", r.IntN(5)), Revenue: float64(r.IntN(100000)) / 100, Month: int32(2023*12 + r.IntN(30)), Rev: 1}
+	}
+	pts := map[int64]crm.Point{}
+	load := func() *Cube {
+		c := NewCube()
+		l := c.BeginLoad()
+		for _, p := range pts {
+			l.Add(&p)
+		}
+		l.Commit()
+		return c
+	}
+	for id := int64(1); id <= 3000; id++ {
+		pts[id] = point(id)
+	}
+	c := load()
+	merged, compacted := false, false
+	next := int64(3001)
+	for i := 0; i < 4000; i++ {
+		var p crm.Point
+		switch op := r.IntN(10); {
+		case op < 3:
+			p = point(next)
+			next++
+		case op < 8:
+			id := 1 + r.Int64N(next-1)
+			p = point(id)
+			if old, ok := pts[id]; ok && r.IntN(2) == 0 {
+				p.Lon, p.Lat, p.Cell = old.Lon, old.Lat, old.Cell // same place, other facts
+			}
+		default:
+			p = crm.Point{ID: 1 + r.Int64N(next-1)}
+		}
+		tails := 0
+		for _, cb := range c.st.cuboids {
+			tails += len(cb.tail)
+		}
+		sorted := c.st.recs.sorted
+		c.Apply(&p)
+		after := 0
+		for _, cb := range c.st.cuboids {
+			after += len(cb.tail)
+		}
+		merged = merged || after < tails && p.Located
+		compacted = compacted || c.st.recs.sorted != sorted
+		if p.Located {
+			pts[p.ID] = p
+		} else {
+			delete(pts, p.ID)
+		}
+	}
+	if !merged || !compacted {
+		t.Fatalf("the writes did not reach the merge paths: cuboid merge %v, record re-sort %v", merged, compacted)
+	}
+	want := load()
+	if got, w := c.st.recs.live, want.st.recs.live; got != w {
+		t.Fatalf("%d records, rebuilt %d", got, w)
+	}
+	for id, p := range pts {
+		s, ok := c.st.recs.find(id)
+		if !ok {
+			t.Fatalf("record %d is missing", id)
+		}
+		f := c.st.recs.fact(s)
+		if f.cell != uint64(p.Cell) || f.cents != int64(p.Revenue*100+0.5) || f.month != p.Month || crm.Kinds[f.kind] != p.Kind {
+			t.Fatalf("record %d: %+v, want %+v", id, f, p)
+		}
+	}
+	if len(c.st.cuboids) != len(want.st.cuboids) {
+		t.Fatalf("%d cuboids, rebuilt %d", len(c.st.cuboids), len(want.st.cuboids))
+	}
+	cells := func(cb *cuboid) map[cubeKey]cubeAcc {
+		out := map[cubeKey]cubeAcc{}
+		for i, key := range cb.keys {
+			if cb.acc[i].records() != 0 {
+				out[cb.unpack(key)] = cb.acc[i]
+			}
+		}
+		return out
+	}
+	// Codes differ between the two cubes (given in a different order): compare by text.
+	text := func(c *Cube, m map[cubeKey]cubeAcc) map[string]cubeAcc {
+		out := map[string]cubeAcc{}
+		for k, a := range m {
+			out[fmt.Sprint(k.cell, k.kind, c.st.status.values[k.status], c.st.segment.values[k.segment], c.st.owner.values[k.owner], k.month)] = a
+		}
+		return out
+	}
+	for i, cb := range c.st.cuboids {
+		got, w := text(c, cells(cb)), text(want, cells(want.st.cuboids[i]))
+		if fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Fatalf("cuboid %s: %d cells, rebuilt %d", c.cuboidName(cb), len(got), len(w))
+		}
+		if cb.live != len(got) {
+			t.Fatalf("cuboid %s: live %d, %d cells hold records", c.cuboidName(cb), cb.live, len(got))
+		}
+	}
+	// A status code beyond the 8-bit field retires the cuboids keyed by status.
+	for i := 0; i < 300; i++ {
+		p := point(next)
+		next++
+		p.Status = fmt.Sprint("status", i)
+		c.Apply(&p)
+	}
+	broken := 0
+	for _, s := range c.Stats().Cuboids {
+		if s.Broken {
+			broken++
+		}
+	}
+	q := &CubeQuery{Measures: []string{"records"}, By: []CubeDim{{Name: "status"}, {Name: "h3", Res: 4}}}
+	res, err := c.Query(q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if broken == 0 || res.Source != "points" {
+		t.Fatalf("after 300 new statuses: %d cuboids broken, query answered from %s", broken, res.Source)
+	}
+	var total int64
+	for _, row := range res.Rows {
+		total += row[2].(int64)
+	}
+	if total != int64(len(pts)+300) {
+		t.Fatalf("%d records by status, want %d", total, len(pts)+300)
+	}
+}
