@@ -406,11 +406,19 @@ func cuboidShapes(levels int) []cuboidShape {
 		}
 		sh(-1, fRegion+l)
 	}
+	// Attributes alone: all of them, status × month with one more, and every pair (a few
+	// thousand cells at most each).
 	sh(-1, fOwner, fKind, fStatus, fSegment, fMonth)
-	sh(-1, fOwner, fStatus, fMonth)
 	sh(-1, fKind, fStatus, fSegment)
-	sh(-1, fStatus, fMonth)
-	sh(-1, fOwner, fMonth)
+	for _, f := range []uint8{fOwner, fKind, fSegment} {
+		sh(-1, f, fStatus, fMonth)
+	}
+	attrs := []uint8{fOwner, fKind, fStatus, fSegment, fMonth} // month last: its codes are not listed
+	for i, a := range attrs {
+		for _, b := range attrs[i+1:] {
+			sh(-1, a, b)
+		}
+	}
 	return out
 }
 

@@ -39,8 +39,8 @@ func h3Range(f uint64, r int) (lo, hi uint64) {
 // scanBound answers a bbox query: the cells of a cuboid lying wholly inside the bbox
 // (cell centre ± radius) are summed as they are, and the records of every other cell near
 // the bbox are read one by one and kept when their position is inside. The records are in
-// cell order, so those near the bbox are the index ranges under a few coarse cells
-// covering it, and the records of an inside cell are one range that is skipped at once.
+// cell order, so those near the bbox are the index ranges under the cells covering it,
+// and the records of an inside cell are one range that is skipped at once.
 // Without a cuboid fit for the bbox (too small for cells, or no cuboid holds the
 // dimensions) every record near the bbox is read. Edges are decided on the 32-bit
 // web-mercator position (±1 cm), as the engine does.
@@ -66,14 +66,16 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 			}
 		}
 	}
-	// The coarse cells covering the bbox: two resolutions above the cuboid's, or about
-	// the bbox's size.
+	// The cells covering the bbox: at the cuboid's resolution (an inside cell's records
+	// are then skipped whole), coarser only when that takes too many cells; without a
+	// cuboid, cells about 1/8 of the bbox across (a thin margin of records outside).
+	size := max(h, w*math.Cos(latMax*math.Pi/180))
 	q := 0
 	if cb != nil {
-		q = max(0, cb.res-2)
+		for q = cb.res; q > 0 && math.Pow(size/cellRadiusDeg(q), 2) > 20000; q-- {
+		}
 	} else {
-		size := max(h, w*math.Cos(latMax*math.Pi/180))
-		for q < CubeRes && cellRadiusDeg(q+1) >= size/2 {
+		for q < CubeRes && cellRadiusDeg(q) > size/8 {
 			q++
 		}
 	}
@@ -130,13 +132,10 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 	}
 	one := func(s int) {
 		read++
-		if recs.kind[s] == deadKind || !box.has(recs.x[s], recs.y[s]) {
+		if !box.has(recs.x[s], recs.y[s]) || !m.okRecord(recs, s) {
 			return
 		}
 		k := recs.key(s, kres)
-		if !m.ok(&k) {
-			return
-		}
 		a := accOf(&k, recs.cents[s])
 		g.add(&k, &a)
 	}

@@ -44,3 +44,46 @@ func BenchmarkCubeLoad(b *testing.B) {
 		b.ReportMetric(float64(cells), "cells")
 	}
 }
+
+// BenchmarkCubeQuery answers roll-ups by H3 resolution with a filter over n synthetic
+// records (no regions): the profile of the cube's read path.
+func BenchmarkCubeQuery(b *testing.B) {
+	const n = 1_000_000
+	r := rand.New(rand.NewPCG(1, 2))
+	pts := make([]crm.Point, n)
+	for i := range pts {
+		p := orb.Point{-100 + r.NormFloat64()*8, 38 + r.NormFloat64()*4}
+		pts[i] = crm.Point{ID: int64(i + 1), Located: true, Lon: p[0], Lat: p[1], Cell: geo.CellOf(p, 15),
+			Kind: crm.Kinds[r.IntN(3)], Status: []string{"active", "won", "lost", "new", "dormant"}[r.IntN(5)],
+			Segment: []string{"smb", "mid", "ent"}[r.IntN(3)], Owner: fmt.Sprint("rep", r.IntN(40)),
+			Revenue: float64(r.IntN(100000)) / 100, Month: int32(2022*12 + r.IntN(36))}
+	}
+	c := olap.NewCube()
+	l := c.BeginLoad()
+	for i := range pts {
+		l.Add(&pts[i])
+	}
+	l.Commit()
+	months := []string{"2023-02", "2023-03", "2023-04", "2023-05", "2023-06", "2023-07", "2023-08"}
+	for _, res := range []int{4, 5, 6, 7} {
+		for name, f := range map[string][]olap.CubeFilter{
+			"segment":      {{Dim: olap.CubeDim{Name: "segment"}, Values: []string{"smb"}}},
+			"month+status": {{Dim: olap.CubeDim{Name: "month"}, Values: months}, {Dim: olap.CubeDim{Name: "status"}, Values: []string{"won", "lost"}}},
+		} {
+			q := &olap.CubeQuery{Measures: []string{"records", "revenue", "conversion_rate"}, By: []olap.CubeDim{{Name: "h3", Res: res}}, Filters: f}
+			b.Run(fmt.Sprintf("h3:%d/%s", res, name), func(b *testing.B) {
+				var rows int
+				var src string
+				for b.Loop() {
+					res, err := c.Query(q, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					rows, src = len(res.Rows), res.Source
+				}
+				b.ReportMetric(float64(rows), "rows")
+				b.Logf("%s: %d rows", src, rows)
+			})
+		}
+	}
+}

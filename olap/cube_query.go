@@ -2,6 +2,7 @@ package olap
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -267,6 +268,8 @@ type match struct {
 	kindSet bool // kinds comes from a filter
 	sets    []cubeSet
 	months  map[int32]bool
+	monthLo int32  // with months: monthIn[i] says whether month monthLo+i is kept
+	monthIn []bool
 	cells   []uint64 // any of these (h3 filter); each with its own resolution
 	cellsOK bool     // false: no h3 filter
 	none    bool     // matches nothing
@@ -298,7 +301,7 @@ func (m *match) ok(k *cubeKey) bool {
 			return false
 		}
 	}
-	if m.months != nil && !m.months[k.month] {
+	if m.months != nil && !m.month(k.month) {
 		return false
 	}
 	if m.cellsOK {
@@ -312,6 +315,47 @@ func (m *match) ok(k *cubeKey) bool {
 		if !found {
 			return false
 		}
+	}
+	return true
+}
+
+func (m *match) month(mo int32) bool {
+	i := int64(mo) - int64(m.monthLo)
+	return i >= 0 && i < int64(len(m.monthIn)) && m.monthIn[i]
+}
+
+// okRecord is ok for record slot s, read from the columns (no key built).
+func (m *match) okRecord(r *cubeRecords, s int) bool {
+	if m.kinds&(1<<r.kind[s]) == 0 { // a dead slot's kind shifts the bit out
+		return false
+	}
+	for i := range m.sets {
+		st := &m.sets[i]
+		var v uint32
+		switch st.field {
+		case 0:
+			v = r.status[s]
+		case 1:
+			v = r.segment[s]
+		case 2:
+			v = r.owner[s]
+		default:
+			v = r.regions[st.field-3][s]
+		}
+		if int(v) >= len(st.in) || !st.in[v] {
+			return false
+		}
+	}
+	if m.months != nil && !m.month(r.month[s]) {
+		return false
+	}
+	if m.cellsOK {
+		for _, c := range m.cells {
+			if h3Parent(r.cell[s], h3Res(c)) == c {
+				return true
+			}
+		}
+		return false
 	}
 	return true
 }
@@ -494,8 +538,18 @@ func (c *Cube) compile(st *cubeState, q *CubeQuery) (m *match, need dimMask, res
 			}
 		}
 	}
-	if m.kinds == 0 || (m.cellsOK && len(m.cells) == 0) {
+	if m.kinds == 0 || (m.cellsOK && len(m.cells) == 0) || (m.months != nil && len(m.months) == 0) {
 		m.none = true
+	}
+	if len(m.months) > 0 {
+		lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
+		for mo := range m.months {
+			lo, hi = min(lo, mo), max(hi, mo)
+		}
+		m.monthLo, m.monthIn = lo, make([]bool, int64(hi)-int64(lo)+1)
+		for mo := range m.months {
+			m.monthIn[mo-lo] = true
+		}
 	}
 	return m, need, res
 }
@@ -514,6 +568,11 @@ type grouper struct {
 	accs   []cubeAcc
 	last   gkey
 	lastAt int32
+	// cellOnly: by is one h3 dimension, the cell is the key. While ordered, every new
+	// cell came after the previous one (records and cuboid ranges are read in cell
+	// order), so groups are appended without an index, already sorted.
+	cellOnly, ordered bool
+	cells             map[uint64]int32
 }
 
 func newGrouper(c *Cube, by []CubeDim) *grouper {
@@ -523,6 +582,8 @@ func newGrouper(c *Cube, by []CubeDim) *grouper {
 			g.level[i] = c.levelIndex(d.Level)
 		}
 	}
+	g.cellOnly = len(by) == 1 && by[0].Name == "h3"
+	g.ordered = g.cellOnly
 	return g
 }
 
@@ -555,15 +616,44 @@ func (g *grouper) add(k *cubeKey, a *cubeAcc) {
 		g.accs[g.lastAt].add(a, 1)
 		return
 	}
-	i, ok := g.index[gk]
-	if !ok {
-		i = int32(len(g.keys))
-		g.index[gk] = i
-		g.keys = append(g.keys, gk)
-		g.accs = append(g.accs, cubeAcc{})
+	var i int32
+	switch {
+	case g.ordered && (len(g.keys) == 0 || gk.cell > g.keys[len(g.keys)-1].cell):
+		i = g.push(gk)
+	case g.cellOnly:
+		if g.ordered { // out of order: index the cells so far
+			g.ordered = false
+			g.cells = make(map[uint64]int32, 2*len(g.keys))
+			for j := range g.keys {
+				g.cells[g.keys[j].cell] = int32(j)
+			}
+		}
+		var ok bool
+		if i, ok = g.cells[gk.cell]; !ok {
+			i = g.push(gk)
+			g.cells[gk.cell] = i
+		}
+	default:
+		var ok bool
+		if i, ok = g.index[gk]; !ok {
+			i = g.push(gk)
+			g.index[gk] = i
+		}
 	}
 	g.accs[i].add(a, 1)
 	g.last, g.lastAt = gk, i
+}
+
+// grow makes room for about n groups.
+func (g *grouper) grow(n int) {
+	n = min(n, 1<<18)
+	g.keys, g.accs = slices.Grow(g.keys, n), slices.Grow(g.accs, n)
+}
+
+func (g *grouper) push(gk gkey) int32 {
+	g.keys = append(g.keys, gk)
+	g.accs = append(g.accs, cubeAcc{})
+	return int32(len(g.keys) - 1)
 }
 
 // Query answers q from the pre-aggregated cells, or from the cube's record columns when
@@ -592,9 +682,15 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 		}
 		cb, spans := c.plan(st, m, need, res, cells)
 		if cb == nil {
+			if len(q.By) > 0 {
+				g.grow(min(spanLen(spans)/8, 1<<16))
+			}
 			source = "points"
 			read = c.scanRecords(st, spans, res, m, g, nil)
 		} else {
+			if len(q.By) > 0 {
+				g.grow(spanLen(spans))
+			}
 			source = c.cuboidName(cb)
 			read = scanCuboid(cb, spans, m, g)
 		}
@@ -626,7 +722,11 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 		}
 		ranks[i] = rankOf(values)
 	}
-	slices.SortFunc(order, func(a, b int32) int {
+	sortGroups := slices.SortFunc[[]int32, int32]
+	if g.ordered {
+		sortGroups = func([]int32, func(a, b int32) int) {} // appended in order
+	}
+	sortGroups(order, func(a, b int32) int {
 		ka, kb := &g.keys[a], &g.keys[b]
 		for i, d := range q.By {
 			var x, y uint64
@@ -801,7 +901,7 @@ func (c *Cube) plan(st *cubeState, m *match, need dimMask, res int, cells []uint
 	var bestCB *cuboid
 	var bestSpans []span
 	for _, cb := range st.cuboids {
-		if cb.broken || cb.dims&need != need || cb.res < res || len(cb.keys) >= best {
+		if cb.broken || cb.dims&need != need || cb.res < res {
 			continue
 		}
 		sp := c.spans(st, cb, m, cells)
@@ -851,13 +951,10 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, res int, m *match, g *gr
 		kres = geo.CellResolution
 	}
 	visit := func(s int) {
-		if recs.kind[s] == deadKind || box != nil && !box.has(recs.x[s], recs.y[s]) {
+		if box != nil && !box.has(recs.x[s], recs.y[s]) || !m.okRecord(recs, s) {
 			return
 		}
 		k := recs.key(s, kres)
-		if !m.ok(&k) {
-			return
-		}
 		a := accOf(&k, recs.cents[s])
 		g.add(&k, &a)
 	}

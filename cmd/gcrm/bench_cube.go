@@ -147,12 +147,20 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 	rng := rand.New(rand.NewPCG(cfg.seed, 42))
 	cats := benchCubeQueries(rng, cfg.queries, engine.Snapshot())
 	// Equal answers first.
-	for _, c := range cats {
+	sources := make([]map[string]int, len(cats))
+	rows := make([]int, len(cats))
+	for i, c := range cats {
+		sources[i] = map[string]int{}
 		for _, q := range c.queries {
 			got, err := cube.Query(q, engine.Snapshot())
 			if err != nil {
 				return err
 			}
+			sources[i][got.Source]++
+			if e.getenv("GCRM_BENCH_CUBOIDS") != "" {
+				fmt.Fprintf(out, "  %s: %d rows from %s (%d read)\n", benchCubeDescribe(q), len(got.Rows), got.Source, got.Read)
+			}
+			rows[i] = max(rows[i], len(got.Rows))
 			want, err := olap.QueryCubeSQL(ctx, db, q, levels, pops)
 			if err != nil {
 				return err
@@ -196,6 +204,8 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 		fmt.Fprintf(out, "round %d done\n", r)
 	}
 	fmt.Fprintf(out, "memory after the queries: %s\n", benchCubeMemory())
+	runtime.KeepAlive(engine)
+	runtime.KeepAlive(cube)
 	fmt.Fprintf(out, "\n%-60s %7s %10s %10s %10s %10s %9s\n", "category", "queries", "cube p50", "cube p99", "SQL p50", "SQL p99", "SQL/cube")
 	var allCube, allSQL []time.Duration
 	var rollCube []time.Duration
@@ -205,7 +215,8 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 		sp50, sp99 := benchPct(res[i].sql, 50), benchPct(res[i].sql, 99)
 		ratio := float64(sp50) / float64(max(cp50, time.Microsecond))
 		ratios = append(ratios, ratio)
-		fmt.Fprintf(out, "%-60s %7d %9.3fms %9.3fms %9.1fms %9.1fms %8.0f×\n", c.name, len(c.queries), cubeMs(cp50), cubeMs(cp99), cubeMs(sp50), cubeMs(sp99), ratio)
+		fmt.Fprintf(out, "%-60s %7d %9.3fms %9.3fms %9.1fms %9.1fms %8.0f×  %d rows max; from %s\n", c.name, len(c.queries), cubeMs(cp50), cubeMs(cp99), cubeMs(sp50), cubeMs(sp99), ratio,
+			rows[i], benchSources(sources[i]))
 		allCube, allSQL = append(allCube, res[i].cube...), append(allSQL, res[i].sql...)
 		if !strings.Contains(c.name, "bbox") {
 			rollCube = append(rollCube, res[i].cube...)
@@ -218,6 +229,24 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 		st.Records, cubeMs(benchPct(rollCube, 99)), cubeMs(benchPct(allCube, 50)), cubeMs(benchPct(allSQL, 50)),
 		float64(benchPct(allSQL, 50))/float64(benchPct(allCube, 50)), ratios[len(ratios)/2], ratios[0])
 	return nil
+}
+
+// benchSources lists the sources that answered a category, most used first.
+func benchSources(m map[string]int) string {
+	var names []string
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if m[a] != m[b] {
+			return m[b] - m[a]
+		}
+		return strings.Compare(a, b)
+	})
+	for i, n := range names {
+		names[i] = fmt.Sprintf("%s ×%d", n, m[n])
+	}
+	return strings.Join(names, ", ")
 }
 
 func cubeMs(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
