@@ -268,7 +268,7 @@ type match struct {
 	kindSet bool // kinds comes from a filter
 	sets    []cubeSet
 	months  map[int32]bool
-	monthLo int32  // with months: monthIn[i] says whether month monthLo+i is kept
+	monthLo int32 // with months: monthIn[i] says whether month monthLo+i is kept
 	monthIn []bool
 	cells   []uint64 // any of these (h3 filter); each with its own resolution
 	cellsOK bool     // false: no h3 filter
