@@ -379,16 +379,16 @@ type cuboidShape struct {
 // be rolled up into. A roll-up by H3 resolution, region level or attribute, sliced or
 // filtered by one attribute (or by status and a month range), reads a cuboid that holds
 // just those dimensions. Attribute fields lead the keys, so a filter on them reads only its
-// own contiguous ranges. Space alone has a cuboid per resolution up to 7; with kind, status
-// or segment (a handful of values) up to 6; with owner up to 5, month up to 4, status ×
-// month at 5, 3 and 1 (a query at 4 reads 5: a few ranges of one index). Finer space,
-// or space with more attributes, is answered from the records: at 10 M records those
-// cuboids held a cell per 4–5 records and cost 670 MB for queries returning 10⁵–10⁶ rows.
+// own contiguous ranges. Space alone has a cuboid per resolution up to 7; with kind, status,
+// segment or owner up to 5, month up to 4, status × month at 5, 3 and 1 (a query at 4
+// reads 5: a few ranges of one index). Finer space, or space with more attributes, is
+// answered from the records: at 10 M records those cuboids held a cell per 3–8 records
+// and cost 830 MB for queries returning 10⁵–10⁶ rows.
 func cuboidShapes(levels int) []cuboidShape {
 	var out []cuboidShape
 	sh := func(res int, fields ...uint8) { out = append(out, cuboidShape{res, fields}) }
 	for r := 7; r >= 0; r-- {
-		if r <= 6 {
+		if r <= 5 {
 			sh(r, fKind)
 			sh(r, fStatus)
 			sh(r, fSegment)

@@ -334,13 +334,13 @@ func (m *match) okRecord(r *cubeRecords, s int) bool {
 		var v uint32
 		switch st.field {
 		case 0:
-			v = r.status[s]
+			v = r.status.at(s)
 		case 1:
-			v = r.segment[s]
+			v = r.segment.at(s)
 		case 2:
-			v = r.owner[s]
+			v = r.owner.at(s)
 		default:
-			v = r.regions[st.field-3][s]
+			v = r.regions[st.field-3].at(s)
 		}
 		if int(v) >= len(st.in) || !st.in[v] {
 			return false
@@ -642,6 +642,20 @@ func (g *grouper) add(k *cubeKey, a *cubeAcc) {
 	}
 	g.accs[i].add(a, 1)
 	g.last, g.lastAt = gk, i
+}
+
+// lookup returns the group of key gk, if there is one.
+func (g *grouper) lookup(gk gkey) (int32, bool) {
+	switch {
+	case g.ordered:
+		i, ok := slices.BinarySearchFunc(g.keys, gk.cell, func(k gkey, c uint64) int { return cmp64(k.cell, c) })
+		return int32(i), ok
+	case g.cellOnly:
+		i, ok := g.cells[gk.cell]
+		return i, ok
+	}
+	i, ok := g.index[gk]
+	return i, ok
 }
 
 // grow makes room for about n groups.

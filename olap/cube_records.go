@@ -6,7 +6,7 @@ import "slices"
 const deadKind = 0xff
 
 // cubeRecords holds the facts of every record in the cube, one slot each, as columns (about
-// 61 bytes a record with two region levels). Slots [0, sorted) are ordered by H3 cell, so
+// 51 bytes a record with two region levels). Slots [0, sorted) are ordered by H3 cell, so
 // the records under any cell are one contiguous range (found by binary search); records
 // written later are appended (the tail) and found by id through a small map. A removed
 // record's slot is marked dead. compact re-sorts everything when the tail grows.
@@ -19,8 +19,8 @@ type cubeRecords struct {
 	x, y                   []uint32 // web-mercator position (Project), for bbox edges
 	cents                  []int64
 	month                  []int32
-	status, segment, owner []uint32
-	regions                [MaxCubeLevels][]uint32 // only the cube's levels are filled
+	status, segment, owner codeCol
+	regions                [MaxCubeLevels]codeCol // only the cube's levels are filled
 	kind                   []uint8                 // deadKind: not a record any more
 	id                     []int64
 	byID                   []uint32         // slots [0, sorted) ordered by id
@@ -56,9 +56,11 @@ func (r *cubeRecords) add(id int64, f *cubeFact) uint32 {
 	r.x, r.y = append(r.x, f.x), append(r.y, f.y)
 	r.cents = append(r.cents, f.cents)
 	r.month = append(r.month, f.month)
-	r.status, r.segment, r.owner = append(r.status, f.status), append(r.segment, f.segment), append(r.owner, f.owner)
+	r.status.add(f.status)
+	r.segment.add(f.segment)
+	r.owner.add(f.owner)
 	for l := 0; l < r.levels; l++ {
-		r.regions[l] = append(r.regions[l], f.regions[l])
+		r.regions[l].add(f.regions[l])
 	}
 	r.kind = append(r.kind, f.kind)
 	r.id = append(r.id, id)
@@ -68,19 +70,21 @@ func (r *cubeRecords) add(id int64, f *cubeFact) uint32 {
 
 // set overwrites slot s with f (same id).
 func (r *cubeRecords) set(s uint32, f *cubeFact) {
-	r.cell[s], r.x[s], r.y[s], r.cents[s], r.month[s] = f.cell, f.x, f.y, f.cents, f.month
-	r.status[s], r.segment[s], r.owner[s], r.kind[s] = f.status, f.segment, f.owner, f.kind
+	r.cell[s], r.x[s], r.y[s], r.cents[s], r.month[s], r.kind[s] = f.cell, f.x, f.y, f.cents, f.month, f.kind
+	r.status.set(int(s), f.status)
+	r.segment.set(int(s), f.segment)
+	r.owner.set(int(s), f.owner)
 	for l := 0; l < r.levels; l++ {
-		r.regions[l][s] = f.regions[l]
+		r.regions[l].set(int(s), f.regions[l])
 	}
 }
 
 // fact returns the facts of slot s.
 func (r *cubeRecords) fact(s uint32) cubeFact {
 	f := cubeFact{cell: r.cell[s], x: r.x[s], y: r.y[s], cents: r.cents[s], month: r.month[s],
-		status: r.status[s], segment: r.segment[s], owner: r.owner[s], kind: r.kind[s]}
+		status: r.status.at(int(s)), segment: r.segment.at(int(s)), owner: r.owner.at(int(s)), kind: r.kind[s]}
 	for l := 0; l < r.levels; l++ {
-		f.regions[l] = r.regions[l][s]
+		f.regions[l] = r.regions[l].at(int(s))
 	}
 	return f
 }
@@ -88,10 +92,10 @@ func (r *cubeRecords) fact(s uint32) cubeFact {
 // key returns the cube key of slot s: its cell at resolution res (CubeRes, or finer for
 // the point queries) and its dimension codes.
 func (r *cubeRecords) key(s int, res int) cubeKey {
-	k := cubeKey{cell: h3Parent(r.cell[s], res), month: r.month[s], status: r.status[s], segment: r.segment[s],
-		owner: r.owner[s], kind: r.kind[s]}
+	k := cubeKey{cell: h3Parent(r.cell[s], res), month: r.month[s], status: r.status.at(s), segment: r.segment.at(s),
+		owner: r.owner.at(s), kind: r.kind[s]}
 	for l := 0; l < r.levels; l++ {
-		k.regions[l] = r.regions[l][s]
+		k.regions[l] = r.regions[l].at(s)
 	}
 	return k
 }
@@ -132,9 +136,11 @@ func (r *cubeRecords) compact() {
 	radixSort(pairs)
 	r.cell, r.x, r.y = permute(r.cell, pairs), permute(r.x, pairs), permute(r.y, pairs)
 	r.cents, r.month = permute(r.cents, pairs), permute(r.month, pairs)
-	r.status, r.segment, r.owner = permute(r.status, pairs), permute(r.segment, pairs), permute(r.owner, pairs)
+	r.status.permute(pairs)
+	r.segment.permute(pairs)
+	r.owner.permute(pairs)
 	for l := 0; l < r.levels; l++ {
-		r.regions[l] = permute(r.regions[l], pairs)
+		r.regions[l].permute(pairs)
 	}
 	r.kind, r.id = permute(r.kind, pairs), permute(r.id, pairs)
 	for i := range pairs {
@@ -173,6 +179,64 @@ func upperBound(s []uint64, v uint64) int {
 
 // bytes returns what the columns hold.
 func (r *cubeRecords) bytes() int64 {
-	per := 8 + 8 + 8 + 4 + 12 + 4*r.levels + 1 + 8
-	return int64(cap(r.kind))*int64(per) + int64(cap(r.byID))*4 + int64(len(r.tail))*16
+	n := int64(cap(r.kind)) * (8 + 8 + 8 + 4 + 1 + 8)
+	n += r.status.bytes() + r.segment.bytes() + r.owner.bytes()
+	for l := 0; l < r.levels; l++ {
+		n += r.regions[l].bytes()
+	}
+	return n + int64(cap(r.byID))*4 + int64(len(r.tail))*16
 }
+
+// codeCol is a column of dictionary codes: 16 bits each, widened to 32 bits for good once
+// a code needs more.
+type codeCol struct {
+	narrow []uint16
+	wide   []uint32 // non-nil once widened
+}
+
+func (c *codeCol) at(i int) uint32 {
+	if c.wide != nil {
+		return c.wide[i]
+	}
+	return uint32(c.narrow[i])
+}
+
+func (c *codeCol) widen() {
+	c.wide = make([]uint32, len(c.narrow), max(1, cap(c.narrow)))
+	for i, v := range c.narrow {
+		c.wide[i] = uint32(v)
+	}
+	c.narrow = nil
+}
+
+func (c *codeCol) add(v uint32) {
+	if c.wide == nil && v > 0xffff {
+		c.widen()
+	}
+	if c.wide != nil {
+		c.wide = append(c.wide, v)
+	} else {
+		c.narrow = append(c.narrow, uint16(v))
+	}
+}
+
+func (c *codeCol) set(i int, v uint32) {
+	if c.wide == nil && v > 0xffff {
+		c.widen()
+	}
+	if c.wide != nil {
+		c.wide[i] = v
+	} else {
+		c.narrow[i] = uint16(v)
+	}
+}
+
+func (c *codeCol) permute(p []pair) {
+	if c.wide != nil {
+		c.wide = permute(c.wide, p)
+	} else {
+		c.narrow = permute(c.narrow, p)
+	}
+}
+
+func (c *codeCol) bytes() int64 { return int64(cap(c.narrow))*2 + int64(cap(c.wide))*4 }

@@ -182,3 +182,33 @@ func TestCube_MergesEqualRebuild(t *testing.T) {
 		t.Fatalf("%d records by status, want %d", total, len(pts)+300)
 	}
 }
+
+// More than 65,535 owners widen the records' 16-bit owner codes (and retire the cuboids
+// keyed by owner): every owner still counts its records.
+func TestCube_WideCodes(t *testing.T) {
+	c := NewCube()
+	l := c.BeginLoad()
+	p := orb.Point{-100, 38}
+	pt := crm.Point{ID: 1, Located: true, Lon: p[0], Lat: p[1], Cell: geo.CellOf(p, geo.CellResolution), Kind: "lead", Owner: "first", Rev: 1}
+	l.Add(&pt)
+	l.Commit()
+	const n = 70000
+	for i := 0; i < n; i++ {
+		pt.ID, pt.Owner, pt.Lon = int64(i+2), fmt.Sprint("o", i), -100+float64(i)/1e5
+		pt.Cell = geo.CellOf(orb.Point{pt.Lon, pt.Lat}, geo.CellResolution)
+		c.Apply(&pt)
+	}
+	if c.st.recs.owner.wide == nil {
+		t.Fatal("70,000 owners did not widen the owner codes")
+	}
+	for _, owner := range []string{"first", "o0", "o65533", "o69999"} {
+		q := &CubeQuery{Measures: []string{"records"}, By: []CubeDim{{Name: "h3", Res: 2}}, Filters: []CubeFilter{{Dim: CubeDim{Name: "owner"}, Values: []string{owner}}}}
+		res, err := c.Query(q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Rows) != 1 || res.Rows[0][1] != int64(1) {
+			t.Fatalf("owner %s (from %s): %v, want one record", owner, res.Source, res.Rows)
+		}
+	}
+}
