@@ -21,7 +21,7 @@ type cubeRecords struct {
 	month                  []int32
 	status, segment, owner codeCol
 	regions                [MaxCubeLevels]codeCol // only the cube's levels are filled
-	kind                   []uint8                 // deadKind: not a record any more
+	kind                   []uint8                // deadKind: not a record any more
 	id                     []int64
 	byID                   []uint32         // slots [0, sorted) ordered by id
 	sorted                 int              // slots [0, sorted) are ordered by cell
