@@ -29,6 +29,15 @@ type Reverse struct {
 	PostcodeMeters float64           `json:"postcode_meters,omitempty"`
 	Address        *geocode.Address  `json:"address,omitempty"`
 	AddressMeters  float64           `json:"address_meters,omitempty"`
+	Services       []ServiceReverse  `json:"services,omitempty"` // what geocoding services have there, when asked
+}
+
+// ServiceReverse is one geocoding service's answer for a point: its result, or why there
+// is none.
+type ServiceReverse struct {
+	Service string          `json:"service"`
+	Result  *geocode.Result `json:"result,omitempty"`
+	Error   string          `json:"error,omitempty"`
 }
 
 // ReverseGeocode describes p (see Reverse); g may be nil (no place or postcode then).

@@ -158,6 +158,33 @@ func (f *geocodeFlags) build(ctx context.Context, e env, db *postgis.DB) (geocod
 	return c, nil
 }
 
+// reversers returns the geocoding services among the providers, for 'gcrm reverse': each
+// is asked what it has at the point. Returns EINVALID for a service without its URL.
+func (f *geocodeFlags) reversers() ([]geocode.Reverser, error) {
+	o := geocode.HTTPOptions{UserAgent: f.userAgent, Rate: f.rate, Timeout: f.timeout, Retries: f.retries}
+	if f.retries == 0 {
+		o.Retries = -1
+	}
+	var out []geocode.Reverser
+	for _, p := range f.list() {
+		switch p {
+		case "nominatim":
+			if f.nominatimURL == "" {
+				return nil, geo.Errorf(geo.EINVALID, "the nominatim geocoder needs --nominatim-url (or $GCRM_NOMINATIM_URL)")
+			}
+			o.BaseURL = f.nominatimURL
+			out = append(out, geocode.NewNominatim(o))
+		case "pelias":
+			if f.peliasURL == "" {
+				return nil, geo.Errorf(geo.EINVALID, "the pelias geocoder needs --pelias-url (or $GCRM_PELIAS_URL)")
+			}
+			o.BaseURL, o.APIKey = f.peliasURL, f.peliasKey
+			out = append(out, geocode.NewPelias(o))
+		}
+	}
+	return out, nil
+}
+
 func (f *geocodeFlags) loadGazetteer(e env) (*geocode.Gazetteer, error) {
 	start := time.Now()
 	g := geocode.NewGazetteer(geocode.CountryCode(f.country))

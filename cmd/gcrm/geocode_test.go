@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -134,6 +136,22 @@ func TestReverseCommand(t *testing.T) {
 	}
 	if code, _, _ := gcrm(t, url, "", "reverse", "north"); code != 1 {
 		t.Errorf("bad point: exit %d, want 1", code)
+	}
+	// With nominatim among the providers, the service's answer is added (a recorded body).
+	rec, err := os.ReadFile("../../geo/geocode/testdata/nominatim/reverse_building.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = r.URL.Path + "?" + r.URL.RawQuery
+		w.Write(rec)
+	}))
+	defer ts.Close()
+	code, out, errs = gcrm(t, url, "", append([]string{"reverse", "38.900206,-77.036991", "--providers", "gazetteer,nominatim", "--nominatim-url", ts.URL}, npmGazetteer...)...)
+	if code != 0 || !strings.Contains(out, `"service": "nominatim"`) || !strings.Contains(out, "United States Chamber of Commerce Building") ||
+		!strings.Contains(out, `"precision": "rooftop"`) || !strings.HasPrefix(asked, "/reverse?") || !strings.Contains(asked, "lat=38.9002060") {
+		t.Errorf("with nominatim: exit %d, asked %s\n%s\n%s", code, asked, out, errs)
 	}
 }
 
