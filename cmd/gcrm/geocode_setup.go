@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -43,6 +44,9 @@ type geocodeFlags struct {
 	timeout       time.Duration
 	retries       int
 	cache         bool
+	// follow, set by 'gcrm serve', keeps the osm geocoder in the chain even while no
+	// addresses are stored, following imports for as long as build's ctx lasts.
+	follow *slog.Logger
 }
 
 func (f *geocodeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -125,6 +129,11 @@ func (f *geocodeFlags) build(ctx context.Context, e env, db *postgis.DB) (geocod
 				return nil, geo.Errorf(geo.EINVALID, "the osm geocoder needs the database")
 			}
 			s := crm.NewAddressStore(db)
+			if f.follow != nil { // a server: addresses imported later are used at once
+				go s.Follow(ctx, f.follow)
+				c.Geocoders = append(c.Geocoders, s)
+				continue
+			}
 			n, err := s.CountAddresses(ctx)
 			if err != nil {
 				return nil, err

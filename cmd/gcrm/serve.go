@@ -127,7 +127,8 @@ func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger, geocodin
 	// meanwhile search and reverse answer 503 "geocoder is still loading" (web/geocode.go).
 	var geocoder *web.GeocoderLoader
 	if len(geocoding) > 0 && geocoding[0] != nil {
-		gf := geocoding[0]
+		gf := *geocoding[0]
+		gf.follow = log // 'gcrm import addresses' while the server runs: used at once
 		geocoder = web.LoadGeocoder(ctx, func(ctx context.Context) (*web.Geocoding, error) {
 			start := time.Now()
 			g, err := gf.build(ctx, env{stderr: logWriter{log}}, db)
