@@ -134,7 +134,7 @@ func (p *Pelias) get(ctx context.Context, path string, v url.Values) ([]peliasFe
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, geo.Errorf(geo.EUNAVAILABLE, "pelias answered something that is not its GeoJSON: %v: %s", err, snippet(body))
 	}
-	if len(r.Geocoding.Errors) > 0 { // some deployments answer errors with 200
+	if len(r.Geocoding.Errors) > 0 { // errors in a 200 answer are errors all the same
 		return nil, geo.Errorf(geo.EUNAVAILABLE, "pelias rejected the query: %s", strings.Join(r.Geocoding.Errors, "; "))
 	}
 	return r.Features, nil
