@@ -278,6 +278,7 @@ type Cube struct {
 	st      *cubeState
 	regions []*regionDict // fixed at NewCube
 	pops    map[string]map[string]float64
+	ff      FootfallSource // footfall measures (cube_footfall.go); nil: none
 	version uint64
 }
 

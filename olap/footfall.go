@@ -18,14 +18,15 @@ import (
 // Footfall is hourly sensor counts placed in H3 cells and aggregated by hour-of-week, hour
 // of day and date, with estimates for cells without a sensor.
 //
-// Aggregation. A sensor sits in the H3 cell of its location at Res (chosen for the area by
-// FootfallResolution unless given); coarser cells are its parents. The value of a cell for
+// Aggregation. A sensor sits in the H3 cell at Res (chosen for the area by
+// FootfallResolution unless given) that is the parent of its location's resolution-15 cell,
+// as customers are placed; coarser cells are its parents. The value of a cell for
 // a key (an hour-of-week 0..167 — 0 is Monday 00:00–01:00 local time —, an hour 0..23, or a
 // local date) is the mean of the non-missing hourly counts of all sensors in the cell for
 // that key: SUM(count)/COUNT(count) in SQL terms, missing values (NULL) left out, never
 // counted as 0. Hours are local to each sensor's time zone.
 //
-// Estimates. A cell at the query resolution with no sensor, whose centre lies within
+// Estimates. A cell at the query resolution with no sensor that has counts, whose centre lies within
 // RadiusMeters of a sensor, gets an inverse-distance-weighted estimate from its K nearest
 // sensors within RadiusMeters: value = Σ wᵢ·vᵢ / Σ wᵢ with wᵢ = 1/max(dᵢ, d₀)^Power, dᵢ the
 // great-circle distance from the cell centre to sensor i, d₀ half the cell's edge length (so
@@ -39,6 +40,9 @@ type Footfall struct {
 	K            int     // nearest sensors used per estimate
 	Power        float64 // IDW distance exponent
 	Sensors      []FootfallSensorStats
+
+	dailyOnce sync.Once
+	daily     []FootfallDaily // see Daily (cube_footfall.go)
 }
 
 // FootfallSensorStats is one located sensor and its sums by key.
@@ -67,6 +71,7 @@ const (
 	FootfallHourOfWeek = "hour-of-week"
 	FootfallHour       = "hour"
 	FootfallDate       = "date"
+	FootfallAll        = "all" // every hour of the data: one key, "all"
 )
 
 // FootfallOptions tunes LoadFootfall; zero values take the defaults.
@@ -124,7 +129,9 @@ func LoadFootfall(ctx context.Context, db *postgis.DB, o FootfallOptions) (*Foot
 		f.Res = FootfallResolution(pts)
 	}
 	for i := range f.Sensors {
-		f.Sensors[i].Cell = geo.CellOf(f.Sensors[i].Point, f.Res)
+		// The parent of the sensor's resolution-15 cell, as the cube places customers (an
+		// H3 cell's children do not tile it exactly, so CellOf at Res could differ).
+		f.Sensors[i].Cell = geo.CellOf(f.Sensors[i].Point, geo.CellResolution).Parent(f.Res)
 	}
 	rows, err = db.Pool.Query(ctx, `SELECT sensor_id, ts, count FROM footfall_counts`)
 	if err != nil {
@@ -184,7 +191,7 @@ func FootfallResolution(pts []orb.Point) int {
 
 // FootfallQuery selects footfall values.
 type FootfallQuery struct {
-	How       string     // FootfallHourOfWeek (default), FootfallHour or FootfallDate
+	How       string     // FootfallHourOfWeek (default), FootfallHour, FootfallDate or FootfallAll
 	Key       string     // one hour-of-week, hour or date (2019-01-31); "" for all
 	Res       int        // cell resolution, ≤ Footfall.Res; 0 for Footfall.Res
 	Bound     *orb.Bound // only cells whose centre is inside; nil for all
@@ -257,7 +264,14 @@ func (f *Footfall) Query(q FootfallQuery) ([]FootfallValue, error) {
 		}
 	}
 	if q.Estimates {
-		out = append(out, f.estimates(q, keys, cells, inside)...)
+		// A cell whose sensors never counted (no data at all) is estimated like an empty one.
+		counted := map[geo.Cell]bool{}
+		for i := range f.Sensors {
+			if f.Sensors[i].Counts > 0 {
+				counted[f.Sensors[i].Cell.Parent(q.Res)] = true
+			}
+		}
+		out = append(out, f.estimates(q, keys, counted, inside)...)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Cell != out[j].Cell {
@@ -285,6 +299,12 @@ func (s *FootfallSensorStats) value(how, key string) acc {
 	case FootfallHour:
 		k, _ := strconv.Atoi(key)
 		return s.hour[k]
+	case FootfallAll:
+		var a acc
+		for _, w := range s.week {
+			a = a.add(w)
+		}
+		return a
 	}
 	return s.date[key]
 }
@@ -297,6 +317,11 @@ func (f *Footfall) keys(how, key string) ([]string, error) {
 		n = 168
 	case FootfallHour:
 		n = 24
+	case FootfallAll:
+		if key != "" && key != "all" {
+			return nil, geo.Errorf(geo.EINVALID, "how=all has the one key \"all\", not %q", key)
+		}
+		return []string{"all"}, nil
 	case FootfallDate:
 		if key != "" {
 			if _, err := time.Parse("2006-01-02", key); err != nil {
@@ -317,7 +342,7 @@ func (f *Footfall) keys(how, key string) ([]string, error) {
 		sort.Strings(all)
 		return all, nil
 	default:
-		return nil, geo.Errorf(geo.EINVALID, "how %q is not one of hour-of-week, hour, date", how)
+		return nil, geo.Errorf(geo.EINVALID, "how %q is not one of hour-of-week, hour, date, all", how)
 	}
 	if key != "" {
 		k, err := strconv.Atoi(key)
@@ -334,7 +359,7 @@ func (f *Footfall) keys(how, key string) ([]string, error) {
 }
 
 // estimates computes IDW values for cells at q.Res without a sensor (see Footfall).
-func (f *Footfall) estimates(q FootfallQuery, keys []string, measured map[geo.Cell][]int, inside func(geo.Cell) bool) []FootfallValue {
+func (f *Footfall) estimates(q FootfallQuery, keys []string, measured map[geo.Cell]bool, inside func(geo.Cell) bool) []FootfallValue {
 	edge := h3.HexagonEdgeLengthAvgM(q.Res)
 	// Cells whose centre can be within the radius of a sensor: a disk of k rings around
 	// each sensor's cell (ring spacing is √3·edge between centres).
@@ -345,7 +370,7 @@ func (f *Footfall) estimates(q FootfallQuery, keys []string, measured map[geo.Ce
 	candidates := map[geo.Cell]bool{}
 	for i := range f.Sensors {
 		for _, c := range f.Sensors[i].Cell.Parent(q.Res).GridDisk(k) {
-			if _, ok := measured[c]; !ok && inside(c) {
+			if !measured[c] && inside(c) {
 				candidates[c] = true
 			}
 		}
