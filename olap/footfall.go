@@ -40,6 +40,7 @@ type Footfall struct {
 	K            int     // nearest sensors used per estimate
 	Power        float64 // IDW distance exponent
 	Sensors      []FootfallSensorStats
+	Fingerprint  uint64 // changes when the sensors, their counts or the options change (tile ETags)
 
 	dailyOnce sync.Once
 	daily     []FootfallDaily // see Daily (cube_footfall.go)
@@ -113,6 +114,7 @@ func LoadFootfall(ctx context.Context, db *postgis.DB, o FootfallOptions) (*Foot
 			loc = time.UTC
 		}
 		s.date = map[string]acc{}
+		f.Fingerprint = mix(f.Fingerprint, uint64(s.ID), math.Float64bits(s.Point[0]), math.Float64bits(s.Point[1]), uint64(len(tz)))
 		byID[s.ID] = len(f.Sensors)
 		f.Sensors = append(f.Sensors, s)
 		zones = append(zones, loc)
@@ -128,6 +130,7 @@ func LoadFootfall(ctx context.Context, db *postgis.DB, o FootfallOptions) (*Foot
 	if f.Res <= 0 {
 		f.Res = FootfallResolution(pts)
 	}
+	f.Fingerprint = mix(f.Fingerprint, uint64(f.Res), math.Float64bits(f.RadiusMeters), uint64(f.K), math.Float64bits(f.Power))
 	for i := range f.Sensors {
 		// The parent of the sensor's resolution-15 cell, as the cube places customers (an
 		// H3 cell's children do not tile it exactly, so CellOf at Res could differ).
@@ -151,6 +154,11 @@ func LoadFootfall(ctx context.Context, db *postgis.DB, o FootfallOptions) (*Foot
 		}
 		s := &f.Sensors[i]
 		s.Hours++
+		c := uint64(1 << 40)
+		if count != nil {
+			c = uint64(*count)
+		}
+		f.Fingerprint += mix(0, uint64(id), uint64(ts.Unix()), c) // any row order gives the same sum
 		if count == nil {
 			continue
 		}
@@ -163,6 +171,20 @@ func LoadFootfall(ctx context.Context, db *postgis.DB, o FootfallOptions) (*Foot
 		s.date[d] = s.date[d].add(v)
 	}
 	return f, postgis.Wrap(rows.Err())
+}
+
+// mix folds values into h (FNV-1a over their 8 bytes each).
+func mix(h uint64, vs ...uint64) uint64 {
+	if h == 0 {
+		h = 14695981039346656037
+	}
+	for _, v := range vs {
+		for i := 0; i < 8; i++ {
+			h ^= v >> (8 * i) & 0xff
+			h *= 1099511628211
+		}
+	}
+	return h
 }
 
 // hourOfWeek numbers the hours of a week from Monday 00:00 (0) to Sunday 23:00 (167).

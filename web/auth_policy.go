@@ -94,6 +94,8 @@ var policy = map[string]rule{
 	"GET /api/v1/regions/{level}/{code}":   {roles: everyone},
 	"POST /api/v1/regions":                 {roles: []string{crm.RoleAdmin, crm.RolePlanner}, object: "region", maxBody: 256 << 20, timeout: longTimeout},
 	"GET /api/v1/footfall":                 {roles: everyone},
+	"GET /tiles/footfall/{z}/{x}/{y}.mvt":  {roles: everyone},
+	"GET /tiles/footfall.json":             {roles: everyone},
 
 	// Imports create records in bulk; their rejects hold the rows as uploaded.
 	"POST /api/v1/imports":                 {roles: importers, object: "import", maxBody: 2 << 30, timeout: longTimeout},

@@ -15,6 +15,7 @@ import (
 	"github.com/gcrm/gcrm/geo"
 	"github.com/gcrm/gcrm/geo/postgis/pgtest"
 	"github.com/gcrm/gcrm/olap"
+	"github.com/gcrm/gcrm/tiles"
 	"github.com/gcrm/gcrm/web"
 	"github.com/go-chi/chi/v5"
 	"github.com/paulmach/orb"
@@ -41,7 +42,7 @@ func newFootfallServer(t *testing.T) *testServer {
 	cube.SetFootfall(ff)
 	e.Observer = cube
 	srv := &web.Server{DB: db, Customers: crm.NewStore(db), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Index: e}
-	srv.Mounts = []func(chi.Router){srv.CubeRoutes(cube, e), srv.FootfallRoutes(ff)}
+	srv.Mounts = []func(chi.Router){srv.CubeRoutes(cube, e), srv.FootfallRoutes(ff), srv.FootfallTiles(tiles.NewFootfallTiles(ff))}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return &testServer{Server: ts, srv: srv, auth: userToken(t, srv, "admin@test.gcrm", crm.RoleAdmin)}

@@ -60,6 +60,8 @@ var expectedAccess = map[string]string{
 	"GET /api/v1/regions/{level}/{code}":   "admin manager planner rep marketer",
 	"POST /api/v1/regions":                 "admin planner",
 	"GET /api/v1/footfall":                 "admin manager planner rep marketer",
+	"GET /tiles/footfall/{z}/{x}/{y}.mvt":  "admin manager planner rep marketer",
+	"GET /tiles/footfall.json":             "admin manager planner rep marketer",
 
 	"POST /api/v1/imports":                 "admin manager",
 	"GET /api/v1/imports/{id}":             "admin manager",

@@ -67,7 +67,10 @@ export async function initExplore(ctx) {
   });
   ex.map.on('click', onClick);
   ex.map.on('mousemove', onHover);
-  ex.map.on('idle', () => { if (ex.by === 'hex') hexBreaks(); });
+  ex.map.on('idle', () => {
+    if (ex.by === 'hex') hexBreaks();
+    if (ex.ff !== null) footfallBreaks();
+  });
   await refresh();
   if (ex.at) openPanel({ fit: !new URLSearchParams(location.hash.slice(1)).get('map') });
   if (ex.ff !== null) loadFootfall();
@@ -242,7 +245,8 @@ function addLayers() {
   map.addSource('explore-state', { type: 'vector', tiles: regionTiles('state'), minzoom: 0, maxzoom: 12, promoteId: { regions: 'code' } });
   map.addSource('explore-county', { type: 'vector', tiles: regionTiles('county'), minzoom: 0, maxzoom: 12, promoteId: { regions: 'code' } });
   map.addSource('explore-hex', { type: 'vector', tiles: [hexURL()], minzoom: 0, maxzoom: 16, promoteId: { hexagons: 'h3' } });
-  map.addSource('explore-footfall', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+  // Footfall cells (measured and estimated) for the chosen hour of week: the footfall tiles.
+  map.addSource('explore-footfall', { type: 'vector', tiles: [footfallURL()], minzoom: 0, maxzoom: 16, promoteId: { footfall: 'h3' } });
   map.addSource('explore-selected', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
   const below = firstLayer(['county-line', 'state-line']); // under the boundaries, over the land
   const regionFill = (src) => ({
@@ -269,18 +273,21 @@ function addLayers() {
     },
   }, below);
   map.addLayer({
-    id: 'explore-footfall-fill', type: 'fill', source: 'explore-footfall',
+    id: 'explore-footfall-fill', type: 'fill', source: 'explore-footfall', 'source-layer': 'footfall',
+    layout: { visibility: 'none' },
     paint: { 'fill-color': NO_DATA, 'fill-opacity': ['case', ['get', 'estimated'], 0.35, 0.85] },
   });
   map.addLayer({
-    id: 'explore-footfall-line', type: 'line', source: 'explore-footfall',
+    id: 'explore-footfall-line', type: 'line', source: 'explore-footfall', 'source-layer': 'footfall',
+    layout: { visibility: 'none' },
     paint: {
       'line-color': '#1d2733', 'line-width': ['case', ['get', 'estimated'], 0.5, 1.2],
       'line-dasharray': [2, 2], 'line-opacity': ['case', ['get', 'estimated'], 0.6, 0],
     },
   });
   map.addLayer({
-    id: 'explore-footfall-sensor', type: 'line', source: 'explore-footfall', filter: ['!', ['get', 'estimated']],
+    id: 'explore-footfall-sensor', type: 'line', source: 'explore-footfall', 'source-layer': 'footfall',
+    filter: ['!', ['get', 'estimated']], layout: { visibility: 'none' },
     paint: { 'line-color': '#1d2733', 'line-width': 1.2 },
   });
   map.addLayer({
@@ -664,39 +671,60 @@ function exportLink(at, m) {
 // ---------------------------------------------------------------------------------------
 // Footfall by hour of week
 
-async function loadFootfall() {
-  const src = ex.map.getSource('explore-footfall');
+const FOOTFALL_LAYERS = ['explore-footfall-fill', 'explore-footfall-line', 'explore-footfall-sensor'];
+
+function footfallURL() {
+  const q = ex.ff === null ? '' : `?how=hour-of-week&key=${ex.ff}`;
+  return `${location.origin}/tiles/footfall/{z}/{x}/{y}.mvt${q}`;
+}
+
+/** loadFootfall points the footfall layer at the chosen hour of week (or hides it). */
+function loadFootfall() {
   const box = document.getElementById('x-ff-legend');
+  for (const id of FOOTFALL_LAYERS) setVisible(id, ex.ff !== null);
+  ex.ffBreaks = null;
   if (ex.ff === null) {
-    src.setData({ type: 'FeatureCollection', features: [] });
     box.hidden = true;
     return;
   }
-  let fc;
-  try {
-    fc = await ex.ctx.api(`/api/v1/footfall?format=geojson&how=hour-of-week&key=${ex.ff}`);
-  } catch (err) {
-    if (err.status !== 401) note(`Footfall: ${err.message}`);
-    return;
-  }
-  src.setData(fc);
-  const vals = fc.features.map((f) => f.properties.mean).filter(Number.isFinite);
-  const breaks = quantiles(vals, VIRIDIS.length);
-  ex.map.setPaintProperty('explore-footfall-fill', 'fill-color', colorExpr(['to-number', ['get', 'mean'], -1], breaks, ['has', 'mean']));
-  const day = DAYS[Math.floor(ex.ff / 24)];
-  const hour = `${String(ex.ff % 24).padStart(2, '0')}:00`;
-  if (!fc.features.length) {
+  if (ex.meta && !ex.meta.footfall_cells) {
     note('No footfall on this server: import sensor counts with gcrm import footfall.');
     box.hidden = true;
     return;
   }
-  note('');
-  const measured = fc.features.filter((f) => !f.properties.estimated).length;
+  ex.map.getSource('explore-footfall').setTiles([footfallURL()]);
+  footfallBreaks();
+}
+
+/** footfallBreaks colours the footfall cells in view by quantiles of their mean and writes the legend. */
+function footfallBreaks() {
+  if (ex.ff === null || !ex.meta?.footfall_cells) return;
+  const seen = new Map();
+  for (const f of ex.map.querySourceFeatures('explore-footfall', { sourceLayer: 'footfall' })) {
+    seen.set(f.properties.h3, f.properties);
+  }
+  const vals = [...seen.values()].map((p) => p.mean).filter(Number.isFinite);
+  const breaks = quantiles(vals, VIRIDIS.length);
+  const key = JSON.stringify([ex.ff, breaks, seen.size]);
+  if (key === ex.ffBreaks) return;
+  ex.ffBreaks = key;
+  ex.map.setPaintProperty('explore-footfall-fill', 'fill-color', colorExpr(['to-number', ['get', 'mean'], -1], breaks, ['has', 'mean']));
+  const box = document.getElementById('x-ff-legend');
+  const day = DAYS[Math.floor(ex.ff / 24)];
+  const hour = `${String(ex.ff % 24).padStart(2, '0')}:00`;
+  const title = el('h3', {}, `Footfall, mean per hour, ${day} ${hour}`);
+  if (seen.size === 0) {
+    box.replaceChildren(title, el('p', { className: 'x-muted' }, 'no footfall in view: the sensors are in Melbourne'));
+    box.hidden = false;
+    return;
+  }
+  const measured = [...seen.values()].filter((p) => !p.estimated).length;
   const colors = classColors(breaks);
-  box.replaceChildren(el('h3', {}, `Footfall, mean per hour, ${day} ${hour}`),
+  box.replaceChildren(title,
     el('ul', {}, ...colors.map((c, i) => el('li', {}, el('span', { className: `x-swatch c${VIRIDIS.indexOf(c)}` }),
       i === 0 ? `< ${fmt(breaks[0] ?? 0, 'ff')}` : i === breaks.length ? `≥ ${fmt(breaks[i - 1], 'ff')}` : `${fmt(breaks[i - 1], 'ff')} – < ${fmt(breaks[i], 'ff')}`)),
     el('li', {}, el('span', { className: 'x-swatch measured' }), `sensor cell (${measured})`),
-    el('li', {}, el('span', { className: 'x-swatch estimated' }), `estimated, no sensor (${fc.features.length - measured})`)));
+    el('li', {}, el('span', { className: 'x-swatch estimated' }), `estimated, no sensor (${seen.size - measured})`)),
+    el('p', { className: 'x-muted' }, `quantile classes over ${seen.size.toLocaleString()} cells in view`));
   box.hidden = false;
 }
