@@ -23,9 +23,11 @@ const LABELS = {
   revenue: 'revenue', customer_revenue: 'customer revenue', won: 'won', lost: 'lost',
   conversion_rate: 'conversion (won / won+lost)', revenue_per_customer: 'revenue per customer',
   penetration: 'customers per 1,000 residents',
+  footfall: 'daily footfall (pedestrians)', footfall_penetration: 'customers per 1,000 daily footfall',
 };
 const ORDER = ['customers', 'prospects', 'leads', 'records', 'revenue', 'customer_revenue', 'won', 'lost',
-  'conversion_rate', 'revenue_per_customer', 'penetration'];
+  'conversion_rate', 'revenue_per_customer', 'penetration', 'footfall', 'footfall_penetration'];
+const FOOTFALL_MEASURES = ['footfall', 'footfall_penetration'];
 const TOTALS = ['records', 'customers', 'prospects', 'leads', 'revenue', 'won', 'lost', 'conversion_rate', 'revenue_per_customer'];
 const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 
@@ -37,6 +39,7 @@ const ex = {
   by: '',
   at: null, // { level: 'state'|'county'|'h3', code }
   ff: null, // footfall hour of week 0..167, or null (off)
+  months: null, // { from: 'YYYY-MM', to: 'YYYY-MM' }: records created in that range, or null (all)
   breaks: [],
   values: new Map(), // region code → value (region choropleth)
   stateSet: new Set(), // codes with a feature-state set
@@ -89,20 +92,23 @@ function readParams(p) {
   if (at) ex.at = { level: at[1], code: at[2] };
   const ff = Number(p.get('ff'));
   ex.ff = p.has('ff') && Number.isInteger(ff) && ff >= 0 && ff < 168 ? ff : null;
+  const months = /^(\d{4}-\d{2})\.\.(\d{4}-\d{2})$/.exec(p.get('months') || '');
+  ex.months = months && months[1] <= months[2] ? { from: months[1], to: months[2] } : null;
 }
 
 function writeParams(rest) {
-  if (!ex.by && !ex.at && ex.ff === null) return;
+  if (!ex.by && !ex.at && ex.ff === null && !ex.months) return;
   rest.set('measure', ex.measure);
   if (ex.by) rest.set('by', ex.by);
   if (ex.at) rest.set('at', `${ex.at.level}:${ex.at.code}`);
   if (ex.ff !== null) rest.set('ff', String(ex.ff));
+  if (ex.months) rest.set('months', `${ex.months.from}..${ex.months.to}`);
 }
 
 function onHashChange() {
-  const before = JSON.stringify([ex.measure, ex.by, ex.at, ex.ff]);
+  const before = JSON.stringify([ex.measure, ex.by, ex.at, ex.ff, ex.months]);
   readParams(new URLSearchParams(location.hash.replace(/^#/, '')));
-  if (before === JSON.stringify([ex.measure, ex.by, ex.at, ex.ff])) return;
+  if (before === JSON.stringify([ex.measure, ex.by, ex.at, ex.ff, ex.months])) return;
   syncControls();
   refresh();
   if (ex.at) openPanel({ fit: false });
@@ -134,10 +140,15 @@ function buildControls() {
   const hour = el('input', { id: 'x-ff-hour', type: 'range', min: '0', max: '23', step: '1', value: '12', title: 'Hour of the day' });
   const hourOut = el('output', { id: 'x-ff-hour-out', htmlFor: 'x-ff-hour' }, '12:00');
   const ffOn = el('input', { id: 'x-ff', type: 'checkbox', title: 'Show mean footfall by hour of the week' });
+  const from = el('input', { id: 'x-month-from', type: 'month', name: 'from', title: 'Records created from this month' });
+  const to = el('input', { id: 'x-month-to', type: 'month', name: 'to', title: 'Records created up to this month (included)' });
+  const clearMonths = el('button', { type: 'button', id: 'x-month-clear', className: 'x-link', title: 'All months' }, 'all');
   const box = el('section', { className: 'explore', id: 'explore', 'aria-label': 'Explore' },
     el('h2', {}, 'Explore'),
     el('label', {}, 'Measure', measure),
     el('label', {}, 'by', by),
+    el('div', { className: 'x-months', role: 'group', 'aria-label': 'Created between' },
+      el('span', {}, 'Created'), from, el('span', {}, '–'), to, clearMonths),
     el('div', { className: 'x-ff' },
       el('label', { className: 'x-check' }, ffOn, 'Footfall'),
       el('div', { className: 'x-ff-when', id: 'x-ff-when' }, day, hour, hourOut)),
@@ -167,6 +178,15 @@ function buildControls() {
   day.addEventListener('change', ffChange);
   hour.addEventListener('input', () => { hourOut.value = `${String(hour.value).padStart(2, '0')}:00`; });
   hour.addEventListener('change', ffChange);
+  const monthsChange = () => {
+    const a = from.value || to.value;
+    const b = to.value || from.value;
+    ex.months = a ? { from: a <= b ? a : b, to: a <= b ? b : a } : null;
+    changed();
+  };
+  from.addEventListener('change', monthsChange);
+  to.addEventListener('change', monthsChange);
+  clearMonths.addEventListener('click', () => { ex.months = null; changed(); });
   document.getElementById('x-close').addEventListener('click', () => select(null));
   syncControls();
 }
@@ -177,7 +197,9 @@ function fillMeasures() {
   const known = new Set(ex.meta.measures.map((m) => m.name ?? m.Name));
   const docs = new Map(ex.meta.measures.map((m) => [m.name ?? m.Name, m.doc ?? m.Doc]));
   const pops = ex.meta.population_levels || [];
-  const names = ORDER.filter((n) => known.has(n) && (n !== 'penetration' || pops.length > 0));
+  const hasFootfall = (ex.meta.footfall_cells || 0) > 0;
+  const names = ORDER.filter((n) => known.has(n) && (n !== 'penetration' || pops.length > 0) &&
+    (!FOOTFALL_MEASURES.includes(n) || hasFootfall));
   sel.replaceChildren(...names.map((n) => el('option', { value: n, title: docs.get(n) || '' }, LABELS[n] || n)));
   if (!names.includes(ex.measure)) ex.measure = names[0];
   syncControls();
@@ -195,12 +217,17 @@ function syncControls() {
     document.getElementById('x-ff-hour').value = String(ex.ff % 24);
     document.getElementById('x-ff-hour-out').value = `${String(ex.ff % 24).padStart(2, '0')}:00`;
   }
+  document.getElementById('x-month-from').value = ex.months?.from || '';
+  document.getElementById('x-month-to').value = ex.months?.to || '';
+  document.getElementById('x-month-clear').hidden = !ex.months;
   document.getElementById('explore').dataset.by = ex.by;
 }
 
 function changed() {
   // Penetration is per region: on hexagons it has no value, so the map switches to counties.
   if (ex.measure === 'penetration' && (ex.by === 'hex' || !ex.by)) ex.by = 'county';
+  // Footfall is known around the sensors only: hexagons show it street by street.
+  if (FOOTFALL_MEASURES.includes(ex.measure) && !ex.by) ex.by = 'hex';
   syncControls();
   ex.ctx.writeHash();
   refresh();
@@ -220,6 +247,7 @@ function hexURL() {
   const q = new URLSearchParams();
   if (ex.measure !== 'records') q.set('measure', ex.measure);
   for (const [k, v] of Object.entries(filters())) q.set(k, v);
+  if (ex.months) q.set('filter', monthFilter());
   return `${location.origin}/tiles/hexagons/{z}/{x}/{y}.mvt${q.size ? `?${q}` : ''}`;
 }
 
@@ -230,8 +258,13 @@ function filters() {
   return out;
 }
 
+function monthFilter() {
+  return `month:${ex.months.from}..${ex.months.to}`;
+}
+
 function cubeFilter(extra = []) {
   const f = Object.entries(filters()).filter(([, v]) => !/[,:]/.test(v)).map(([k, v]) => `${k}:${v}`);
+  if (ex.months) f.push(monthFilter());
   return [...f, ...extra].join(',');
 }
 
@@ -422,7 +455,8 @@ function fmt(v, measure = ex.measure) {
   if (n === null) return String(v);
   if (measure === 'conversion_rate') return `${(n * 100).toLocaleString(undefined, { maximumFractionDigits: 1 })} %`;
   if (/revenue/.test(measure)) return n.toLocaleString(undefined, { maximumFractionDigits: n >= 1000 ? 0 : 2 });
-  if (measure === 'penetration') return n === 0 ? '0' : n.toLocaleString(undefined, { maximumSignificantDigits: 3 });
+  if (/penetration/.test(measure)) return n === 0 ? '0' : n.toLocaleString(undefined, { maximumSignificantDigits: 3 });
+  if (measure === 'footfall') return n.toLocaleString(undefined, { maximumFractionDigits: 0 });
   return n.toLocaleString(undefined, { maximumFractionDigits: 2 });
 }
 
@@ -561,6 +595,7 @@ async function openPanel({ fit = true, center = null } = {}) {
         if (state) trail.push({ label: state.properties.name, at: { level: 'state', code: top[0] } });
         if (cty) trail.push({ label: cty.properties.name, at: { level: 'county', code: top[1] } });
       }
+      if (!top) trail[0].label = 'All'; // outside every US region (Melbourne's footfall)
       trail.push({ label: `cell ${at.code}`, at });
     }
     ex.trail = trail;
@@ -591,6 +626,7 @@ async function openPanel({ fit = true, center = null } = {}) {
     const totalsMeasures = [...TOTALS];
     const pop = at.level !== 'h3' && (ex.meta.population_levels || []).includes(at.level);
     if (pop) totalsMeasures.push('penetration');
+    if (ex.meta.footfall_cells && at.level === 'h3') totalsMeasures.push(...FOOTFALL_MEASURES);
     const m = ex.measure === 'penetration' && !pop ? 'customers' : ex.measure;
     const [totals, bySegment, byStatus, byMonth] = await Promise.all([
       cube(totalsMeasures, regionBy),
@@ -603,7 +639,8 @@ async function openPanel({ fit = true, center = null } = {}) {
     const t = totals.rows[0] ? totals.rows[0].slice(off) : totalsMeasures.map(() => 0);
     const dl = el('dl', { className: 'x-totals', id: 'x-totals' });
     totalsMeasures.forEach((name, i) => {
-      dl.append(el('dt', {}, LABELS[name] || name), el('dd', { dataset: { measure: name } }, fmt(t[i] ?? 0, name)));
+      const v = t[i] === undefined || (t[i] === null && !FOOTFALL_MEASURES.includes(name)) ? 0 : t[i];
+      dl.append(el('dt', {}, LABELS[name] || name), el('dd', { dataset: { measure: name } }, fmt(v, name)));
     });
     // Rows with a count of 0 (values held only by records of other kinds) are left out;
     // a ratio of 0 is a finding and stays.
