@@ -287,6 +287,7 @@ type cubeState struct {
 	status, segment, owner *cubeDict
 	cuboids                []*cuboid // [0] is the base
 	recs                   map[int64]cubeRec
+	acts                   map[int64]actRec // records with activities (cube_activities.go)
 }
 
 // cuboidShape is the resolution (-1: none) and dimensions of a cuboid.
@@ -467,6 +468,7 @@ type loadRow struct {
 }
 
 func (l *cubeLoad) Add(p *crm.Point) {
+	l.st.putActs(p)
 	if p.Located {
 		k, _, cents := l.c.keyOf(l.st, p)
 		l.rows = append(l.rows, loadRow{k, p.ID, cents})
@@ -508,6 +510,7 @@ func (c *Cube) Apply(p *crm.Point) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.st
+	st.putActs(p)
 	base := st.cuboids[0]
 	if r, ok := st.recs[p.ID]; ok {
 		k := base.keys[r.slot]

@@ -272,6 +272,9 @@ func (p *footfallPlan) fill(c *Cube, q *CubeQuery, r *CubeResult, customers []in
 			continue
 		}
 		row := q.row(a.parts, &cubeAcc{}, pops, regionCol)
+		if j := slices.Index(q.Measures, "activities"); j >= 0 {
+			row[nb+j] = int64(0)
+		}
 		set(row, a, 0)
 		r.Rows = append(r.Rows, row)
 		added = true

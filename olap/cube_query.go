@@ -102,15 +102,14 @@ var CubeMeasures = []CubeMeasure{
 	{"lost", `records with status "lost"`},
 	{"conversion_rate", "won / (won + lost); null when both are 0"},
 	{"revenue_per_customer", "customer_revenue / customers; null without customers"},
+	{"activities", "activities (visits, calls, e-mails, meetings) logged on the records"},
 	{"penetration", "customers per 1,000 residents of the row's region (needs by=region:<level> and a population attribute); null when unknown"},
 	{"footfall", "mean daily footfall of the row's area: the footfall cells (measured and estimated) in its H3 cell, region or filters; not changed by attribute filters; null when unknown"},
 	{"footfall_penetration", "customers per 1,000 daily footfall of the row's area; null without footfall"},
 }
 
 // notYet are measures of the issue the cube cannot answer yet, with the reason.
-var notYet = map[string]string{
-	"activities": "gcrm records no activities yet",
-}
+var notYet = map[string]string{}
 
 func measureNames() []string {
 	out := make([]string, len(CubeMeasures))
@@ -603,6 +602,7 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 		r.Rows = append(r.Rows, q.row(keys, &g.accs[i], c.pops, regionCol))
 		customers = append(customers, int64(g.accs[i].n[0]))
 	}
+	c.fillActivities(st, q, m, g, res, r, order) // cube_activities.go
 	ffp.fill(c, q, r, customers, c.pops)
 	c.mu.RUnlock()
 	return r, nil

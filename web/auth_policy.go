@@ -72,6 +72,9 @@ var policy = map[string]rule{
 	"GET /api/v1/audit":                        {roles: adminOnly},
 	"GET /api/v1/customers/{id}/personal-data": {roles: adminOnly, selfAudit: true, timeout: longTimeout},
 	"POST /api/v1/customers/{id}/erase":        {roles: adminOnly, selfAudit: true},
+	// Activities: logged by the roles that edit records, on records in their scope.
+	"GET /api/v1/customers/{id}/activities":  {roles: everyone},
+	"POST /api/v1/customers/{id}/activities": {roles: editors, object: "activity"},
 
 	// Customers: everyone reads within their scope; reps change only their own records.
 	"GET /api/v1/customers/":           {roles: everyone},
@@ -148,6 +151,7 @@ var capabilityRoutes = map[string]string{
 	"audit":            "GET /api/v1/audit",
 	"privacy":          "GET /api/v1/customers/{id}/personal-data",
 	"geocode.review":   "GET /api/v1/geocode/review",
+	"activities.log":   "POST /api/v1/customers/{id}/activities",
 }
 
 func capabilities(role string) map[string]bool {

@@ -79,6 +79,9 @@ func demoCmd(ctx context.Context, e env) int {
 	if err := addDemoMelbourne(ctx, e.stdout, db, f.melbourne, f.seed); err != nil { // demo_melbourne.go
 		return fail(e, err)
 	}
+	if err := addDemoActivities(ctx, e.stdout, db, f.seed); err != nil { // demo_activities.go
+		return fail(e, err)
+	}
 	if err := addDemoReview(ctx, e.stdout, db, f.review, f.seed); err != nil { // demo_review.go
 		return fail(e, err)
 	}

@@ -284,3 +284,31 @@ func TestDemoMelbourne(t *testing.T) {
 		t.Fatalf("%d records without footfall, %v", n, err)
 	}
 }
+
+// The demo's activities: on about one record in ten, each record's count equal to its rows.
+func TestDemoActivities(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	var out bytes.Buffer
+	if err := loadDemo(ctx, &out, db, testNPM, 3000, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := addDemoActivities(ctx, &out, db, 1); err != nil {
+		t.Fatal(err)
+	}
+	var acts, with, mismatched int
+	err := db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM activities),
+			(SELECT count(*) FROM customers WHERE activity_count > 0),
+			(SELECT count(*) FROM customers c WHERE activity_count <> (SELECT count(*) FROM activities a WHERE a.customer_id = c.id))`).
+		Scan(&acts, &with, &mismatched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if with < 200 || with > 400 || acts < 2*with-100 || mismatched != 0 {
+		t.Fatalf("%d activities on %d records, %d counts wrong:\n%s", acts, with, mismatched, out.String())
+	}
+	out.Reset()
+	if err := addDemoActivities(ctx, &out, db, 1); err != nil || !strings.Contains(out.String(), "activities already logged") {
+		t.Fatalf("again: %v %s", err, out.String())
+	}
+}

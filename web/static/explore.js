@@ -23,12 +23,13 @@ const LABELS = {
   revenue: 'revenue', customer_revenue: 'customer revenue', won: 'won', lost: 'lost',
   conversion_rate: 'conversion (won / won+lost)', revenue_per_customer: 'revenue per customer',
   penetration: 'customers per 1,000 residents',
+  activities: 'activities (visits, calls, …)',
   footfall: 'daily footfall (pedestrians)', footfall_penetration: 'customers per 1,000 daily footfall',
 };
 const ORDER = ['customers', 'prospects', 'leads', 'records', 'revenue', 'customer_revenue', 'won', 'lost',
-  'conversion_rate', 'revenue_per_customer', 'penetration', 'footfall', 'footfall_penetration'];
+  'conversion_rate', 'revenue_per_customer', 'activities', 'penetration', 'footfall', 'footfall_penetration'];
 const FOOTFALL_MEASURES = ['footfall', 'footfall_penetration'];
-const TOTALS = ['records', 'customers', 'prospects', 'leads', 'revenue', 'won', 'lost', 'conversion_rate', 'revenue_per_customer'];
+const TOTALS = ['records', 'customers', 'prospects', 'leads', 'revenue', 'won', 'lost', 'conversion_rate', 'revenue_per_customer', 'activities'];
 const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 
 const ex = {
