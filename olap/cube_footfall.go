@@ -114,6 +114,8 @@ func (c *Cube) planFootfall(q *CubeQuery) *footfallPlan {
 	if p.f == nil {
 		return p
 	}
+	c.mu.RLock() // the region levels (a load may swap them)
+	defer c.mu.RUnlock()
 	for _, d := range p.f.Daily() {
 		if c.footfallInside(q, p.f.Res, &d) {
 			p.cells = append(p.cells, d)

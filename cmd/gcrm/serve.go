@@ -117,6 +117,8 @@ func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger, geocodin
 	}
 	log.Info("engine loaded", "points", engine.Snapshot().Len(), "ms", time.Since(start).Milliseconds())
 	go engine.Follow(ctx, db)
+	// Regions imported or changed while serving re-key the cube (a reload of the engine).
+	go olap.FollowCubeRegions(ctx, db, cube, engine, s.Customers, log, 5*time.Second)
 	s.Index = engine
 	s.Mounts = append(s.Mounts, s.CustomerTiles(tiles.NewService(engine)))
 	// GET /api/v1/cube, /api/v1/cube/meta, /tiles/hexagons (web/cube*.go)
