@@ -276,8 +276,10 @@ type regionDict struct {
 type Cube struct {
 	mu      sync.RWMutex
 	st      *cubeState
-	regions []*regionDict // fixed at NewCube
+	regions []*regionDict // swapped in with the state by a load (cube_rekey.go)
+	next    []*regionDict // the levels of the next load (SetRegionIndexes); nil: the current ones
 	pops    map[string]map[string]float64
+	ff      FootfallSource // footfall measures (cube_footfall.go); nil: none
 	version uint64
 }
 
@@ -286,6 +288,7 @@ type cubeState struct {
 	status, segment, owner *cubeDict
 	cuboids                []*cuboid // [0] is the base
 	recs                   map[int64]cubeRec
+	acts                   map[int64]actRec // records with activities (cube_activities.go)
 }
 
 // cuboidShape is the resolution (-1: none) and dimensions of a cuboid.
@@ -328,30 +331,18 @@ func cuboidShapes(levels int) []cuboidShape {
 
 // NewCube returns an empty cube keyed by the regions of the given indexes (at most
 // MaxCubeLevels, one per level; nil entries are skipped). Region assignment is the
-// indexes' (the same rule as customer_regions): reload the cube (Engine.Load) after
-// regions change.
+// indexes' (the same rule as customer_regions): after regions change, SetRegionIndexes
+// and Engine.Load re-key the records (RekeyCube, FollowCubeRegions).
 func NewCube(indexes ...*RegionIndex) *Cube {
-	c := &Cube{pops: map[string]map[string]float64{}}
-	for _, idx := range indexes {
-		if idx == nil || len(c.regions) == MaxCubeLevels {
-			continue
-		}
-		d := &regionDict{level: idx.Level, idx: idx, codes: []string{""}, ids: []int64{0}, byIdx: make([]uint32, len(idx.Regions))}
-		for i, r := range idx.Regions {
-			d.byIdx[i] = uint32(len(d.codes))
-			d.codes = append(d.codes, r.Code)
-			d.ids = append(d.ids, r.ID)
-		}
-		c.regions = append(c.regions, d)
-	}
-	c.st = c.newState(0)
+	c := &Cube{pops: map[string]map[string]float64{}, regions: regionDicts(indexes...)}
+	c.st = newState(c.regions, 0)
 	c.st.finish()
 	return c
 }
 
-func (c *Cube) newState(n int) *cubeState {
+func newState(regions []*regionDict, n int) *cubeState {
 	all := dimAttrs
-	for l := range c.regions {
+	for l := range regions {
 		all |= regionBit(l)
 	}
 	st := &cubeState{status: newCubeDict(StatusWon, StatusLost), segment: newCubeDict(), owner: newCubeDict(),
@@ -417,14 +408,14 @@ func buildCuboid(sh cuboidShape, src *cuboid) *cuboid {
 	return cb
 }
 
-// keyOf returns the base key and measures of a located point.
-func (c *Cube) keyOf(st *cubeState, p *crm.Point) (cubeKey, cubeAcc, int64) {
+// keyOf returns the base key and measures of a located point, keyed by regions.
+func keyOf(regions []*regionDict, st *cubeState, p *crm.Point) (cubeKey, cubeAcc, int64) {
 	k := cubeKey{cell: h3Parent(uint64(p.Cell), CubeRes), month: p.Month,
 		status: st.status.code(p.Status), segment: st.segment.code(p.Segment), owner: st.owner.code(p.Owner)}
 	if kc := crm.KindCode(p.Kind); kc > 0 {
 		k.kind = uint8(kc)
 	}
-	for l, d := range c.regions {
+	for l, d := range regions {
 		if i := d.idx.Locate(orb.Point{p.Lon, p.Lat}); i >= 0 {
 			k.regions[l] = d.byIdx[i]
 		}
@@ -448,15 +439,22 @@ func accOf(k *cubeKey, cents int64) cubeAcc {
 
 // BeginLoad starts a reload (Observer).
 func (c *Cube) BeginLoad() ObserverLoad {
-	return &cubeLoad{c: c, st: c.newState(0)}
+	c.mu.RLock()
+	regions := c.regions
+	if c.next != nil {
+		regions = c.next
+	}
+	c.mu.RUnlock()
+	return &cubeLoad{c: c, regions: regions, st: newState(regions, 0)}
 }
 
 // cubeLoad collects the records of a load and builds the base by sorting them (no map
 // growth per record).
 type cubeLoad struct {
-	c    *Cube
-	st   *cubeState
-	rows []loadRow
+	c       *Cube
+	regions []*regionDict // the levels this load keys by
+	st      *cubeState
+	rows    []loadRow
 }
 
 type loadRow struct {
@@ -466,8 +464,9 @@ type loadRow struct {
 }
 
 func (l *cubeLoad) Add(p *crm.Point) {
+	l.st.putActs(p)
 	if p.Located {
-		k, _, cents := l.c.keyOf(l.st, p)
+		k, _, cents := keyOf(l.regions, l.st, p)
 		l.rows = append(l.rows, loadRow{k, p.ID, cents})
 	}
 }
@@ -497,6 +496,10 @@ func (l *cubeLoad) Commit() {
 	st.finish()
 	l.c.mu.Lock()
 	l.c.st = st
+	if l.c.next != nil && len(l.c.next) == len(l.regions) && (len(l.regions) == 0 || &l.c.next[0] == &l.regions[0]) {
+		l.c.next = nil // the levels asked for are in
+	}
+	l.c.regions = l.regions
 	l.c.version++
 	l.c.mu.Unlock()
 }
@@ -507,6 +510,7 @@ func (c *Cube) Apply(p *crm.Point) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.st
+	st.putActs(p)
 	base := st.cuboids[0]
 	if r, ok := st.recs[p.ID]; ok {
 		k := base.keys[r.slot]
@@ -517,7 +521,7 @@ func (c *Cube) Apply(p *crm.Point) {
 		delete(st.recs, p.ID)
 	}
 	if p.Located {
-		k, a, cents := c.keyOf(st, p)
+		k, a, cents := keyOf(c.regions, st, p)
 		for i, cb := range st.cuboids {
 			slot := cb.add(cb.project(&k), &a, 1)
 			if i == 0 {
@@ -537,6 +541,8 @@ func (c *Cube) Version() uint64 {
 
 // Levels returns the region levels the cube keys by.
 func (c *Cube) Levels() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	out := make([]string, len(c.regions))
 	for i, d := range c.regions {
 		out[i] = d.level
