@@ -44,6 +44,7 @@ type Customer struct {
 	Attributes   map[string]any `json:"attributes,omitempty"`
 	Geocode      Geocode        `json:"geocode"`
 	Version      int            `json:"version"`
+	Activities   int            `json:"activities"` // activities logged on it (LogActivity)
 	Rev          int64          `json:"-"`
 	CreatedAt    time.Time      `json:"created_at"`
 	UpdatedAt    time.Time      `json:"updated_at"`

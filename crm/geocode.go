@@ -3,7 +3,9 @@ package crm
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gcrm/gcrm/geo"
 	"github.com/gcrm/gcrm/geo/geocode"
@@ -17,8 +19,18 @@ import (
 // AddressStore keeps the offline address index (OpenStreetMap addresses) in PostGIS and
 // answers geocoding queries from it.
 type AddressStore struct {
-	DB *postgis.DB
+	DB    *postgis.DB
+	state atomic.Int32 // addressesUnknown, addressesNone or addressesSome; kept by Follow
 }
+
+const (
+	addressesUnknown int32 = iota // not followed (or the follower is reconnecting): ask the table
+	addressesNone                 // the table is empty: answer ENOTFOUND without a query
+	addressesSome
+)
+
+// AddressesChannel is the NOTIFY channel ReplaceAddresses signals on (payload: the source).
+const AddressesChannel = "gcrm_addresses"
 
 // NewAddressStore returns an AddressStore on db.
 func NewAddressStore(db *postgis.DB) *AddressStore { return &AddressStore{DB: db} }
@@ -56,10 +68,46 @@ func (s *AddressStore) ReplaceAddresses(ctx context.Context, source string, addr
 		if err != nil {
 			return postgis.Wrap(err)
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM geocode_cache WHERE NOT found`)
+		if _, err = tx.Exec(ctx, `DELETE FROM geocode_cache WHERE NOT found`); err != nil {
+			return postgis.Wrap(err)
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, AddressesChannel, source) // delivered at commit
 		return postgis.Wrap(err)
 	})
 	return n, err
+}
+
+// Follow keeps s current with imports while ctx lasts, for a long-running server: it
+// LISTENs on AddressesChannel, so addresses that 'gcrm import addresses' (any process, any
+// ReplaceAddresses) stores are used at once, and while the table is empty Geocode answers
+// without a query. It reconnects after a database restart; meanwhile Geocode asks the table.
+func (s *AddressStore) Follow(ctx context.Context, log *slog.Logger) {
+	postgis.Retry(ctx, log, "following address imports", func(ctx context.Context) error {
+		defer s.state.Store(addressesUnknown)
+		l, err := s.DB.Listen(ctx, AddressesChannel)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		for {
+			var some bool
+			if err := s.DB.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM addresses)`).Scan(&some); err != nil {
+				return postgis.Wrap(err)
+			}
+			if some {
+				s.state.Store(addressesSome)
+			} else {
+				s.state.Store(addressesNone)
+			}
+			select {
+			case <-l.Notes:
+			case err := <-l.Err:
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	})
 }
 
 // CountAddresses returns how many addresses are stored.
@@ -84,6 +132,9 @@ func (s *AddressStore) Geocode(ctx context.Context, q geocode.Query) (geocode.Re
 	q = q.Structured()
 	if strings.TrimSpace(q.Street) == "" {
 		return geocode.Result{}, geo.Errorf(geo.ENOTFOUND, "the address has no street to look up")
+	}
+	if s.state.Load() == addressesNone {
+		return geocode.Result{}, geo.Errorf(geo.ENOTFOUND, "no OSM addresses are stored yet ('gcrm import addresses FILE.osm.pbf' adds them)")
 	}
 	street := geocode.NormalizeStreet(q.Street)
 	var exact, onStreet []geocode.Address

@@ -18,18 +18,40 @@ type RegionRef struct {
 }
 
 // Reverse is what is known about a point: the regions containing it (from the regions
-// table), the nearest populated place and postcode centroid (from the gazetteer) and the
-// nearest stored OSM address.
+// table), the nearest populated place (from the gazetteer), its ZIP area and the nearest
+// stored OSM address.
+//
+// The ZIP area is the ZIP region containing the point when ZIP polygons were imported
+// ('gcrm import regions' with level zip or zcta; PostcodeBasis "polygon"); otherwise it is
+// the ZIP whose Census ZCTA centroid is nearest (PostcodeBasis "nearest_centroid",
+// PostcodeMeters away), which is the right ZIP for most points but can be a neighbour's
+// near a boundary: no ZCTA polygons ship with gcrm.
 type Reverse struct {
 	Point          orb.Point         `json:"point"`
 	Regions        []RegionRef       `json:"regions"`
 	Place          *geocode.Place    `json:"place,omitempty"`
 	PlaceMeters    float64           `json:"place_meters,omitempty"`
-	Postcode       *geocode.Postcode `json:"postcode,omitempty"` // nearest centroid: the likely ZIP area when no ZIP polygons are loaded
+	Postcode       *geocode.Postcode `json:"postcode,omitempty"`
+	PostcodeBasis  string            `json:"postcode_basis,omitempty"` // polygon or nearest_centroid
 	PostcodeMeters float64           `json:"postcode_meters,omitempty"`
 	Address        *geocode.Address  `json:"address,omitempty"`
 	AddressMeters  float64           `json:"address_meters,omitempty"`
+	Services       []ServiceReverse  `json:"services,omitempty"` // what geocoding services have there, when asked
 }
+
+// ServiceReverse is one geocoding service's answer for a point: its result, or why there
+// is none.
+type ServiceReverse struct {
+	Service string          `json:"service"`
+	Result  *geocode.Result `json:"result,omitempty"`
+	Error   string          `json:"error,omitempty"`
+}
+
+// How Reverse found its postcode.
+const (
+	PostcodePolygon         = "polygon"          // a zip/zcta region contains the point
+	PostcodeNearestCentroid = "nearest_centroid" // the postcode centroid nearest to the point
+)
 
 // ReverseGeocode describes p (see Reverse); g may be nil (no place or postcode then).
 // Returns EINVALID for a point outside WGS84.
@@ -65,7 +87,13 @@ func (s *AddressStore) ReverseGeocode(ctx context.Context, g *geocode.Gazetteer,
 			r.Place, r.PlaceMeters = &pl, d
 		}
 		if pc, d, ok := g.NearestPostcode(p); ok {
-			r.Postcode, r.PostcodeMeters = &pc, d
+			r.Postcode, r.PostcodeBasis, r.PostcodeMeters = &pc, PostcodeNearestCentroid, d
+		}
+	}
+	for _, reg := range r.Regions {
+		if reg.Level == "zip" || reg.Level == "zcta" {
+			r.Postcode, r.PostcodeBasis, r.PostcodeMeters = &geocode.Postcode{Code: reg.Code, Place: reg.Name}, PostcodePolygon, 0
+			break
 		}
 	}
 	return r, nil

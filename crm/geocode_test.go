@@ -3,10 +3,13 @@ package crm_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gcrm/gcrm/crm"
 	"github.com/gcrm/gcrm/geo"
@@ -69,6 +72,44 @@ func TestAddressStore_ErrNotFound(t *testing.T) {
 	if _, err := s.Geocode(context.Background(), geocode.Query{}); geo.ErrorCode(err) != geo.EINVALID {
 		t.Errorf("empty: %v, want EINVALID", err)
 	}
+}
+
+// A followed store sees addresses another store (another process) imports, through
+// NOTIFY: while the table is empty it answers without a query, and it is the notification
+// alone that makes it look again.
+func TestAddressStore_Follow(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db := pgtest.New(t)
+	s := crm.NewAddressStore(db)
+	go s.Follow(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a := andorraAddresses(t)[0]
+	q := geocode.Query{HouseNumber: a.HouseNumber, Street: a.Street}
+	waitFor := func(what string, ok func(geocode.Result, error) bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			r, err := s.Geocode(ctx, q)
+			if ok(r, err) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still %+v, %v", what, r, err)
+			}
+		}
+	}
+	waitFor("empty table", func(_ geocode.Result, err error) bool {
+		return geo.ErrorCode(err) == geo.ENOTFOUND && strings.Contains(geo.ErrorMessage(err), "gcrm import addresses")
+	})
+	if _, err := crm.NewAddressStore(db).ReplaceAddresses(ctx, "andorra.osm.pbf", []geocode.Address{a}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("after the import", func(r geocode.Result, err error) bool { return err == nil && r.Point == a.Point })
+	if _, err := crm.NewAddressStore(db).ReplaceAddresses(ctx, "andorra.osm.pbf", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("after emptying", func(_ geocode.Result, err error) bool {
+		return geo.ErrorCode(err) == geo.ENOTFOUND && strings.Contains(geo.ErrorMessage(err), "no OSM addresses")
+	})
 }
 
 // counting is a provider that counts the questions it is asked.
@@ -186,6 +227,22 @@ func TestReverseGeocode(t *testing.T) {
 	}
 	if r.Place == nil || r.Place.Name != "Andorra la Vella" || r.Address == nil || r.AddressMeters > 20 {
 		t.Errorf("place %+v, address %+v at %.0f m", r.Place, r.Address, r.AddressMeters)
+	}
+	// Without ZIP polygons the ZIP area is the nearest centroid, said so with its distance;
+	// a zip region containing the point wins over it.
+	g = geocode.NewGazetteer("") // the gazetteer indexes for reverse at its first use
+	g.AddPostcode(geocode.Postcode{Code: "AD500", Country: "AD", Point: orb.Point{1.5211, 42.5078}})
+	r, err = s.ReverseGeocode(ctx, g, p)
+	if err != nil || r.Postcode == nil || r.Postcode.Code != "AD500" || r.PostcodeBasis != crm.PostcodeNearestCentroid || r.PostcodeMeters < 100 {
+		t.Errorf("nearest centroid: %+v %q %.0f m, %v", r.Postcode, r.PostcodeBasis, r.PostcodeMeters, err)
+	}
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO regions (level, code, name, geom) VALUES
+		('zip', 'AD700', 'Escaldes-Engordany', ST_Multi(ST_MakeEnvelope(1.52, 42.49, 1.56, 42.52, 4326)))`); err != nil {
+		t.Fatal(err)
+	}
+	r, err = s.ReverseGeocode(ctx, g, p)
+	if err != nil || r.Postcode == nil || r.Postcode.Code != "AD700" || r.PostcodeBasis != crm.PostcodePolygon || r.PostcodeMeters != 0 {
+		t.Errorf("zip polygon: %+v %q %.0f m, %v", r.Postcode, r.PostcodeBasis, r.PostcodeMeters, err)
 	}
 	if _, err := s.ReverseGeocode(ctx, g, orb.Point{200, 0}); geo.ErrorCode(err) != geo.EINVALID {
 		t.Errorf("outside the world: %v", err)

@@ -17,17 +17,18 @@ import (
 // cube and territories read. Located is false for a record without a location (the engine
 // then drops it, remembering Rev so an older change cannot bring it back).
 type Point struct {
-	ID       int64
-	Located  bool
-	Lon, Lat float64
-	Cell     geo.Cell
-	Kind     string
-	Status   string
-	Segment  string
-	Owner    string
-	Revenue  float64
-	Rev      int64
-	Month    int32 // month created (UTC) as year*12 + month-1: the cube's month dimension
+	ID         int64
+	Located    bool
+	Lon, Lat   float64
+	Cell       geo.Cell
+	Kind       string
+	Status     string
+	Segment    string
+	Owner      string
+	Revenue    float64
+	Rev        int64
+	Month      int32 // month created (UTC) as year*12 + month-1: the cube's month dimension
+	Activities int32 // activities logged on the record (the cube's activities measure)
 }
 
 // MonthOf returns t's month (UTC) as year*12 + month-1, as Point.Month holds it.
@@ -39,7 +40,7 @@ func MonthOf(t time.Time) int32 {
 // PointOf returns the Point of c (as Store.Create/Update left it, with its Rev).
 func PointOf(c *Customer) Point {
 	p := Point{ID: c.ID, Kind: c.Kind, Status: c.Status, Segment: c.Segment, Owner: c.Owner, Revenue: c.Revenue, Rev: c.Rev,
-		Month: MonthOf(c.CreatedAt)}
+		Month: MonthOf(c.CreatedAt), Activities: int32(c.Activities)}
 	if c.Location != nil {
 		p.Located, p.Lon, p.Lat, p.Cell = true, c.Location[0], c.Location[1], c.Cell
 	}
@@ -55,7 +56,7 @@ type Deletion struct {
 // pointColumns are read in binary and decoded in Go (EWKB point, numeric, timestamptz):
 // ST_X/ST_Y, numeric::float8 (done through text) and extract() cost the server more than
 // the scan itself.
-const pointColumns = `id, geom, h3, kind, status, segment, owner, revenue, rev, created_at`
+const pointColumns = `id, geom, h3, kind, status, segment, owner, revenue, rev, created_at, activity_count`
 
 // ScanPoints streams every located record to fn, in one REPEATABLE READ snapshot, and
 // returns that snapshot's xmin: pass it to ScanChanges to read every change committed
@@ -139,12 +140,13 @@ func scanPoints(ctx context.Context, tx pgx.Tx, sql string, args []any, fn func(
 	}
 	for rows.Next() {
 		v := rows.RawValues()
-		if len(v) != 10 || len(v[0]) != 8 || len(v[8]) != 8 || len(v[9]) != 8 {
+		if len(v) != 11 || len(v[0]) != 8 || len(v[8]) != 8 || len(v[9]) != 8 || len(v[10]) != 4 {
 			return fmt.Errorf("crm: unexpected point row shape (%d columns)", len(v))
 		}
 		p = Point{ID: int64(binary.BigEndian.Uint64(v[0])), Kind: text(v[3]), Status: text(v[4]), Segment: text(v[5]),
 			Owner: text(v[6]), Revenue: numericFloat(v[7]), Rev: int64(binary.BigEndian.Uint64(v[8])),
-			Month: MonthOf(pgEpoch.Add(time.Duration(int64(binary.BigEndian.Uint64(v[9]))) * time.Microsecond))}
+			Month:      MonthOf(pgEpoch.Add(time.Duration(int64(binary.BigEndian.Uint64(v[9]))) * time.Microsecond)),
+			Activities: int32(binary.BigEndian.Uint32(v[10]))}
 		p.Lon, p.Lat, p.Located = ewkbPoint(v[1])
 		if p.Located && len(v[2]) == 8 {
 			p.Cell = geo.Cell(binary.BigEndian.Uint64(v[2]))

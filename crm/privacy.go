@@ -85,6 +85,10 @@ func (s *Store) Erase(ctx context.Context, id int64, tombstone *AuditEntry) (*Cu
 		if err != nil {
 			return postgis.Wrap(err)
 		}
+		// Activity notes may name the person: they go too (kind, time and count stay).
+		if _, err := tx.Exec(ctx, `UPDATE activities SET note = '' WHERE customer_id = $1`, id); err != nil {
+			return postgis.Wrap(err)
+		}
 		tombstone.ObjectType, tombstone.ObjectID = "customer", strconv.FormatInt(id, 10)
 		if tombstone.Action == "" {
 			tombstone.Action = AuditPrivacyErase

@@ -65,7 +65,7 @@ type Filter struct {
 const customerColumns = `id, coalesce(external_id, ''), kind, name, street, city, region, postcode, country,
 	ST_X(geom), ST_Y(geom), h3, segment, status, owner, revenue::float8, email, phone, consent_email,
 	attributes, geocode_precision, geocode_confidence, geocode_source, geocode_error, version, rev,
-	created_at, updated_at`
+	created_at, updated_at, activity_count`
 
 func scanCustomer(row pgx.Row) (*Customer, error) {
 	var c Customer
@@ -74,7 +74,7 @@ func scanCustomer(row pgx.Row) (*Customer, error) {
 	err := row.Scan(&c.ID, &c.ExternalID, &c.Kind, &c.Name, &c.Street, &c.City, &c.Region, &c.Postcode,
 		&c.Country, &lon, &lat, &cell, &c.Segment, &c.Status, &c.Owner, &c.Revenue, &c.Email, &c.Phone,
 		&c.ConsentEmail, &c.Attributes, &c.Geocode.Precision, &c.Geocode.Confidence, &c.Geocode.Source,
-		&c.Geocode.Error, &c.Version, &c.Rev, &c.CreatedAt, &c.UpdatedAt)
+		&c.Geocode.Error, &c.Version, &c.Rev, &c.CreatedAt, &c.UpdatedAt, &c.Activities)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +250,9 @@ func (s *Store) Delete(ctx context.Context, scope Scope, id int64) (rev int64, e
 		var owner string
 		if err := tx.QueryRow(ctx, `DELETE FROM customers WHERE id = $1 RETURNING owner`, id).Scan(&owner); err != nil || !scope.Allows(owner) {
 			return geo.Errorf(geo.ENOTFOUND, "customer %d not found", id)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM activities WHERE customer_id = $1`, id); err != nil {
+			return err
 		}
 		return tx.QueryRow(ctx, `INSERT INTO customer_deletions (id) VALUES ($1)
 			ON CONFLICT (id) DO UPDATE SET rev = nextval('customer_rev'), txid = txid_current(), deleted_at = now() RETURNING rev`, id).Scan(&rev)

@@ -356,16 +356,20 @@ type regionDict struct {
 type Cube struct {
 	mu      sync.RWMutex
 	st      *cubeState
-	regions []*regionDict // fixed at NewCube
+	regions []*regionDict // swapped in with the state by a load (cube_rekey.go)
+	next    []*regionDict // the levels of the next load (SetRegionIndexes); nil: the current ones
 	pops    map[string]map[string]float64
+	ff      FootfallSource // footfall measures (cube_footfall.go); nil: none
 	version uint64
 }
 
 // cubeState is everything a Load replaces.
 type cubeState struct {
 	status, segment, owner *cubeDict
+	regions                []*regionDict // the levels the records are keyed by
 	recs                   *cubeRecords
 	cuboids                []*cuboid
+	acts                   map[int64]actRec // records with activities (cube_activities.go)
 }
 
 // cuboidShape is the resolution (-1: none) and the key fields of a cuboid, most
@@ -436,30 +440,18 @@ var cubeKeepAll = false
 
 // NewCube returns an empty cube keyed by the regions of the given indexes (at most
 // MaxCubeLevels, one per level; nil entries are skipped). Region assignment is the
-// indexes' (the same rule as customer_regions): reload the cube (Engine.Load) after
-// regions change.
+// indexes' (the same rule as customer_regions): after regions change, SetRegionIndexes
+// and Engine.Load re-key the records (RekeyCube, FollowCubeRegions).
 func NewCube(indexes ...*RegionIndex) *Cube {
-	c := &Cube{pops: map[string]map[string]float64{}}
-	for _, idx := range indexes {
-		if idx == nil || len(c.regions) == MaxCubeLevels {
-			continue
-		}
-		d := &regionDict{level: idx.Level, idx: idx, codes: []string{""}, ids: []int64{0}, byIdx: make([]uint32, len(idx.Regions))}
-		for i, r := range idx.Regions {
-			d.byIdx[i] = uint32(len(d.codes))
-			d.codes = append(d.codes, r.Code)
-			d.ids = append(d.ids, r.ID)
-		}
-		c.regions = append(c.regions, d)
-	}
-	c.st = c.newState()
+	c := &Cube{pops: map[string]map[string]float64{}, regions: regionDicts(indexes...)}
+	c.st = newState(c.regions)
 	c.finish(c.st)
 	return c
 }
 
-func (c *Cube) newState() *cubeState {
+func newState(regions []*regionDict) *cubeState {
 	return &cubeState{status: newCubeDict(StatusWon, StatusLost), segment: newCubeDict(), owner: newCubeDict(),
-		recs: newCubeRecords(len(c.regions))}
+		regions: regions, recs: newCubeRecords(len(regions))}
 }
 
 // width returns the bits a key field takes: room for four times the codes given so far
@@ -478,7 +470,7 @@ func (c *Cube) width(st *cubeState, id uint8) uint8 {
 	case fMonth:
 		return 17
 	}
-	return uint8(bits.Len(uint(len(c.regions[id-fRegion].codes))))
+	return uint8(bits.Len(uint(len(st.regions[id-fRegion].codes))))
 }
 
 // domain returns the number of codes of field id given so far (0: too many to list).
@@ -495,7 +487,7 @@ func (c *Cube) domain(st *cubeState, id uint8) int {
 	case fMonth:
 		return 0
 	}
-	return len(c.regions[id-fRegion].codes)
+	return len(st.regions[id-fRegion].codes)
 }
 
 // finish sorts the records and builds the cuboids from them (after a load): each from the
@@ -506,7 +498,7 @@ func (c *Cube) finish(st *cubeState) {
 	recs := st.recs
 	recs.compact()
 	st.cuboids = nil
-	for _, sh := range cuboidShapes(len(c.regions)) {
+	for _, sh := range cuboidShapes(len(st.regions)) {
 		cb := &cuboid{res: sh.res}
 		for _, id := range sh.fields {
 			cb.fields = append(cb.fields, cubeField{id, c.width(st, id)})
@@ -551,15 +543,15 @@ func (c *Cube) finish(st *cubeState) {
 	}
 }
 
-// factOf returns what the cube keeps of a located point.
-func (c *Cube) factOf(st *cubeState, p *crm.Point) cubeFact {
+// factOf returns what the cube keeps of a located point, keyed by st's region levels.
+func factOf(st *cubeState, p *crm.Point) cubeFact {
 	f := cubeFact{cell: uint64(p.Cell), month: p.Month, cents: int64(math.Round(p.Revenue * 100)),
 		status: st.status.code(p.Status), segment: st.segment.code(p.Segment), owner: st.owner.code(p.Owner)}
 	f.x, f.y = Project(p.Lon, p.Lat)
 	if kc := crm.KindCode(p.Kind); kc > 0 {
 		f.kind = uint8(kc)
 	}
-	for l, d := range c.regions {
+	for l, d := range st.regions {
 		if i := d.idx.Locate(orb.Point{p.Lon, p.Lat}); i >= 0 {
 			f.regions[l] = d.byIdx[i]
 		}
@@ -588,19 +580,27 @@ func accOf(k *cubeKey, cents int64) cubeAcc {
 
 // BeginLoad starts a reload (Observer).
 func (c *Cube) BeginLoad() ObserverLoad {
-	return &cubeLoad{c: c, st: c.newState()}
+	c.mu.RLock()
+	regions := c.regions
+	if c.next != nil {
+		regions = c.next
+	}
+	c.mu.RUnlock()
+	return &cubeLoad{c: c, regions: regions, st: newState(regions)}
 }
 
 // cubeLoad collects the records of a load into new record columns; Commit sorts them and
 // builds the cuboids.
 type cubeLoad struct {
-	c  *Cube
-	st *cubeState
+	c       *Cube
+	regions []*regionDict // the levels this load keys by
+	st      *cubeState
 }
 
 func (l *cubeLoad) Add(p *crm.Point) {
+	l.st.putActs(p)
 	if p.Located {
-		f := l.c.factOf(l.st, p)
+		f := factOf(l.st, p)
 		l.st.recs.add(p.ID, &f)
 	}
 }
@@ -609,6 +609,10 @@ func (l *cubeLoad) Commit() {
 	l.c.finish(l.st)
 	l.c.mu.Lock()
 	l.c.st = l.st
+	if l.c.next != nil && len(l.c.next) == len(l.regions) && (len(l.regions) == 0 || &l.c.next[0] == &l.regions[0]) {
+		l.c.next = nil // the levels asked for are in
+	}
+	l.c.regions = l.regions
 	l.c.version++
 	l.c.mu.Unlock()
 }
@@ -619,6 +623,7 @@ func (c *Cube) Apply(p *crm.Point) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.st
+	st.putActs(p)
 	recs := st.recs
 	s, had := recs.find(p.ID)
 	if had {
@@ -629,7 +634,7 @@ func (c *Cube) Apply(p *crm.Point) {
 		}
 	}
 	if p.Located {
-		f := c.factOf(st, p)
+		f := factOf(st, p)
 		switch {
 		case had && (int(s) >= recs.sorted || recs.cell[s] == f.cell): // the same place in the order
 			recs.set(s, &f)
@@ -662,6 +667,8 @@ func (c *Cube) Version() uint64 {
 
 // Levels returns the region levels the cube keys by.
 func (c *Cube) Levels() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	out := make([]string, len(c.regions))
 	for i, d := range c.regions {
 		out[i] = d.level

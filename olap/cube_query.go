@@ -103,15 +103,14 @@ var CubeMeasures = []CubeMeasure{
 	{"lost", `records with status "lost"`},
 	{"conversion_rate", "won / (won + lost); null when both are 0"},
 	{"revenue_per_customer", "customer_revenue / customers; null without customers"},
+	{"activities", "activities (visits, calls, e-mails, meetings) logged on the records"},
 	{"penetration", "customers per 1,000 residents of the row's region (needs by=region:<level> and a population attribute); null when unknown"},
+	{"footfall", "mean daily footfall of the row's area: the footfall cells (measured and estimated) in its H3 cell, region or filters; not changed by attribute filters; null when unknown"},
+	{"footfall_penetration", "customers per 1,000 daily footfall of the row's area; null without footfall"},
 }
 
 // notYet are measures of the issue the cube cannot answer yet, with the reason.
-var notYet = map[string]string{
-	"activities":           "gcrm records no activities yet",
-	"footfall":             "footfall is served by the footfall layer; it is not a cube measure yet",
-	"footfall_penetration": "footfall is not a cube measure yet",
-}
+var notYet = map[string]string{}
 
 func measureNames() []string {
 	out := make([]string, len(CubeMeasures))
@@ -679,6 +678,7 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 	if err := q.Check(c.Levels()); err != nil {
 		return nil, err
 	}
+	ffp := c.planFootfall(q) // nil without a footfall measure (cube_footfall.go)
 	c.mu.RLock()
 	st := c.st
 	m, need, res := c.compile(st, q)
@@ -765,10 +765,14 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 	r.Columns = append(r.Columns, q.Measures...)
 	regionCol := slices.IndexFunc(q.By, func(d CubeDim) bool { return d.Name == "region" })
 	r.Rows = make([][]any, 0, len(order))
+	var customers []int64
 	for _, i := range order {
 		keys := c.format(st, q.By, g.level, g.keys[i])
 		r.Rows = append(r.Rows, q.row(keys, &g.accs[i], c.pops, regionCol))
+		customers = append(customers, int64(g.accs[i].n[0]))
 	}
+	c.fillActivities(st, q, m, g, res, r, order) // cube_activities.go
+	ffp.fill(c, q, r, customers, c.pops)
 	c.mu.RUnlock()
 	return r, nil
 }

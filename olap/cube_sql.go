@@ -3,6 +3,7 @@ package olap
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gcrm/gcrm/geo/postgis"
@@ -85,6 +86,10 @@ func (q *CubeQuery) SQL() (string, []any) {
 	coalesce(sum(round(c.revenue * 100)) FILTER (WHERE c.kind = 'prospect'), 0)::bigint,
 	coalesce(sum(round(c.revenue * 100)) FILTER (WHERE c.kind = 'lead'), 0)::bigint,
 	count(*) FILTER (WHERE c.status = 'won'), count(*) FILTER (WHERE c.status = 'lost')`
+	if slices.Contains(q.Measures, "activities") { // from the activities table, not the records' count
+		measures += ",\n\tcoalesce(sum(act.n), 0)::bigint"
+		joinSQL.WriteString("\n LEFT JOIN LATERAL (SELECT count(*) AS n FROM activities a WHERE a.customer_id = c.id) act ON true")
+	}
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for _, s := range sel {
@@ -122,7 +127,12 @@ func QueryCubeSQL(ctx context.Context, db *postgis.DB, q *CubeQuery, levels []st
 	var keys [][]string
 	var accs []cubeAcc
 	n := len(q.By)
-	dst := make([]any, n+8)
+	dst := make([]any, n+8, n+9)
+	acts := map[string]int64{} // activities by row key
+	var nacts int64
+	if slices.Contains(q.Measures, "activities") {
+		dst = append(dst, &nacts)
+	}
 	for rows.Next() {
 		key := make([]string, n)
 		var a cubeAcc
@@ -139,12 +149,22 @@ func QueryCubeSQL(ctx context.Context, db *postgis.DB, q *CubeQuery, levels []st
 		a.n = [3]int32{int32(counts[0]), int32(counts[1]), int32(counts[2])}
 		a.won, a.lost = int32(counts[3]), int32(counts[4])
 		keys, accs = append(keys, key), append(accs, a)
+		acts[strings.Join(key, "\x00")] = nacts
 	}
 	if err := rows.Err(); err != nil {
 		return nil, postgis.Wrap(err)
 	}
 	r := q.result(keys, accs, pops)
 	r.Source, r.Read = "sql", len(keys)
+	if j := slices.Index(q.Measures, "activities"); j >= 0 {
+		for _, row := range r.Rows {
+			key := make([]string, n)
+			for i := range key {
+				key[i] = row[i].(string)
+			}
+			row[n+j] = acts[strings.Join(key, "\x00")]
+		}
+	}
 	return r, nil
 }
 

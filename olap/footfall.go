@@ -18,14 +18,15 @@ import (
 // Footfall is hourly sensor counts placed in H3 cells and aggregated by hour-of-week, hour
 // of day and date, with estimates for cells without a sensor.
 //
-// Aggregation. A sensor sits in the H3 cell of its location at Res (chosen for the area by
-// FootfallResolution unless given); coarser cells are its parents. The value of a cell for
+// Aggregation. A sensor sits in the H3 cell at Res (chosen for the area by
+// FootfallResolution unless given) that is the parent of its location's resolution-15 cell,
+// as customers are placed; coarser cells are its parents. The value of a cell for
 // a key (an hour-of-week 0..167 — 0 is Monday 00:00–01:00 local time —, an hour 0..23, or a
 // local date) is the mean of the non-missing hourly counts of all sensors in the cell for
 // that key: SUM(count)/COUNT(count) in SQL terms, missing values (NULL) left out, never
 // counted as 0. Hours are local to each sensor's time zone.
 //
-// Estimates. A cell at the query resolution with no sensor, whose centre lies within
+// Estimates. A cell at the query resolution with no sensor that has counts, whose centre lies within
 // RadiusMeters of a sensor, gets an inverse-distance-weighted estimate from its K nearest
 // sensors within RadiusMeters: value = Σ wᵢ·vᵢ / Σ wᵢ with wᵢ = 1/max(dᵢ, d₀)^Power, dᵢ the
 // great-circle distance from the cell centre to sensor i, d₀ half the cell's edge length (so
@@ -39,6 +40,10 @@ type Footfall struct {
 	K            int     // nearest sensors used per estimate
 	Power        float64 // IDW distance exponent
 	Sensors      []FootfallSensorStats
+	Fingerprint  uint64 // changes when the sensors, their counts or the options change (tile ETags)
+
+	dailyOnce sync.Once
+	daily     []FootfallDaily // see Daily (cube_footfall.go)
 }
 
 // FootfallSensorStats is one located sensor and its sums by key.
@@ -67,6 +72,7 @@ const (
 	FootfallHourOfWeek = "hour-of-week"
 	FootfallHour       = "hour"
 	FootfallDate       = "date"
+	FootfallAll        = "all" // every hour of the data: one key, "all"
 )
 
 // FootfallOptions tunes LoadFootfall; zero values take the defaults.
@@ -108,6 +114,7 @@ func LoadFootfall(ctx context.Context, db *postgis.DB, o FootfallOptions) (*Foot
 			loc = time.UTC
 		}
 		s.date = map[string]acc{}
+		f.Fingerprint = mix(f.Fingerprint, uint64(s.ID), math.Float64bits(s.Point[0]), math.Float64bits(s.Point[1]), uint64(len(tz)))
 		byID[s.ID] = len(f.Sensors)
 		f.Sensors = append(f.Sensors, s)
 		zones = append(zones, loc)
@@ -123,8 +130,11 @@ func LoadFootfall(ctx context.Context, db *postgis.DB, o FootfallOptions) (*Foot
 	if f.Res <= 0 {
 		f.Res = FootfallResolution(pts)
 	}
+	f.Fingerprint = mix(f.Fingerprint, uint64(f.Res), math.Float64bits(f.RadiusMeters), uint64(f.K), math.Float64bits(f.Power))
 	for i := range f.Sensors {
-		f.Sensors[i].Cell = geo.CellOf(f.Sensors[i].Point, f.Res)
+		// The parent of the sensor's resolution-15 cell, as the cube places customers (an
+		// H3 cell's children do not tile it exactly, so CellOf at Res could differ).
+		f.Sensors[i].Cell = geo.CellOf(f.Sensors[i].Point, geo.CellResolution).Parent(f.Res)
 	}
 	rows, err = db.Pool.Query(ctx, `SELECT sensor_id, ts, count FROM footfall_counts`)
 	if err != nil {
@@ -144,6 +154,11 @@ func LoadFootfall(ctx context.Context, db *postgis.DB, o FootfallOptions) (*Foot
 		}
 		s := &f.Sensors[i]
 		s.Hours++
+		c := uint64(1 << 40)
+		if count != nil {
+			c = uint64(*count)
+		}
+		f.Fingerprint += mix(0, uint64(id), uint64(ts.Unix()), c) // any row order gives the same sum
 		if count == nil {
 			continue
 		}
@@ -156,6 +171,20 @@ func LoadFootfall(ctx context.Context, db *postgis.DB, o FootfallOptions) (*Foot
 		s.date[d] = s.date[d].add(v)
 	}
 	return f, postgis.Wrap(rows.Err())
+}
+
+// mix folds values into h (FNV-1a over their 8 bytes each).
+func mix(h uint64, vs ...uint64) uint64 {
+	if h == 0 {
+		h = 14695981039346656037
+	}
+	for _, v := range vs {
+		for i := 0; i < 8; i++ {
+			h ^= v >> (8 * i) & 0xff
+			h *= 1099511628211
+		}
+	}
+	return h
 }
 
 // hourOfWeek numbers the hours of a week from Monday 00:00 (0) to Sunday 23:00 (167).
@@ -184,7 +213,7 @@ func FootfallResolution(pts []orb.Point) int {
 
 // FootfallQuery selects footfall values.
 type FootfallQuery struct {
-	How       string     // FootfallHourOfWeek (default), FootfallHour or FootfallDate
+	How       string     // FootfallHourOfWeek (default), FootfallHour, FootfallDate or FootfallAll
 	Key       string     // one hour-of-week, hour or date (2019-01-31); "" for all
 	Res       int        // cell resolution, ≤ Footfall.Res; 0 for Footfall.Res
 	Bound     *orb.Bound // only cells whose centre is inside; nil for all
@@ -257,7 +286,14 @@ func (f *Footfall) Query(q FootfallQuery) ([]FootfallValue, error) {
 		}
 	}
 	if q.Estimates {
-		out = append(out, f.estimates(q, keys, cells, inside)...)
+		// A cell whose sensors never counted (no data at all) is estimated like an empty one.
+		counted := map[geo.Cell]bool{}
+		for i := range f.Sensors {
+			if f.Sensors[i].Counts > 0 {
+				counted[f.Sensors[i].Cell.Parent(q.Res)] = true
+			}
+		}
+		out = append(out, f.estimates(q, keys, counted, inside)...)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Cell != out[j].Cell {
@@ -285,6 +321,12 @@ func (s *FootfallSensorStats) value(how, key string) acc {
 	case FootfallHour:
 		k, _ := strconv.Atoi(key)
 		return s.hour[k]
+	case FootfallAll:
+		var a acc
+		for _, w := range s.week {
+			a = a.add(w)
+		}
+		return a
 	}
 	return s.date[key]
 }
@@ -297,6 +339,11 @@ func (f *Footfall) keys(how, key string) ([]string, error) {
 		n = 168
 	case FootfallHour:
 		n = 24
+	case FootfallAll:
+		if key != "" && key != "all" {
+			return nil, geo.Errorf(geo.EINVALID, "how=all has the one key \"all\", not %q", key)
+		}
+		return []string{"all"}, nil
 	case FootfallDate:
 		if key != "" {
 			if _, err := time.Parse("2006-01-02", key); err != nil {
@@ -317,7 +364,7 @@ func (f *Footfall) keys(how, key string) ([]string, error) {
 		sort.Strings(all)
 		return all, nil
 	default:
-		return nil, geo.Errorf(geo.EINVALID, "how %q is not one of hour-of-week, hour, date", how)
+		return nil, geo.Errorf(geo.EINVALID, "how %q is not one of hour-of-week, hour, date, all", how)
 	}
 	if key != "" {
 		k, err := strconv.Atoi(key)
@@ -334,7 +381,7 @@ func (f *Footfall) keys(how, key string) ([]string, error) {
 }
 
 // estimates computes IDW values for cells at q.Res without a sensor (see Footfall).
-func (f *Footfall) estimates(q FootfallQuery, keys []string, measured map[geo.Cell][]int, inside func(geo.Cell) bool) []FootfallValue {
+func (f *Footfall) estimates(q FootfallQuery, keys []string, measured map[geo.Cell]bool, inside func(geo.Cell) bool) []FootfallValue {
 	edge := h3.HexagonEdgeLengthAvgM(q.Res)
 	// Cells whose centre can be within the radius of a sensor: a disk of k rings around
 	// each sensor's cell (ring spacing is √3·edge between centres).
@@ -345,7 +392,7 @@ func (f *Footfall) estimates(q FootfallQuery, keys []string, measured map[geo.Ce
 	candidates := map[geo.Cell]bool{}
 	for i := range f.Sensors {
 		for _, c := range f.Sensors[i].Cell.Parent(q.Res).GridDisk(k) {
-			if _, ok := measured[c]; !ok && inside(c) {
+			if !measured[c] && inside(c) {
 				candidates[c] = true
 			}
 		}

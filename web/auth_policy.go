@@ -72,6 +72,9 @@ var policy = map[string]rule{
 	"GET /api/v1/audit":                        {roles: adminOnly},
 	"GET /api/v1/customers/{id}/personal-data": {roles: adminOnly, selfAudit: true, timeout: longTimeout},
 	"POST /api/v1/customers/{id}/erase":        {roles: adminOnly, selfAudit: true},
+	// Activities: logged by the roles that edit records, on records in their scope.
+	"GET /api/v1/customers/{id}/activities":  {roles: everyone},
+	"POST /api/v1/customers/{id}/activities": {roles: editors, object: "activity"},
 
 	// Customers: everyone reads within their scope; reps change only their own records.
 	"GET /api/v1/customers/":           {roles: everyone},
@@ -94,6 +97,8 @@ var policy = map[string]rule{
 	"GET /api/v1/regions/{level}/{code}":   {roles: everyone},
 	"POST /api/v1/regions":                 {roles: []string{crm.RoleAdmin, crm.RolePlanner}, object: "region", maxBody: 256 << 20, timeout: longTimeout},
 	"GET /api/v1/footfall":                 {roles: everyone},
+	"GET /tiles/footfall/{z}/{x}/{y}.mvt":  {roles: everyone},
+	"GET /tiles/footfall.json":             {roles: everyone},
 
 	// Imports create records in bulk; their rejects hold the rows as uploaded.
 	"POST /api/v1/imports":                 {roles: importers, object: "import", maxBody: 2 << 30, timeout: longTimeout},
@@ -146,6 +151,7 @@ var capabilityRoutes = map[string]string{
 	"audit":            "GET /api/v1/audit",
 	"privacy":          "GET /api/v1/customers/{id}/personal-data",
 	"geocode.review":   "GET /api/v1/geocode/review",
+	"activities.log":   "POST /api/v1/customers/{id}/activities",
 }
 
 func capabilities(role string) map[string]bool {

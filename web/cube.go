@@ -24,7 +24,8 @@ import (
 //   - measures (required): comma list of olap.CubeMeasures — records, customers, prospects,
 //     leads, revenue, customer_revenue, won, lost, conversion_rate (won / (won + lost)),
 //     revenue_per_customer (customer_revenue / customers), penetration (customers per 1,000
-//     residents; needs a region in by).
+//     residents; needs a region in by), footfall (mean daily footfall of the row's area),
+//     footfall_penetration (customers per 1,000 daily footfall).
 //   - by: comma list of dimensions — h3:<0..15>, region:<level>, kind, status, segment,
 //     owner, month. None: one total row. Drill down by adding a dimension or a finer
 //     resolution, roll up by removing one.
@@ -40,8 +41,9 @@ import (
 // "" for none), counts are integers, revenue an exact decimal number, ratios numbers or
 // null. Rows come sorted by their dimension values. The caller's scope applies: a rep's
 // cube holds only their records. An ETag from the cube's version allows 304 answers.
-// /api/v1/cube/meta lists the measures, dimensions and region levels (for pickers), and
-// population_levels: the levels where penetration has values.
+// /api/v1/cube/meta lists the measures, dimensions and region levels (for pickers),
+// population_levels: the levels where penetration has values, and footfall_cells: how many
+// footfall cells (measured and estimated) the footfall measures draw on (0: none).
 func (s *Server) CubeRoutes(cube *olap.Cube, engine *olap.Engine) func(chi.Router) {
 	return func(r chi.Router) {
 		r.Get("/api/v1/cube", func(w http.ResponseWriter, r *http.Request) { s.cubeQuery(w, r, cube, engine) })
@@ -116,6 +118,7 @@ func (s *Server) cubeMeta(w http.ResponseWriter, r *http.Request, cube *olap.Cub
 	writeJSON(w, http.StatusOK, map[string]any{
 		"measures": olap.CubeMeasures, "dimensions": dims, "region_levels": cube.Levels(),
 		"population_levels": cube.PopulationLevels(),
+		"footfall_cells":    cube.FootfallCells(r.Context()),
 		"base_resolution":   olap.CubeRes, "version": cube.Version(),
 	})
 }

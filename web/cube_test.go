@@ -96,7 +96,6 @@ func TestCubeAPI(t *testing.T) {
 		"/api/v1/cube?measures=records&by=h3:16":        "0..15",
 		"/api/v1/cube?measures=records&by=region:state": "there are no region levels",
 		"/api/v1/cube?measures=records&filter=colour:x": "unknown dimension",
-		"/api/v1/cube?measures=activities":              "not available",
 		"/api/v1/cube?measures=penetration":             "by=region",
 		"/api/v1/cube":                                  "measures is required",
 		"/api/v1/cube?measures=records&bbox=1,2,3":      "bbox",

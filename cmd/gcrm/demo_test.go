@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -217,5 +218,97 @@ func BenchmarkGenerateDemo(b *testing.B) {
 		if err := generateDemo(io.Discard, 100_000, uint64(i), src); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The demo loads the shared Melbourne footfall by default (once), then places its Melbourne
+// records around the CBD, weighted toward the sensors; without the shared data it says
+// footfall was skipped.
+func TestDemoMelbourne(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	if _, err := os.Stat(filepath.Join("..", "..", demoFootfallFile)); err != nil {
+		t.Fatalf("the shared Melbourne footfall is missing: %v", err)
+	}
+	var out bytes.Buffer
+	if err := loadDemoFootfall(ctx, &out, db, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := addDemoMelbourne(ctx, &out, db, 3000, 1); err != nil {
+		t.Fatal(err)
+	}
+	t.Log(out.String())
+	var n, near, inside, tz int
+	err := db.Pool.QueryRow(ctx, `SELECT count(*),
+			count(*) FILTER (WHERE EXISTS (SELECT 1 FROM footfall_sensors s WHERE ST_DWithin(s.geom::geography, c.geom::geography, 150))),
+			count(*) FILTER (WHERE c.geom && ST_MakeEnvelope(144.90, -37.86, 145.02, -37.77, 4326)),
+			(SELECT count(*) FROM footfall_sensors WHERE tz = 'Australia/Melbourne')
+		FROM customers c WHERE external_id LIKE 'melbourne-%'`).Scan(&n, &near, &inside, &tz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three in four placed near a sensor (σ 120 m): well over half within 150 m of one.
+	if n != 3000 || inside < 2990 || near < 1500 || tz < 40 {
+		t.Fatalf("%d Melbourne records, %d within 150 m of a sensor, %d in the CBD box; %d sensors in Melbourne's time zone", n, near, inside, tz)
+	}
+	var months int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(DISTINCT date_trunc('month', created_at)) FROM customers WHERE external_id LIKE 'melbourne-%'`).Scan(&months); err != nil || months < 12 {
+		t.Fatalf("created over %d months, %v", months, err)
+	}
+	// Again: nothing reloaded, quickly.
+	out.Reset()
+	start := time.Now()
+	if err := loadDemoFootfall(ctx, &out, db, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := addDemoMelbourne(ctx, &out, db, 3000, 1); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second || !strings.Contains(out.String(), "footfall of") || !strings.Contains(out.String(), "3000 Melbourne records already loaded") {
+		t.Fatalf("second run took %s:\n%s", d, out.String())
+	}
+	// Without the shared data (another working directory): footfall skipped, no Melbourne records.
+	db2 := pgtest.New(t)
+	t.Chdir(t.TempDir())
+	out.Reset()
+	if err := loadDemoFootfall(ctx, &out, db2, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := addDemoMelbourne(ctx, &out, db2, 3000, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "footfall skipped") {
+		t.Fatalf("without the shared data:\n%s", out.String())
+	}
+	if err := db2.Pool.QueryRow(ctx, `SELECT count(*) FROM customers`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d records without footfall, %v", n, err)
+	}
+}
+
+// The demo's activities: on about one record in ten, each record's count equal to its rows.
+func TestDemoActivities(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	var out bytes.Buffer
+	if err := loadDemo(ctx, &out, db, testNPM, 3000, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := addDemoActivities(ctx, &out, db, 1); err != nil {
+		t.Fatal(err)
+	}
+	var acts, with, mismatched int
+	err := db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM activities),
+			(SELECT count(*) FROM customers WHERE activity_count > 0),
+			(SELECT count(*) FROM customers c WHERE activity_count <> (SELECT count(*) FROM activities a WHERE a.customer_id = c.id))`).
+		Scan(&acts, &with, &mismatched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if with < 200 || with > 400 || acts < 2*with-100 || mismatched != 0 {
+		t.Fatalf("%d activities on %d records, %d counts wrong:\n%s", acts, with, mismatched, out.String())
+	}
+	out.Reset()
+	if err := addDemoActivities(ctx, &out, db, 1); err != nil || !strings.Contains(out.String(), "activities already logged") {
+		t.Fatalf("again: %v %s", err, out.String())
 	}
 }

@@ -24,7 +24,8 @@ func reverseCmd(ctx context.Context, e env) int {
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: gcrm reverse LAT,LON [flags]\n\n"+
 			"Prints the regions containing the point (imported with 'gcrm import regions'), the nearest\n"+
-			"populated place and ZIP centroid (gazetteer) and the nearest OSM address, as JSON.\n\nflags:")
+			"populated place and ZIP centroid (gazetteer), the nearest OSM address and, when --providers\n"+
+			"names nominatim or pelias, what that service has at the point, as JSON.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	var dbf dbFlags
@@ -48,6 +49,10 @@ func reverseCmd(ctx context.Context, e env) int {
 	if !ok || err1 != nil || err2 != nil {
 		return fail(e, geo.Errorf(geo.EINVALID, "%q is not LAT,LON in degrees (e.g. 41.8781,-87.6298)", args[0]))
 	}
+	services, err := gf.reversers()
+	if err != nil {
+		return fail(e, err)
+	}
 	g, err := gf.loadGazetteer(e)
 	if err != nil {
 		return fail(e, err)
@@ -60,6 +65,16 @@ func reverseCmd(ctx context.Context, e env) int {
 	r, err := crm.NewAddressStore(db).ReverseGeocode(ctx, g, orb.Point{lon, lat})
 	if err != nil {
 		return fail(e, err)
+	}
+	for _, s := range services {
+		res, err := s.Reverse(ctx, orb.Point{lon, lat})
+		sr := crm.ServiceReverse{Service: s.Name()}
+		if err != nil {
+			sr.Error = geo.ErrorMessage(err)
+		} else {
+			sr.Result = &res
+		}
+		r.Services = append(r.Services, sr)
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")

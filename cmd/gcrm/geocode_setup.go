@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -43,6 +44,9 @@ type geocodeFlags struct {
 	timeout       time.Duration
 	retries       int
 	cache         bool
+	// follow, set by 'gcrm serve', keeps the osm geocoder in the chain even while no
+	// addresses are stored, following imports for as long as build's ctx lasts.
+	follow *slog.Logger
 }
 
 func (f *geocodeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -125,6 +129,11 @@ func (f *geocodeFlags) build(ctx context.Context, e env, db *postgis.DB) (geocod
 				return nil, geo.Errorf(geo.EINVALID, "the osm geocoder needs the database")
 			}
 			s := crm.NewAddressStore(db)
+			if f.follow != nil { // a server: addresses imported later are used at once
+				go s.Follow(ctx, f.follow)
+				c.Geocoders = append(c.Geocoders, s)
+				continue
+			}
 			n, err := s.CountAddresses(ctx)
 			if err != nil {
 				return nil, err
@@ -156,6 +165,33 @@ func (f *geocodeFlags) build(ctx context.Context, e env, db *postgis.DB) (geocod
 		return nil, geo.Errorf(geo.EINVALID, "--providers is empty: name at least one of osm, gazetteer, nominatim, pelias")
 	}
 	return c, nil
+}
+
+// reversers returns the geocoding services among the providers, for 'gcrm reverse': each
+// is asked what it has at the point. Returns EINVALID for a service without its URL.
+func (f *geocodeFlags) reversers() ([]geocode.Reverser, error) {
+	o := geocode.HTTPOptions{UserAgent: f.userAgent, Rate: f.rate, Timeout: f.timeout, Retries: f.retries}
+	if f.retries == 0 {
+		o.Retries = -1
+	}
+	var out []geocode.Reverser
+	for _, p := range f.list() {
+		switch p {
+		case "nominatim":
+			if f.nominatimURL == "" {
+				return nil, geo.Errorf(geo.EINVALID, "the nominatim geocoder needs --nominatim-url (or $GCRM_NOMINATIM_URL)")
+			}
+			o.BaseURL = f.nominatimURL
+			out = append(out, geocode.NewNominatim(o))
+		case "pelias":
+			if f.peliasURL == "" {
+				return nil, geo.Errorf(geo.EINVALID, "the pelias geocoder needs --pelias-url (or $GCRM_PELIAS_URL)")
+			}
+			o.BaseURL, o.APIKey = f.peliasURL, f.peliasKey
+			out = append(out, geocode.NewPelias(o))
+		}
+	}
+	return out, nil
 }
 
 func (f *geocodeFlags) loadGazetteer(e env) (*geocode.Gazetteer, error) {

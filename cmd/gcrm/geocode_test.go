@@ -4,12 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gcrm/gcrm/crm"
 	"github.com/gcrm/gcrm/geo/postgis/pgtest"
 )
 
@@ -135,6 +143,22 @@ func TestReverseCommand(t *testing.T) {
 	if code, _, _ := gcrm(t, url, "", "reverse", "north"); code != 1 {
 		t.Errorf("bad point: exit %d, want 1", code)
 	}
+	// With nominatim among the providers, the service's answer is added (a recorded body).
+	rec, err := os.ReadFile("../../geo/geocode/testdata/nominatim/reverse_building.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = r.URL.Path + "?" + r.URL.RawQuery
+		w.Write(rec)
+	}))
+	defer ts.Close()
+	code, out, errs = gcrm(t, url, "", append([]string{"reverse", "38.900206,-77.036991", "--providers", "gazetteer,nominatim", "--nominatim-url", ts.URL}, npmGazetteer...)...)
+	if code != 0 || !strings.Contains(out, `"service": "nominatim"`) || !strings.Contains(out, "United States Chamber of Commerce Building") ||
+		!strings.Contains(out, `"precision": "rooftop"`) || !strings.HasPrefix(asked, "/reverse?") || !strings.Contains(asked, "lat=38.9002060") {
+		t.Errorf("with nominatim: exit %d, asked %s\n%s\n%s", code, asked, out, errs)
+	}
 }
 
 func TestReviewCommand(t *testing.T) {
@@ -159,5 +183,64 @@ func TestReviewCommand(t *testing.T) {
 	}
 	if code, _, _ := gcrm(t, db.URL, "", "review", "--place", "x"); code != 1 {
 		t.Errorf("bad --place: exit %d, want 1", code)
+	}
+}
+
+// 'gcrm import addresses' while 'gcrm serve' runs: the running server's search uses the
+// new addresses at once, with no restart (its osm geocoder follows the imports).
+func TestServeUsesAddressesImportedLater(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db := pgtest.New(t)
+	gf := &geocodeFlags{providers: "osm,gazetteer", cities: npmGazetteer[1], zips: npmGazetteer[3], country: "US", minConfidence: 0.5}
+	srv, err := buildServer(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)), gf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	u := &crm.User{Email: "admin@demo.gcrm", Role: crm.RoleAdmin}
+	if err := srv.Users.Create(ctx, u, ""); err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := srv.Users.CreateToken(ctx, u, "", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// providers of the candidates for an Andorran address, once the geocoder has loaded
+	search := func() (string, error) {
+		req, _ := http.NewRequest("GET", ts.URL+"/api/v1/geocode/search?q="+neturl.QueryEscape("93 Avinguda Carlemany, Escaldes-Engordany, Andorra"), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			return "", fmt.Errorf("%d %s", resp.StatusCode, b)
+		}
+		return string(b), nil
+	}
+	waitFor := func(what string, ok func(string) bool) string {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			body, err := search()
+			if err == nil && ok(body) {
+				return body
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s %v", what, body, err)
+			}
+		}
+	}
+	waitFor("before the import", func(b string) bool { return strings.Contains(b, `"candidates"`) && !strings.Contains(b, `"osm"`) })
+	andorra, _ := filepath.Abs("../../../shared/data/osm/andorra.osm.pbf")
+	if code, out, errs := gcrm(t, db.URL, "", "import", "addresses", andorra); code != 0 {
+		t.Fatalf("import addresses: %d\n%s\n%s", code, out, errs)
+	}
+	body := waitFor("after the import", func(b string) bool { return strings.Contains(b, `"provider":"osm"`) })
+	if !strings.Contains(body, `"precision":"rooftop"`) || !strings.Contains(body, "42.508416") {
+		t.Errorf("after the import: %s", body)
 	}
 }

@@ -109,25 +109,30 @@ func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger, geocodin
 		return nil, err
 	}
 	engine.Observer = cube
+	footfall := &olap.FootfallCache{DB: db} // the footfall measures, layer and API share it
+	cube.SetFootfall(footfall)
 	start := time.Now()
 	if err := engine.Load(ctx, s.Customers); err != nil {
 		return nil, err
 	}
 	log.Info("engine loaded", "points", engine.Snapshot().Len(), "ms", time.Since(start).Milliseconds())
 	go engine.Follow(ctx, db)
+	// Regions imported or changed while serving re-key the cube (a reload of the engine).
+	go olap.FollowCubeRegions(ctx, db, cube, engine, s.Customers, log, 5*time.Second)
 	s.Index = engine
 	s.Mounts = append(s.Mounts, s.CustomerTiles(tiles.NewService(engine)))
 	// GET /api/v1/cube, /api/v1/cube/meta, /tiles/hexagons (web/cube*.go)
 	s.Mounts = append(s.Mounts, s.CubeRoutes(cube, engine), s.HexagonTiles(tiles.NewHexagons(cube, engine)))
 	s.Mounts = append(s.Mounts, s.RegionRoutes(olap.NewRegionStore(db))) // /tiles/regions, /api/v1/regions (web/regions.go)
 	s.Mounts = append(s.Mounts, s.ImportRoutes)                          // POST /api/v1/imports (web/imports.go)
-	s.Mounts = append(s.Mounts, s.FootfallRoutes(&olap.FootfallCache{DB: db}))
+	s.Mounts = append(s.Mounts, s.FootfallRoutes(footfall), s.FootfallTiles(tiles.NewFootfallTiles(footfall)))
 	go olap.FollowAssignments(ctx, db, log)
 	// The geocoder is built once, in the background (the gazetteer takes seconds to load):
 	// meanwhile search and reverse answer 503 "geocoder is still loading" (web/geocode.go).
 	var geocoder *web.GeocoderLoader
 	if len(geocoding) > 0 && geocoding[0] != nil {
-		gf := geocoding[0]
+		gf := *geocoding[0]
+		gf.follow = log // 'gcrm import addresses' while the server runs: used at once
 		geocoder = web.LoadGeocoder(ctx, func(ctx context.Context) (*web.Geocoding, error) {
 			start := time.Now()
 			g, err := gf.build(ctx, env{stderr: logWriter{log}}, db)

@@ -48,6 +48,8 @@ var expectedAccess = map[string]string{
 	"GET /api/v1/customers/export.csv":         "admin manager rep marketer",
 	"GET /api/v1/customers/{id}/personal-data": "admin",
 	"POST /api/v1/customers/{id}/erase":        "admin",
+	"GET /api/v1/customers/{id}/activities":    "admin manager planner rep marketer",
+	"POST /api/v1/customers/{id}/activities":   "admin manager rep",
 
 	"GET /tiles/customers/{z}/{x}/{y}.mvt": "admin manager planner rep marketer",
 	"GET /tiles/customers.json":            "admin manager planner rep marketer",
@@ -60,6 +62,8 @@ var expectedAccess = map[string]string{
 	"GET /api/v1/regions/{level}/{code}":   "admin manager planner rep marketer",
 	"POST /api/v1/regions":                 "admin planner",
 	"GET /api/v1/footfall":                 "admin manager planner rep marketer",
+	"GET /tiles/footfall/{z}/{x}/{y}.mvt":  "admin manager planner rep marketer",
+	"GET /tiles/footfall.json":             "admin manager planner rep marketer",
 
 	"POST /api/v1/imports":                 "admin manager",
 	"GET /api/v1/imports/{id}":             "admin manager",

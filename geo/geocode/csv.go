@@ -137,7 +137,11 @@ func CSV(ctx context.Context, r io.Reader, w io.Writer, g Geocoder, progress fun
 				out[extra+1] = strconv.FormatFloat(res.Confidence, 'f', 2, 64)
 				out[extra+2] = res.Source
 				if res.Ambiguous {
-					out[extra+3] = fmt.Sprintf("ambiguous: %d places match; the most populous was taken", res.Candidates)
+					taken := "the most populous was taken"
+					if res.Source != "gazetteer" {
+						taken = res.Source + "'s first answer was taken"
+					}
+					out[extra+3] = fmt.Sprintf("ambiguous: %d places match; %s", res.Candidates, taken)
 				}
 				st.Placed++
 				st.ByPrecision[res.Precision]++

@@ -135,6 +135,14 @@ type Geocoder interface {
 	Geocode(ctx context.Context, q Query) (Result, error)
 }
 
+// Reverser finds what a service has at a point: the nearest address, venue or place (the
+// Nominatim and Pelias clients). Reverse returns ENOTFOUND when there is nothing,
+// EINVALID for a point outside WGS84 and EUNAVAILABLE when the service cannot be reached.
+type Reverser interface {
+	Name() string
+	Reverse(ctx context.Context, p orb.Point) (Result, error)
+}
+
 func notFound(format string, args ...any) error { return geo.Errorf(geo.ENOTFOUND, format, args...) }
 
 func emptyQuery() error {

@@ -31,11 +31,12 @@ type Address struct {
 }
 
 // ReadOSMAddresses reads the addresses of an OpenStreetMap extract (PBF, or XML as .osm or
-// .osm.gz): nodes, ways
-// (buildings, areas: their centroid) and multipolygon relations carrying addr:housenumber
-// with addr:street or addr:place, and the house numbers between the numbered ends of
-// addr:interpolation lines. It reads the file three times (relations and ways first, then
-// the nodes they need) so memory grows with the addresses, not with the extract.
+// .osm.gz): nodes, ways (buildings, areas: their centroid) and multipolygon relations
+// carrying addr:housenumber with addr:street or addr:place — or, for a house member of a
+// type=associatedStreet relation, with the relation's street — and the house numbers
+// between the numbered ends of addr:interpolation lines. It reads the file three times
+// (relations and ways first, then the nodes they need) so memory grows with the
+// addresses, not with the extract.
 // Returns EINVALID for a file that is not an OSM PBF.
 func ReadOSMAddresses(ctx context.Context, path string) ([]Address, error) {
 	var out []Address
@@ -44,10 +45,18 @@ func ReadOSMAddresses(ctx context.Context, path string) ([]Address, error) {
 		nodes []osm.NodeID
 		id    int64
 		kind  string // "way", "relation", "interp"
+		assoc int    // houseWays: index of the associatedStreet in streets
 	}
 	var addrWays []wayRef             // ways with addresses, interpolation lines
 	relOuter := map[osm.WayID][]int{} // member way → indexes of relations in rels
 	var rels []wayRef
+	// associatedStreet relations: the street of each (its name, or its street member's),
+	// and their house members, which may carry a house number and no street of their own
+	var streets []string
+	houseNode := map[osm.NodeID]int{} // → index in streets
+	houseWay := map[osm.WayID]int{}
+	streetWay := map[osm.WayID][]int{} // street members of relations without a name
+	var houseWays []wayRef             // house member ways with a number and no street
 
 	// Pass 1: ways and relations.
 	err := scanOSM(ctx, path, skip{nodes: true}, func(o osm.Object) {
@@ -61,6 +70,20 @@ func ReadOSMAddresses(ctx context.Context, path string) ([]Address, error) {
 				addrWays = append(addrWays, wayRef{tags: o.Tags, nodes: o.Nodes.NodeIDs(), id: int64(o.ID), kind: kind})
 			}
 		case *osm.Relation:
+			if o.Tags.Find("type") == "associatedStreet" {
+				i := len(streets)
+				streets = append(streets, o.Tags.Find("name"))
+				for _, m := range o.Members {
+					switch {
+					case m.Role == "house" && m.Type == osm.TypeNode:
+						houseNode[osm.NodeID(m.Ref)] = i
+					case m.Role == "house" && m.Type == osm.TypeWay:
+						houseWay[osm.WayID(m.Ref)] = i
+					case m.Role == "street" && m.Type == osm.TypeWay && streets[i] == "":
+						streetWay[osm.WayID(m.Ref)] = append(streetWay[osm.WayID(m.Ref)], i)
+					}
+				}
+			}
 			if hasAddress(o.Tags) && (o.Tags.Find("type") == "multipolygon" || o.Tags.Find("type") == "building") {
 				i := len(rels)
 				rels = append(rels, wayRef{tags: o.Tags, id: int64(o.ID), kind: "relation"})
@@ -75,17 +98,39 @@ func ReadOSMAddresses(ctx context.Context, path string) ([]Address, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Pass 2: the member ways of addressed relations.
-	if len(relOuter) > 0 {
-		err = scanOSM(ctx, path, skip{nodes: true, relations: true, way: func(w *osm.Way) bool { _, ok := relOuter[w.ID]; return ok }}, func(o osm.Object) {
-			if w, ok := o.(*osm.Way); ok {
-				for _, i := range relOuter[w.ID] {
-					rels[i].nodes = append(rels[i].nodes, w.Nodes.NodeIDs()...)
+	// Pass 2: the member ways of addressed and associatedStreet relations.
+	if len(relOuter)+len(houseWay)+len(streetWay) > 0 {
+		member := func(w *osm.Way) bool {
+			_, a := relOuter[w.ID]
+			_, b := houseWay[w.ID]
+			_, c := streetWay[w.ID]
+			return a || b || c
+		}
+		err = scanOSM(ctx, path, skip{nodes: true, relations: true, way: member}, func(o osm.Object) {
+			w, ok := o.(*osm.Way)
+			if !ok {
+				return
+			}
+			for _, i := range relOuter[w.ID] {
+				rels[i].nodes = append(rels[i].nodes, w.Nodes.NodeIDs()...)
+			}
+			for _, i := range streetWay[w.ID] {
+				if streets[i] == "" {
+					streets[i] = w.Tags.Find("name")
 				}
+			}
+			if i, ok := houseWay[w.ID]; ok && w.Tags.Find("addr:housenumber") != "" && !hasAddress(w.Tags) {
+				houseWays = append(houseWays, wayRef{tags: w.Tags, nodes: w.Nodes.NodeIDs(), id: int64(w.ID), kind: "way", assoc: i})
 			}
 		})
 		if err != nil {
 			return nil, err
+		}
+	}
+	for _, w := range houseWays {
+		if streets[w.assoc] != "" {
+			w.tags = withStreet(w.tags, streets[w.assoc])
+			addrWays = append(addrWays, w)
 		}
 	}
 	need := map[osm.NodeID]*nodeInfo{}
@@ -104,6 +149,8 @@ func ReadOSMAddresses(ctx context.Context, path string) ([]Address, error) {
 		}
 		if hasAddress(n.Tags) {
 			out = appendAddresses(out, n.Tags, orb.Point{n.Lon, n.Lat}, "node", int64(n.ID), false)
+		} else if i, ok := houseNode[n.ID]; ok && streets[i] != "" && n.Tags.Find("addr:housenumber") != "" {
+			out = appendAddresses(out, withStreet(n.Tags, streets[i]), orb.Point{n.Lon, n.Lat}, "node", int64(n.ID), false)
 		}
 		if _, ok := need[n.ID]; ok {
 			need[n.ID] = &nodeInfo{pt: orb.Point{n.Lon, n.Lat}, number: n.Tags.Find("addr:housenumber"), tags: addrTags(n.Tags)}
@@ -196,6 +243,13 @@ type skip struct {
 
 func hasAddress(t osm.Tags) bool {
 	return t.Find("addr:housenumber") != "" && (t.Find("addr:street") != "" || t.Find("addr:place") != "")
+}
+
+// withStreet returns t with addr:street set to street (a house of an associatedStreet
+// relation).
+func withStreet(t osm.Tags, street string) osm.Tags {
+	out := append(osm.Tags{}, t...)
+	return append(out, osm.Tag{Key: "addr:street", Value: street})
 }
 
 // addrTags keeps the addr:* tags of an interpolation end node.

@@ -8,6 +8,7 @@
 //   - all state that a link should carry lives in `state` and the URL hash (readHash/writeHash).
 import { Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl } from './vendor/maplibre-gl.mjs';
 import { applyCapabilities, exportButton } from './auth.js'; // what the role may use
+import { activitiesSection } from './activities.js'; // the drawer's activities and Log activity
 import { initReview } from './review.js'; // the geocoding review list
 import { initExplore } from './explore.js'; // the manager's Explore workspace
 import { initImport } from './import.js'; // the Import dialog (CSV upload)
@@ -556,7 +557,8 @@ function renderDetails(f) {
   if (c.updated_at) row('Updated', new Date(c.updated_at).toLocaleString());
   document.getElementById('d-body').replaceChildren(
     el('div', { className: 'badges' }, el('span', { className: `badge kind-${c.kind}`, title: 'kind' }, c.kind)),
-    el('dl', {}, ...rows));
+    el('dl', {}, ...rows),
+    activitiesSection({ ...c, id: f.id }, { api, me: auth.me, toast }));
 }
 
 /** el builds an element; children are nodes or text (never parsed as HTML). */

@@ -23,10 +23,13 @@ const LABELS = {
   revenue: 'revenue', customer_revenue: 'customer revenue', won: 'won', lost: 'lost',
   conversion_rate: 'conversion (won / won+lost)', revenue_per_customer: 'revenue per customer',
   penetration: 'customers per 1,000 residents',
+  activities: 'activities (visits, calls, …)',
+  footfall: 'daily footfall (pedestrians)', footfall_penetration: 'customers per 1,000 daily footfall',
 };
 const ORDER = ['customers', 'prospects', 'leads', 'records', 'revenue', 'customer_revenue', 'won', 'lost',
-  'conversion_rate', 'revenue_per_customer', 'penetration'];
-const TOTALS = ['records', 'customers', 'prospects', 'leads', 'revenue', 'won', 'lost', 'conversion_rate', 'revenue_per_customer'];
+  'conversion_rate', 'revenue_per_customer', 'activities', 'penetration', 'footfall', 'footfall_penetration'];
+const FOOTFALL_MEASURES = ['footfall', 'footfall_penetration'];
+const TOTALS = ['records', 'customers', 'prospects', 'leads', 'revenue', 'won', 'lost', 'conversion_rate', 'revenue_per_customer', 'activities'];
 const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 
 const ex = {
@@ -37,6 +40,7 @@ const ex = {
   by: '',
   at: null, // { level: 'state'|'county'|'h3', code }
   ff: null, // footfall hour of week 0..167, or null (off)
+  months: null, // { from: 'YYYY-MM', to: 'YYYY-MM' }: records created in that range, or null (all)
   breaks: [],
   values: new Map(), // region code → value (region choropleth)
   stateSet: new Set(), // codes with a feature-state set
@@ -67,7 +71,10 @@ export async function initExplore(ctx) {
   });
   ex.map.on('click', onClick);
   ex.map.on('mousemove', onHover);
-  ex.map.on('idle', () => { if (ex.by === 'hex') hexBreaks(); });
+  ex.map.on('idle', () => {
+    if (ex.by === 'hex') hexBreaks();
+    if (ex.ff !== null) footfallBreaks();
+  });
   await refresh();
   if (ex.at) openPanel({ fit: !new URLSearchParams(location.hash.slice(1)).get('map') });
   if (ex.ff !== null) loadFootfall();
@@ -86,20 +93,23 @@ function readParams(p) {
   if (at) ex.at = { level: at[1], code: at[2] };
   const ff = Number(p.get('ff'));
   ex.ff = p.has('ff') && Number.isInteger(ff) && ff >= 0 && ff < 168 ? ff : null;
+  const months = /^(\d{4}-\d{2})\.\.(\d{4}-\d{2})$/.exec(p.get('months') || '');
+  ex.months = months && months[1] <= months[2] ? { from: months[1], to: months[2] } : null;
 }
 
 function writeParams(rest) {
-  if (!ex.by && !ex.at && ex.ff === null) return;
+  if (!ex.by && !ex.at && ex.ff === null && !ex.months) return;
   rest.set('measure', ex.measure);
   if (ex.by) rest.set('by', ex.by);
   if (ex.at) rest.set('at', `${ex.at.level}:${ex.at.code}`);
   if (ex.ff !== null) rest.set('ff', String(ex.ff));
+  if (ex.months) rest.set('months', `${ex.months.from}..${ex.months.to}`);
 }
 
 function onHashChange() {
-  const before = JSON.stringify([ex.measure, ex.by, ex.at, ex.ff]);
+  const before = JSON.stringify([ex.measure, ex.by, ex.at, ex.ff, ex.months]);
   readParams(new URLSearchParams(location.hash.replace(/^#/, '')));
-  if (before === JSON.stringify([ex.measure, ex.by, ex.at, ex.ff])) return;
+  if (before === JSON.stringify([ex.measure, ex.by, ex.at, ex.ff, ex.months])) return;
   syncControls();
   refresh();
   if (ex.at) openPanel({ fit: false });
@@ -131,10 +141,15 @@ function buildControls() {
   const hour = el('input', { id: 'x-ff-hour', type: 'range', min: '0', max: '23', step: '1', value: '12', title: 'Hour of the day' });
   const hourOut = el('output', { id: 'x-ff-hour-out', htmlFor: 'x-ff-hour' }, '12:00');
   const ffOn = el('input', { id: 'x-ff', type: 'checkbox', title: 'Show mean footfall by hour of the week' });
+  const from = el('input', { id: 'x-month-from', type: 'month', name: 'from', title: 'Records created from this month' });
+  const to = el('input', { id: 'x-month-to', type: 'month', name: 'to', title: 'Records created up to this month (included)' });
+  const clearMonths = el('button', { type: 'button', id: 'x-month-clear', className: 'x-link', title: 'All months' }, 'all');
   const box = el('section', { className: 'explore', id: 'explore', 'aria-label': 'Explore' },
     el('h2', {}, 'Explore'),
     el('label', {}, 'Measure', measure),
     el('label', {}, 'by', by),
+    el('div', { className: 'x-months', role: 'group', 'aria-label': 'Created between' },
+      el('span', {}, 'Created'), from, el('span', {}, '–'), to, clearMonths),
     el('div', { className: 'x-ff' },
       el('label', { className: 'x-check' }, ffOn, 'Footfall'),
       el('div', { className: 'x-ff-when', id: 'x-ff-when' }, day, hour, hourOut)),
@@ -164,6 +179,15 @@ function buildControls() {
   day.addEventListener('change', ffChange);
   hour.addEventListener('input', () => { hourOut.value = `${String(hour.value).padStart(2, '0')}:00`; });
   hour.addEventListener('change', ffChange);
+  const monthsChange = () => {
+    const a = from.value || to.value;
+    const b = to.value || from.value;
+    ex.months = a ? { from: a <= b ? a : b, to: a <= b ? b : a } : null;
+    changed();
+  };
+  from.addEventListener('change', monthsChange);
+  to.addEventListener('change', monthsChange);
+  clearMonths.addEventListener('click', () => { ex.months = null; changed(); });
   document.getElementById('x-close').addEventListener('click', () => select(null));
   syncControls();
 }
@@ -174,7 +198,9 @@ function fillMeasures() {
   const known = new Set(ex.meta.measures.map((m) => m.name ?? m.Name));
   const docs = new Map(ex.meta.measures.map((m) => [m.name ?? m.Name, m.doc ?? m.Doc]));
   const pops = ex.meta.population_levels || [];
-  const names = ORDER.filter((n) => known.has(n) && (n !== 'penetration' || pops.length > 0));
+  const hasFootfall = (ex.meta.footfall_cells || 0) > 0;
+  const names = ORDER.filter((n) => known.has(n) && (n !== 'penetration' || pops.length > 0) &&
+    (!FOOTFALL_MEASURES.includes(n) || hasFootfall));
   sel.replaceChildren(...names.map((n) => el('option', { value: n, title: docs.get(n) || '' }, LABELS[n] || n)));
   if (!names.includes(ex.measure)) ex.measure = names[0];
   syncControls();
@@ -192,12 +218,17 @@ function syncControls() {
     document.getElementById('x-ff-hour').value = String(ex.ff % 24);
     document.getElementById('x-ff-hour-out').value = `${String(ex.ff % 24).padStart(2, '0')}:00`;
   }
+  document.getElementById('x-month-from').value = ex.months?.from || '';
+  document.getElementById('x-month-to').value = ex.months?.to || '';
+  document.getElementById('x-month-clear').hidden = !ex.months;
   document.getElementById('explore').dataset.by = ex.by;
 }
 
 function changed() {
   // Penetration is per region: on hexagons it has no value, so the map switches to counties.
   if (ex.measure === 'penetration' && (ex.by === 'hex' || !ex.by)) ex.by = 'county';
+  // Footfall is known around the sensors only: hexagons show it street by street.
+  if (FOOTFALL_MEASURES.includes(ex.measure) && !ex.by) ex.by = 'hex';
   syncControls();
   ex.ctx.writeHash();
   refresh();
@@ -217,6 +248,7 @@ function hexURL() {
   const q = new URLSearchParams();
   if (ex.measure !== 'records') q.set('measure', ex.measure);
   for (const [k, v] of Object.entries(filters())) q.set(k, v);
+  if (ex.months) q.set('filter', monthFilter());
   return `${location.origin}/tiles/hexagons/{z}/{x}/{y}.mvt${q.size ? `?${q}` : ''}`;
 }
 
@@ -227,8 +259,13 @@ function filters() {
   return out;
 }
 
+function monthFilter() {
+  return `month:${ex.months.from}..${ex.months.to}`;
+}
+
 function cubeFilter(extra = []) {
   const f = Object.entries(filters()).filter(([, v]) => !/[,:]/.test(v)).map(([k, v]) => `${k}:${v}`);
+  if (ex.months) f.push(monthFilter());
   return [...f, ...extra].join(',');
 }
 
@@ -242,7 +279,8 @@ function addLayers() {
   map.addSource('explore-state', { type: 'vector', tiles: regionTiles('state'), minzoom: 0, maxzoom: 12, promoteId: { regions: 'code' } });
   map.addSource('explore-county', { type: 'vector', tiles: regionTiles('county'), minzoom: 0, maxzoom: 12, promoteId: { regions: 'code' } });
   map.addSource('explore-hex', { type: 'vector', tiles: [hexURL()], minzoom: 0, maxzoom: 16, promoteId: { hexagons: 'h3' } });
-  map.addSource('explore-footfall', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+  // Footfall cells (measured and estimated) for the chosen hour of week: the footfall tiles.
+  map.addSource('explore-footfall', { type: 'vector', tiles: [footfallURL()], minzoom: 0, maxzoom: 16, promoteId: { footfall: 'h3' } });
   map.addSource('explore-selected', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
   const below = firstLayer(['county-line', 'state-line']); // under the boundaries, over the land
   const regionFill = (src) => ({
@@ -269,18 +307,21 @@ function addLayers() {
     },
   }, below);
   map.addLayer({
-    id: 'explore-footfall-fill', type: 'fill', source: 'explore-footfall',
+    id: 'explore-footfall-fill', type: 'fill', source: 'explore-footfall', 'source-layer': 'footfall',
+    layout: { visibility: 'none' },
     paint: { 'fill-color': NO_DATA, 'fill-opacity': ['case', ['get', 'estimated'], 0.35, 0.85] },
   });
   map.addLayer({
-    id: 'explore-footfall-line', type: 'line', source: 'explore-footfall',
+    id: 'explore-footfall-line', type: 'line', source: 'explore-footfall', 'source-layer': 'footfall',
+    layout: { visibility: 'none' },
     paint: {
       'line-color': '#1d2733', 'line-width': ['case', ['get', 'estimated'], 0.5, 1.2],
       'line-dasharray': [2, 2], 'line-opacity': ['case', ['get', 'estimated'], 0.6, 0],
     },
   });
   map.addLayer({
-    id: 'explore-footfall-sensor', type: 'line', source: 'explore-footfall', filter: ['!', ['get', 'estimated']],
+    id: 'explore-footfall-sensor', type: 'line', source: 'explore-footfall', 'source-layer': 'footfall',
+    filter: ['!', ['get', 'estimated']], layout: { visibility: 'none' },
     paint: { 'line-color': '#1d2733', 'line-width': 1.2 },
   });
   map.addLayer({
@@ -415,7 +456,8 @@ function fmt(v, measure = ex.measure) {
   if (n === null) return String(v);
   if (measure === 'conversion_rate') return `${(n * 100).toLocaleString(undefined, { maximumFractionDigits: 1 })} %`;
   if (/revenue/.test(measure)) return n.toLocaleString(undefined, { maximumFractionDigits: n >= 1000 ? 0 : 2 });
-  if (measure === 'penetration') return n === 0 ? '0' : n.toLocaleString(undefined, { maximumSignificantDigits: 3 });
+  if (/penetration/.test(measure)) return n === 0 ? '0' : n.toLocaleString(undefined, { maximumSignificantDigits: 3 });
+  if (measure === 'footfall') return n.toLocaleString(undefined, { maximumFractionDigits: 0 });
   return n.toLocaleString(undefined, { maximumFractionDigits: 2 });
 }
 
@@ -554,6 +596,7 @@ async function openPanel({ fit = true, center = null } = {}) {
         if (state) trail.push({ label: state.properties.name, at: { level: 'state', code: top[0] } });
         if (cty) trail.push({ label: cty.properties.name, at: { level: 'county', code: top[1] } });
       }
+      if (!top) trail[0].label = 'All'; // outside every US region (Melbourne's footfall)
       trail.push({ label: `cell ${at.code}`, at });
     }
     ex.trail = trail;
@@ -584,6 +627,7 @@ async function openPanel({ fit = true, center = null } = {}) {
     const totalsMeasures = [...TOTALS];
     const pop = at.level !== 'h3' && (ex.meta.population_levels || []).includes(at.level);
     if (pop) totalsMeasures.push('penetration');
+    if (ex.meta.footfall_cells && at.level === 'h3') totalsMeasures.push(...FOOTFALL_MEASURES);
     const m = ex.measure === 'penetration' && !pop ? 'customers' : ex.measure;
     const [totals, bySegment, byStatus, byMonth] = await Promise.all([
       cube(totalsMeasures, regionBy),
@@ -596,7 +640,8 @@ async function openPanel({ fit = true, center = null } = {}) {
     const t = totals.rows[0] ? totals.rows[0].slice(off) : totalsMeasures.map(() => 0);
     const dl = el('dl', { className: 'x-totals', id: 'x-totals' });
     totalsMeasures.forEach((name, i) => {
-      dl.append(el('dt', {}, LABELS[name] || name), el('dd', { dataset: { measure: name } }, fmt(t[i] ?? 0, name)));
+      const v = t[i] === undefined || (t[i] === null && !FOOTFALL_MEASURES.includes(name)) ? 0 : t[i];
+      dl.append(el('dt', {}, LABELS[name] || name), el('dd', { dataset: { measure: name } }, fmt(v, name)));
     });
     // Rows with a count of 0 (values held only by records of other kinds) are left out;
     // a ratio of 0 is a finding and stays.
@@ -664,39 +709,60 @@ function exportLink(at, m) {
 // ---------------------------------------------------------------------------------------
 // Footfall by hour of week
 
-async function loadFootfall() {
-  const src = ex.map.getSource('explore-footfall');
+const FOOTFALL_LAYERS = ['explore-footfall-fill', 'explore-footfall-line', 'explore-footfall-sensor'];
+
+function footfallURL() {
+  const q = ex.ff === null ? '' : `?how=hour-of-week&key=${ex.ff}`;
+  return `${location.origin}/tiles/footfall/{z}/{x}/{y}.mvt${q}`;
+}
+
+/** loadFootfall points the footfall layer at the chosen hour of week (or hides it). */
+function loadFootfall() {
   const box = document.getElementById('x-ff-legend');
+  for (const id of FOOTFALL_LAYERS) setVisible(id, ex.ff !== null);
+  ex.ffBreaks = null;
   if (ex.ff === null) {
-    src.setData({ type: 'FeatureCollection', features: [] });
     box.hidden = true;
     return;
   }
-  let fc;
-  try {
-    fc = await ex.ctx.api(`/api/v1/footfall?format=geojson&how=hour-of-week&key=${ex.ff}`);
-  } catch (err) {
-    if (err.status !== 401) note(`Footfall: ${err.message}`);
-    return;
-  }
-  src.setData(fc);
-  const vals = fc.features.map((f) => f.properties.mean).filter(Number.isFinite);
-  const breaks = quantiles(vals, VIRIDIS.length);
-  ex.map.setPaintProperty('explore-footfall-fill', 'fill-color', colorExpr(['to-number', ['get', 'mean'], -1], breaks, ['has', 'mean']));
-  const day = DAYS[Math.floor(ex.ff / 24)];
-  const hour = `${String(ex.ff % 24).padStart(2, '0')}:00`;
-  if (!fc.features.length) {
+  if (ex.meta && !ex.meta.footfall_cells) {
     note('No footfall on this server: import sensor counts with gcrm import footfall.');
     box.hidden = true;
     return;
   }
-  note('');
-  const measured = fc.features.filter((f) => !f.properties.estimated).length;
+  ex.map.getSource('explore-footfall').setTiles([footfallURL()]);
+  footfallBreaks();
+}
+
+/** footfallBreaks colours the footfall cells in view by quantiles of their mean and writes the legend. */
+function footfallBreaks() {
+  if (ex.ff === null || !ex.meta?.footfall_cells) return;
+  const seen = new Map();
+  for (const f of ex.map.querySourceFeatures('explore-footfall', { sourceLayer: 'footfall' })) {
+    seen.set(f.properties.h3, f.properties);
+  }
+  const vals = [...seen.values()].map((p) => p.mean).filter(Number.isFinite);
+  const breaks = quantiles(vals, VIRIDIS.length);
+  const key = JSON.stringify([ex.ff, breaks, seen.size]);
+  if (key === ex.ffBreaks) return;
+  ex.ffBreaks = key;
+  ex.map.setPaintProperty('explore-footfall-fill', 'fill-color', colorExpr(['to-number', ['get', 'mean'], -1], breaks, ['has', 'mean']));
+  const box = document.getElementById('x-ff-legend');
+  const day = DAYS[Math.floor(ex.ff / 24)];
+  const hour = `${String(ex.ff % 24).padStart(2, '0')}:00`;
+  const title = el('h3', {}, `Footfall, mean per hour, ${day} ${hour}`);
+  if (seen.size === 0) {
+    box.replaceChildren(title, el('p', { className: 'x-muted' }, 'no footfall in view: the sensors are in Melbourne'));
+    box.hidden = false;
+    return;
+  }
+  const measured = [...seen.values()].filter((p) => !p.estimated).length;
   const colors = classColors(breaks);
-  box.replaceChildren(el('h3', {}, `Footfall, mean per hour, ${day} ${hour}`),
+  box.replaceChildren(title,
     el('ul', {}, ...colors.map((c, i) => el('li', {}, el('span', { className: `x-swatch c${VIRIDIS.indexOf(c)}` }),
       i === 0 ? `< ${fmt(breaks[0] ?? 0, 'ff')}` : i === breaks.length ? `≥ ${fmt(breaks[i - 1], 'ff')}` : `${fmt(breaks[i - 1], 'ff')} – < ${fmt(breaks[i], 'ff')}`)),
     el('li', {}, el('span', { className: 'x-swatch measured' }), `sensor cell (${measured})`),
-    el('li', {}, el('span', { className: 'x-swatch estimated' }), `estimated, no sensor (${fc.features.length - measured})`)));
+    el('li', {}, el('span', { className: 'x-swatch estimated' }), `estimated, no sensor (${seen.size - measured})`)),
+    el('p', { className: 'x-muted' }, `quantile classes over ${seen.size.toLocaleString()} cells in view`));
   box.hidden = false;
 }

@@ -234,7 +234,11 @@ async function describePin(p, out) {
   if (r.place) parts.push(`${Math.round(r.place_meters / 100) / 10} km from ${r.place.name}${r.place.admin1 ? `, ${r.place.admin1}` : ''}`);
   const regions = (r.regions || []).map((x) => x.name || x.code).filter(Boolean);
   if (regions.length) parts.push(regions.join(' › '));
-  if (r.postcode) parts.push(`ZIP ${r.postcode.code}`);
+  if (r.postcode) {
+    // Without ZIP polygons the ZIP is the one whose centroid is nearest: say so.
+    parts.push(r.postcode_basis === 'polygon' ? `ZIP ${r.postcode.code}`
+      : `ZIP ${r.postcode.code} (nearest ZIP centroid, ${Math.round((r.postcode_meters || 0) / 100) / 10} km)`);
+  }
   if (parts.length) out.append(el('span', { className: 'rv-where', id: 'rv-where' }, parts.join(' · ')));
 }
 

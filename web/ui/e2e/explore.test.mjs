@@ -21,15 +21,13 @@ let page;
 let problems;
 let headers;
 let county; // { code, name, state, stateName, customers, records }
-// Melbourne's pedestrian sensors (the shared data), loaded by the demo's --footfall flag.
+// Melbourne's pedestrian sensors (the shared data): gcrm demo loads them by default when they
+// exist, with a few thousand records around Melbourne's CBD.
 const FOOTFALL = path.resolve(repoRoot, '../shared/data/footfall/melbourne/hourly_counts_January_2019_long_with_latlon.csv');
 const hasFootfall = existsSync(FOOTFALL);
 
 before(async () => {
-  gcrm = await startGcrm({
-    customers: CUSTOMERS,
-    args: hasFootfall ? ['--footfall', FOOTFALL, '--footfall-tz', 'Australia/Melbourne'] : [],
-  });
+  gcrm = await startGcrm({ customers: CUSTOMERS });
   headers = await apiHeaders(gcrm.url, MANAGER);
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, acceptDownloads: true });
@@ -246,28 +244,128 @@ test('hexagons at an automatic resolution, and the footfall hour-of-week control
   await page.locator('#x-ff-hour').fill('17');
   await page.locator('#x-ff-hour').dispatchEvent('change');
   await page.waitForFunction(() => new URLSearchParams(location.hash.slice(1)).get('ff') === String(4 * 24 + 17));
-  const ff = await getJSON(`/api/v1/footfall?format=geojson&how=hour-of-week&key=${4 * 24 + 17}`);
-  if (ff.features.length === 0) {
-    assert.ok(!hasFootfall, 'the demo loaded footfall, the API has none');
+  const meta = await getJSON('/api/v1/cube/meta');
+  if (!meta.footfall_cells) {
+    assert.ok(!hasFootfall, 'the demo loaded footfall, the cube has none');
     await page.waitForSelector('#x-note:not([hidden])');
     assert.match(await page.locator('#x-note').textContent(), /No footfall/);
   } else {
-    // Sensor cells and estimated cells, told apart on the map and in the legend.
-    const measured = ff.features.filter((f) => !f.properties.estimated).length;
-    await page.waitForSelector('#x-ff-legend:not([hidden])');
+    // The footfall tiles of that hour: sensor cells and estimated cells, told apart on the
+    // map and in the legend, which counts the cells in view.
+    await jump({ center: [144.9631, -37.8136], zoom: 14 });
+    await page.waitForFunction(() => /sensor cell \([1-9]/.test(document.querySelector('#x-ff-legend')?.textContent || ''));
     const legend = await page.locator('#x-ff-legend').textContent();
     assert.match(legend, /Friday 17:00/);
-    assert.match(legend, new RegExp(`sensor cell \\(${measured}\\)`));
-    assert.match(legend, new RegExp(`estimated, no sensor \\(${ff.features.length - measured}\\)`));
-    await jump({ center: [144.9631, -37.8136], zoom: 14 });
+    assert.match(legend, /estimated, no sensor \([1-9]/);
     const drawn = await page.evaluate(() => {
       const fs = window.gcrm.map.queryRenderedFeatures({ layers: ['explore-footfall-fill'] });
       return { sensor: fs.filter((f) => !f.properties.estimated).length, estimated: fs.filter((f) => f.properties.estimated).length };
     });
     assert.ok(drawn.sensor > 0 && drawn.estimated > 0, `footfall cells drawn: ${JSON.stringify(drawn)}`);
+    const tiles = await page.evaluate(() => window.gcrm.map.getSource('explore-footfall').tiles);
+    assert.match(tiles[0], /\/tiles\/footfall\/\{z\}\/\{x\}\/\{y\}\.mvt\?how=hour-of-week&key=113$/, 'the footfall layer reads the footfall tiles of the chosen hour');
     const results = path.resolve(repoRoot, 'test-results/screenshots'); // not in the README
     mkdirSync(results, { recursive: true });
     await page.screenshot({ path: path.join(results, 'explore-footfall.png') });
   }
   assertNoProblems('hexagons and footfall');
+});
+
+// The regional manager's question: where are we under-penetrated relative to foot traffic?
+test('footfall penetration in Melbourne: hexagons and legend, the hour of week, a month range and the breakdown', async () => {
+  assert.ok(hasFootfall, `the shared Melbourne footfall (${FOOTFALL}) is needed`);
+  const meta = await getJSON('/api/v1/cube/meta');
+  assert.ok(meta.footfall_cells > 0, 'the demo loaded the Melbourne footfall');
+  // The breakdown closed, the footfall overlay off, footfall penetration picked (offered
+  // because there is footfall).
+  if (await page.isVisible('#x-panel')) await page.click('#x-close');
+  if (await page.isChecked('#x-ff')) await page.uncheck('#x-ff');
+  await waitForMapIdle(page);
+  const options = await page.locator('#x-measure option').evaluateAll((os) => os.map((o) => o.value));
+  assert.ok(options.includes('footfall_penetration') && options.includes('footfall'), `footfall measures offered (${options})`);
+  await page.selectOption('#x-measure', 'footfall_penetration');
+  await page.selectOption('#x-by', 'hex');
+  await jump({ center: [144.9600, -37.8130], zoom: 14 });
+  await page.waitForFunction(() => document.querySelector('#x-legend h3')?.textContent.includes('per 1,000 daily footfall by hexagon'));
+  const hexes = await page.evaluate(() => window.gcrm.map.queryRenderedFeatures({ layers: ['explore-hex-fill'] })
+    .map((f) => ({ h3: f.properties.h3, count: f.properties.count, v: f.properties.footfall_penetration })));
+  const valued = hexes.filter((h) => typeof h.v === 'number');
+  assert.ok(valued.length > 10, `${valued.length} hexagons with a footfall penetration`);
+  assert.ok(new Set(valued.map((h) => h.v.toFixed(3))).size > 5, 'penetration varies from hexagon to hexagon');
+  // White space: where people pass and no record is, the cube has a row of 0.
+  const fine = await getJSON('/api/v1/cube?measures=records,footfall_penetration&by=h3:10&bbox=144.90,-37.86,145.02,-37.76');
+  assert.ok(fine.rows.some((r) => r[1] === 0 && r[2] === 0), 'footfall cells without records have a penetration of 0');
+  assert.ok(await page.locator('#x-legend-classes li').count() >= 4, 'a legend with colour classes');
+  // A hexagon's value is the cube's.
+  const one = valued.find((h) => h.count > 0);
+  const res = parseInt(one.h3[1], 16);
+  const api = await getJSON(`/api/v1/cube?measures=records,footfall_penetration&by=h3:${res}&filter=h3:${one.h3}`);
+  assert.equal(api.rows[0][1], one.count);
+  assert.ok(Math.abs(api.rows[0][2] - one.v) < 1e-9 * Math.max(1, one.v), `hexagon ${one.h3}: tile ${one.v}, cube ${api.rows[0][2]}`);
+  await waitForMapIdle(page);
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: path.join(shots, 'explore-footfall-penetration.png') });
+
+  // The hour-of-week control redraws the footfall layer: Monday 04:00, then Monday 13:00.
+  const footfallAt = async (day, hour, label) => {
+    if (!(await page.isChecked('#x-ff'))) await page.check('#x-ff');
+    await page.selectOption('#x-ff-day', String(day));
+    await page.locator('#x-ff-hour').fill(String(hour));
+    await page.locator('#x-ff-hour').dispatchEvent('change');
+    await page.waitForFunction((k) => new URLSearchParams(location.hash.slice(1)).get('ff') === k, String(day * 24 + hour));
+    await waitForMapIdle(page);
+    await page.waitForFunction((l) => (document.querySelector('#x-ff-legend')?.textContent || '').includes(l), label);
+    return page.evaluate(() => Object.fromEntries(window.gcrm.map.queryRenderedFeatures({ layers: ['explore-footfall-fill'] })
+      .map((f) => [f.properties.h3, f.properties.mean])));
+  };
+  const night = await footfallAt(0, 4, 'Monday 04:00');
+  const noon = await footfallAt(0, 13, 'Monday 13:00');
+  const both = Object.keys(night).filter((h) => h in noon);
+  assert.ok(both.length > 10, `${both.length} footfall cells drawn at both hours`);
+  const busier = both.filter((h) => noon[h] > night[h]).length;
+  assert.ok(busier > both.length / 2, `Monday 13:00 busier than 04:00 in ${busier} of ${both.length} cells`);
+  assert.match(await page.evaluate(() => window.gcrm.map.getSource('explore-footfall').tiles[0]), /how=hour-of-week&key=13$/);
+  await page.uncheck('#x-ff');
+
+  // A month range: the records created in the last six months.
+  const month = (d) => `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+  const now = new Date();
+  const from = month(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 5, 1)));
+  const to = month(now);
+  await page.locator('#x-month-from').fill(from);
+  await page.locator('#x-month-from').dispatchEvent('change');
+  await page.locator('#x-month-to').fill(to);
+  await page.locator('#x-month-to').dispatchEvent('change');
+  await page.waitForFunction((m) => new URLSearchParams(location.hash.slice(1)).get('months') === m, `${from}..${to}`);
+  await waitForMapIdle(page);
+  const hit = await page.evaluate(() => {
+    const m = window.gcrm.map;
+    const c = m.getCanvas();
+    const r = c.getBoundingClientRect();
+    for (let y = 150; y < c.clientHeight - 150; y += 6) {
+      for (let x = 340; x < c.clientWidth - 400; x += 6) {
+        const f = m.queryRenderedFeatures([x, y], { layers: ['explore-hex-fill'] })[0];
+        if (f && f.properties.count >= 3) return { x: r.left + x, y: r.top + y, h3: f.properties.h3 };
+      }
+    }
+    return null;
+  });
+  assert.ok(hit, 'a Melbourne hexagon with records created in the range is on screen');
+  await page.mouse.click(hit.x, hit.y);
+  await page.waitForSelector(`#x-panel[data-state="ready"][data-at="h3:${hit.h3}"]`);
+  const filter = `month:${from}..${to},h3:${hit.h3}`;
+  const totals = await getJSON(`/api/v1/cube?measures=records,footfall,footfall_penetration&filter=${filter}`);
+  const all = await getJSON(`/api/v1/cube?measures=records&filter=h3:${hit.h3}`);
+  assert.equal(digits(await page.locator('#x-totals dd[data-measure="records"]').textContent()), totals.rows[0][0]);
+  assert.ok(totals.rows[0][0] < all.rows[0][0], 'the month range leaves out older records');
+  assert.equal(digits(await page.locator('#x-totals dd[data-measure="footfall"]').textContent()), Math.round(totals.rows[0][1]));
+  // The breakdown by segment: footfall penetration of each segment, as the cube says.
+  const bySegment = await getJSON(`/api/v1/cube?measures=footfall_penetration&by=segment&filter=${filter}`);
+  const shown = await page.locator('#x-by-segment li').evaluateAll((ls) => ls.map((l) => l.getAttribute('title')));
+  const want = bySegment.rows.filter((r) => r[1]).map((r) => r[0] || '(none)');
+  assert.deepEqual(shown.map((t) => t.split(':')[0]).sort(), want.sort());
+  assert.match(await page.locator('#x-by-segment h3').textContent(), /per 1,000 daily footfall by segment/);
+  assert.equal(await page.locator('#x-crumbs').textContent(), `All›cell ${hit.h3}`, 'a cell outside every region sits under "All"');
+  await page.screenshot({ path: path.join(shots, 'explore-footfall-breakdown.png') });
+  assertNoProblems('footfall penetration');
 });

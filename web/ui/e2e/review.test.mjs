@@ -141,7 +141,7 @@ test('fix a record by dragging its pin', async () => {
   assert.match(await page.locator('#rv-pin').textContent(), /Pin at/);
   // Where the pin now is, reverse geocoded: nearest place, state › county, ZIP.
   await page.waitForSelector('#rv-where');
-  assert.match(await page.locator('#rv-where').textContent(), /km from .+ · .+ › .+ · ZIP \d{5}/);
+  assert.match(await page.locator('#rv-where').textContent(), /km from .+ · .+ › .+ · ZIP \d{5} \(nearest ZIP centroid, \d+(\.\d)? km\)/);
   await page.waitForTimeout(200);
   mkdirSync(shots, { recursive: true });
   await page.screenshot({ path: path.join(shots, 'review.png') });

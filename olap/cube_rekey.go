@@ -1,0 +1,121 @@
+package olap
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gcrm/gcrm/crm"
+	"github.com/gcrm/gcrm/geo/postgis"
+)
+
+// Re-keying the cube when regions change while it serves: the region levels and polygons
+// the cube keys records by are part of what a load builds. SetRegionIndexes names the
+// levels of the next load; the load (Engine.Load) locates every record in them and swaps
+// the new levels in together with the new cells, so a query sees either the old levels
+// with the old cells or the new ones with the new cells. FollowCubeRegions does this
+// whenever the regions table changes (an import through the API or the CLI, region
+// attributes such as population).
+
+// regionDicts codes the regions of the given indexes (at most MaxCubeLevels; nil skipped).
+func regionDicts(indexes ...*RegionIndex) []*regionDict {
+	var out []*regionDict
+	for _, idx := range indexes {
+		if idx == nil || len(out) == MaxCubeLevels {
+			continue
+		}
+		d := &regionDict{level: idx.Level, idx: idx, codes: []string{""}, ids: []int64{0}, byIdx: make([]uint32, len(idx.Regions))}
+		for i, r := range idx.Regions {
+			d.byIdx[i] = uint32(len(d.codes))
+			d.codes = append(d.codes, r.Code)
+			d.ids = append(d.ids, r.ID)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// SetRegionIndexes makes the cube key records by these region levels from its next load
+// on (Engine.Load re-reads every record); until that load commits, queries see the
+// current levels.
+func (c *Cube) SetRegionIndexes(indexes ...*RegionIndex) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.next = regionDicts(indexes...)
+	if c.next == nil {
+		c.next = []*regionDict{} // no levels at all (not "the current ones")
+	}
+}
+
+// loadCubeRegions reads the region indexes of the first MaxCubeLevels levels in the
+// database and the populations of their regions.
+func loadCubeRegions(ctx context.Context, db *postgis.DB) ([]*RegionIndex, map[string]map[string]float64, error) {
+	levels, err := RegionLevels(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	var idx []*RegionIndex
+	pops := map[string]map[string]float64{}
+	for _, l := range levels {
+		if len(idx) == MaxCubeLevels {
+			break
+		}
+		ri, err := LoadRegionIndex(ctx, db, l)
+		if err != nil {
+			return nil, nil, err
+		}
+		idx = append(idx, ri)
+		if pops[l], err = LoadRegionPopulation(ctx, db, l); err != nil {
+			return nil, nil, err
+		}
+	}
+	return idx, pops, nil
+}
+
+// RekeyCube reloads the cube's region levels and populations from the database and
+// re-keys every record by them through engine.Load (whose Observer is cube).
+func RekeyCube(ctx context.Context, db *postgis.DB, cube *Cube, engine *Engine, store *crm.Store) error {
+	idx, pops, err := loadCubeRegions(ctx, db)
+	if err != nil {
+		return err
+	}
+	cube.SetRegionIndexes(idx...)
+	for l, p := range pops {
+		cube.SetPopulation(l, p)
+	}
+	return engine.Load(ctx, store)
+}
+
+// FollowCubeRegions checks the regions' version (RegionStore.RegionsVersion) every interval
+// until ctx ends, and re-keys the cube (RekeyCube) when it changes — regions imported or
+// changed while gcrm serves show in the cube without a restart. Errors are logged and
+// retried at the next check.
+func FollowCubeRegions(ctx context.Context, db *postgis.DB, cube *Cube, engine *Engine, store *crm.Store, log *slog.Logger, every time.Duration) {
+	rs := NewRegionStore(db)
+	seen, err := rs.RegionsVersion(ctx)
+	if err != nil {
+		seen = ""
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v, err := rs.RegionsVersion(ctx)
+		if err != nil || v == seen {
+			continue
+		}
+		start := time.Now()
+		if err := RekeyCube(ctx, db, cube, engine, store); err != nil {
+			if ctx.Err() == nil {
+				log.Error("cube: re-keying by the changed regions failed; retrying", "err", err)
+			}
+			continue
+		}
+		seen = v
+		log.Info("cube re-keyed by the changed regions", "levels", cube.Levels(), "ms", time.Since(start).Milliseconds())
+	}
+}
