@@ -106,10 +106,11 @@ func (r *ImportResult) phase(name string, since time.Time) time.Time {
 // without external_id is always a new record. When an external_id appears twice in the file
 // the first row wins and later ones are rejected.
 //
-// Memory stays constant for any file size: rows stream from the parser through COPY into a
-// staging table, duplicates are found there with SQL, and one INSERT … ON CONFLICT moves
-// them into customers. Into an empty customers table (the first, big load) the rows are
-// copied straight into it instead, with its indexes dropped and built again at the end; the
+// Memory stays constant for any file size: rows stream from the parser (validated on one
+// goroutine per core, in file order) through a binary COPY into a staging table, duplicates
+// are found there with SQL, and one INSERT … ON CONFLICT moves them into customers. Into an
+// empty customers table (the first, big load) the rows are copied straight into it instead,
+// truncated in the transaction and with most indexes dropped and built again at the end; the
 // table is locked for the duration of that import.
 //
 // Returns EINVALID when the header makes the file unusable (no name column, lat without lon),
