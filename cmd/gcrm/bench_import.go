@@ -105,14 +105,14 @@ func runBenchImport(ctx context.Context, e env, main *postgis.DB, path string, r
 	}
 	store := crm.NewStore(db)
 	meter := newCPUMeter(ctx, db)
-	var cpu time.Duration // CPU (this process + server) of the last timed run; -1 unknown
+	var cpu, cpuSelf time.Duration // CPU (this process + server; this process) of the last timed run; -1 unknown
 	measure := func(run func() error) (time.Duration, error) {
 		self0, srv0 := meter.read()
 		start := time.Now()
 		err := run()
 		d := time.Since(start)
 		self1, srv1 := meter.read()
-		cpu = -1
+		cpu, cpuSelf = -1, self1-self0
 		if srv0 >= 0 && srv1 >= 0 {
 			cpu = self1 - self0 + srv1 - srv0
 		}
@@ -174,7 +174,8 @@ func runBenchImport(ctx context.Context, e env, main *postgis.DB, path string, r
 	for i := 0; i < rounds; i++ {
 		var a, b, aCPU, bCPU time.Duration
 		runA := func() (err error) { a, err = bareCopy(); aCPU = cpu; return err }
-		runB := func() (err error) { b, err = fullImport(); bCPU = cpu; return err }
+		var bSelf time.Duration
+		runB := func() (err error) { b, err = fullImport(); bCPU, bSelf = cpu, cpuSelf; return err }
 		order := "A,B"
 		if i%2 == 0 {
 			if err = runA(); err == nil {
@@ -207,6 +208,7 @@ func runBenchImport(ctx context.Context, e env, main *postgis.DB, path string, r
 		if aCPU >= 0 && bCPU >= 0 {
 			cpuRatios = append(cpuRatios, bCPU.Seconds()/aCPU.Seconds())
 			cpuCol = fmt.Sprintf("%.1f / %.1f", aCPU.Seconds(), bCPU.Seconds())
+			ph = append(ph, fmt.Sprintf("(CPU: gcrm %.1f, server %.1f)", bSelf.Seconds(), (bCPU-bSelf).Seconds()))
 		}
 		fmt.Fprintf(e.stdout, "%-6d %-6s %10.2f %10.2f %6.2fx %12.2f %14s  %s\n", i+1, order, a.Seconds(), b.Seconds(), ratios[i], ed.Seconds(), cpuCol, strings.Join(ph, ", "))
 	}
