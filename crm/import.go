@@ -582,7 +582,7 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 	b = appendBinaryText(b, get(fCountry))
 	switch {
 	case located && im.direct:
-		b = appendBinaryEWKB(b, lon, lat)
+		b = postgis.AppendPoint(binary.BigEndian.AppendUint32(b, postgis.EWKBPointLen), lon, lat)
 		b = appendBinaryInt8(b, int64(geo.CellOf(orb.Point{lon, lat}, geo.CellResolution)))
 	case located:
 		b = appendBinaryFloat8(b, lon)

@@ -51,17 +51,6 @@ func appendBinaryJSONB(b, json []byte) []byte {
 	return append(append(b, 1), json...)
 }
 
-// appendBinaryEWKB appends the point lon/lat with SRID 4326 as EWKB (little-endian), which
-// the geometry type's binary input reads directly.
-func appendBinaryEWKB(b []byte, lon, lat float64) []byte {
-	b = binary.BigEndian.AppendUint32(b, 25)
-	b = append(b, 1)                                    // little-endian
-	b = binary.LittleEndian.AppendUint32(b, 0x20000001) // point, with SRID
-	b = binary.LittleEndian.AppendUint32(b, 4326)       // WGS84
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(lon))
-	return binary.LittleEndian.AppendUint64(b, math.Float64bits(lat))
-}
-
 // appendBinaryNumeric appends finite v as numeric: the exact digits of its shortest decimal
 // form (what the text format sent), in base 10000. The server rounds them to the column's
 // scale as it would have rounded the text.
