@@ -104,8 +104,36 @@ func (c *Customer) Validate() error {
 }
 
 func validEmail(s string) bool {
+	if plainEmail(s) {
+		return true
+	}
 	a, err := mail.ParseAddress(s)
 	return err == nil && a.Address == s
+}
+
+// plainEmail reports whether s is local@domain made of letters, digits, '.', '_', '+' and
+// '-' (domain: no '_' or '+'), with no empty dot-separated part: the common case, which
+// mail.ParseAddress always accepts unchanged, checked without its allocations (an import
+// checks one e-mail per row).
+func plainEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 {
+		return false
+	}
+	return plainDotAtom(s[:at], "._+-") && plainDotAtom(s[at+1:], ".-")
+}
+
+func plainDotAtom(s, extra string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // String is for logs.

@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +19,7 @@ import (
 	"github.com/gcrm/gcrm/geo/postgis"
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
+	"golang.org/x/sync/errgroup"
 )
 
 // ImportOptions tune Store.Import.
@@ -105,10 +106,11 @@ func (r *ImportResult) phase(name string, since time.Time) time.Time {
 // without external_id is always a new record. When an external_id appears twice in the file
 // the first row wins and later ones are rejected.
 //
-// Memory stays constant for any file size: rows stream from the parser through COPY into a
-// staging table, duplicates are found there with SQL, and one INSERT … ON CONFLICT moves
-// them into customers. Into an empty customers table (the first, big load) the rows are
-// copied straight into it instead, with its indexes dropped and built again at the end; the
+// Memory stays constant for any file size: rows stream from the parser (validated on one
+// goroutine per core, in file order) through a binary COPY into a staging table, duplicates
+// are found there with SQL, and one INSERT … ON CONFLICT moves them into customers. Into an
+// empty customers table (the first, big load) the rows are copied straight into it instead,
+// truncated in the transaction and with most indexes dropped and built again at the end; the
 // table is locked for the duration of that import.
 //
 // Returns EINVALID when the header makes the file unusable (no name column, lat without lon),
@@ -160,6 +162,7 @@ type importer struct {
 	cr  *csvReader
 	res *ImportResult
 
+	workers  int // goroutines validating rows (0: one per core)
 	rejects  *csv.Writer
 	rejRec   []string
 	staged   int64
@@ -212,8 +215,8 @@ func (im *importer) run(tx pgx.Tx) error {
 		}
 		target = `import_stage (` + stageColumns + `)`
 	}
-	// Parse in one goroutine, COPY in this one: the two overlap (and the server works on
-	// its own core meanwhile).
+	// Parse in other goroutines (see produce), COPY in this one: the two overlap (and the
+	// server works on its own core meanwhile).
 	t := time.Now()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -222,7 +225,7 @@ func (im *importer) run(tx pgx.Tx) error {
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	_, copyErr := tx.Conn().PgConn().CopyFrom(ctx, pr, `COPY `+target+` FROM STDIN`)
+	_, copyErr := tx.Conn().PgConn().CopyFrom(ctx, pr, `COPY `+target+` FROM STDIN (FORMAT binary)`)
 	pr.CloseWithError(errCopyEnded) // unblock the producer if COPY failed first
 	perr := <-done
 	if perr != nil && !errors.Is(perr, errCopyEnded) {
@@ -294,65 +297,166 @@ func (im *importer) finishBulk(tx pgx.Tx, restore []string, t time.Time) error {
 
 var errCopyEnded = errors.New("crm: COPY ended before the file did")
 
-// produce reads every data row, rejects the bad ones and writes the good ones to w in COPY
-// text format.
-func (im *importer) produce(w io.Writer) error {
-	bw := bufio.NewWriterSize(w, 256<<10)
-	var line []byte
-	var attrs []byte
-	for {
-		if im.cr.row%1024 == 0 {
-			if err := im.ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec, err := im.cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var re *csvRowError
-			if !errors.As(err, &re) {
-				return geo.Errorf(geo.EINVALID, "cannot read the file after row %d: %v", im.cr.row, err)
-			}
-			im.res.Rows++
-			reason := fmt.Sprintf("row %d: %s", re.Row, re.Reason)
-			if err := im.reject(re.Row, reason, []string{string(re.Raw)}); err != nil {
-				return err
-			}
-			continue
-		}
-		im.res.Rows++
-		if im.opt.Progress != nil && im.res.Rows%8192 == 0 {
-			im.opt.Progress(im.cr.bytesRead, im.res.Rows)
-		}
-		row := im.cr.row
-		var reason string
-		line, attrs, reason = im.stageRow(line[:0], attrs, row, rec)
-		if reason != "" {
-			if err := im.reject(row, reason, rec); err != nil {
-				return err
-			}
-			continue
-		}
-		im.staged++
-		im.lastRow = row
-		if _, err := bw.Write(line); err != nil {
-			return err
-		}
-	}
-	if im.opt.Progress != nil {
-		im.opt.Progress(im.cr.bytesRead, im.res.Rows)
-	}
-	return bw.Flush()
+// importBatch is a run of rows on their way from the CSV reader through a worker (which
+// validates them and encodes the good ones) to COPY.
+type importBatch struct {
+	rows   []batchRow
+	fields []string // the records, one after another
+	out    []byte   // the staged rows' COPY tuples, in row order
+	attrs  []byte   // the worker's scratch
+	done   chan struct{}
 }
 
-// stageRow validates one record and appends its staging line to b. It returns a reason
-// (starting with "row N: ") instead when the row must be rejected.
-func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, []byte, string) {
+// batchRow is one record of a batch: fields[start:end], and what the worker made of it.
+type batchRow struct {
+	row        int64
+	start, end int
+	reason     string // why it is rejected ("" = staged)
+	extID      string
+}
+
+// batchRows is the size of a batch: large enough that handing batches between goroutines
+// costs nothing per row, small enough that memory stays a few MB whatever the file.
+const batchRows = 512
+
+// produce reads every data row, rejects the bad ones and writes the good ones to w in COPY
+// binary format, in file order. Validation, H3 and encoding run on im.workers goroutines
+// (default one per core; one with a Geocoder, which need not be safe for concurrent use):
+// one goroutine reads the CSV into batches, the workers fill them in any order, and this
+// goroutine writes them in the order they were read, so row numbers, rejects and the
+// duplicate check are the same as with a single worker. A fixed set of batches circulates,
+// so memory stays constant.
+func (im *importer) produce(w io.Writer) error {
+	workers := im.workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if im.opt.Geocoder != nil {
+		workers = 1
+	}
+	nbatches := 4 * workers
+	free := make(chan *importBatch, nbatches)
+	for range nbatches {
+		free <- &importBatch{}
+	}
+	work, order := make(chan *importBatch, nbatches), make(chan *importBatch, nbatches)
+	g, ctx := errgroup.WithContext(im.ctx)
+	g.Go(func() error { return im.read(ctx, free, work, order) })
+	for range workers {
+		g.Go(func() error {
+			for b := range work {
+				for i := range b.rows {
+					r := &b.rows[i]
+					if r.reason == "" {
+						b.out, b.attrs, r.extID, r.reason = im.stageRow(b.out, b.attrs, r.row, b.fields[r.start:r.end])
+					}
+				}
+				close(b.done)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		bw := bufio.NewWriterSize(w, 256<<10)
+		if _, err := bw.Write(copyBinaryHeader); err != nil {
+			return err
+		}
+		for b := range order {
+			select {
+			case <-b.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			for _, r := range b.rows {
+				if r.reason != "" {
+					if err := im.reject(r.row, r.reason, b.fields[r.start:r.end]); err != nil {
+						return err
+					}
+					continue
+				}
+				im.staged++
+				im.lastRow = r.row
+				if r.extID != "" {
+					if im.ids == nil {
+						im.ids = newIDFilter()
+					}
+					if im.ids.add(r.extID) {
+						im.maybeDup = true
+					}
+				}
+			}
+			if _, err := bw.Write(b.out); err != nil {
+				return err
+			}
+			free <- b
+		}
+		if err := ctx.Err(); err != nil { // the reader failed: the stream must not end well
+			return err
+		}
+		if _, err := bw.Write(copyBinaryTrailer); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+	return g.Wait()
+}
+
+// read fills batches with the file's records, in order, and hands each to the workers and
+// to the writer.
+func (im *importer) read(ctx context.Context, free <-chan *importBatch, work, order chan<- *importBatch) error {
+	defer close(work)
+	defer close(order)
+	for {
+		var b *importBatch
+		select {
+		case b = <-free:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		b.rows, b.fields, b.out, b.done = b.rows[:0], b.fields[:0], b.out[:0], make(chan struct{})
+		add := func(row int64, rec []string, reason string) {
+			b.rows = append(b.rows, batchRow{row: row, start: len(b.fields), end: len(b.fields) + len(rec), reason: reason})
+			b.fields = append(b.fields, rec...)
+		}
+		eof := false
+		for len(b.rows) < batchRows {
+			rec, err := im.cr.Read()
+			if errors.Is(err, io.EOF) {
+				eof = true
+				break
+			}
+			im.res.Rows++
+			if err != nil {
+				var re *csvRowError
+				if !errors.As(err, &re) {
+					return geo.Errorf(geo.EINVALID, "cannot read the file after row %d: %v", im.cr.row, err)
+				}
+				add(re.Row, []string{string(re.Raw)}, fmt.Sprintf("row %d: %s", re.Row, re.Reason))
+				continue
+			}
+			if im.opt.Progress != nil && im.res.Rows%8192 == 0 {
+				im.opt.Progress(im.cr.bytesRead, im.res.Rows)
+			}
+			add(im.cr.row, rec, "")
+		}
+		work <- b // both have room for every batch: neither send blocks
+		order <- b
+		if eof {
+			if im.opt.Progress != nil {
+				im.opt.Progress(im.cr.bytesRead, im.res.Rows)
+			}
+			return nil
+		}
+	}
+}
+
+// stageRow validates one record and appends its COPY tuple to b, returning its external id.
+// It returns a reason (starting with "row N: ") instead when the row must be rejected. It
+// only reads im, so workers call it concurrently (attrs is each worker's scratch).
+func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, []byte, string, string) {
 	h := im.h
 	if len(rec) != len(h.names) {
-		return b, attrs, fmt.Sprintf("row %d: has %d fields but the header has %d (a comma too many or too few, or broken quoting)", row, len(rec), len(h.names))
+		return b, attrs, "", fmt.Sprintf("row %d: has %d fields but the header has %d (a comma too many or too few, or broken quoting)", row, len(rec), len(h.names))
 	}
 	get := func(f importField) string {
 		if c := h.colOf[f]; c >= 0 {
@@ -360,8 +464,8 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 		}
 		return ""
 	}
-	fail := func(format string, args ...any) ([]byte, []byte, string) {
-		return b, attrs, fmt.Sprintf("row %d: ", row) + fmt.Sprintf(format, args...)
+	fail := func(format string, args ...any) ([]byte, []byte, string, string) {
+		return b, attrs, "", fmt.Sprintf("row %d: ", row) + fmt.Sprintf(format, args...)
 	}
 	extID, name := get(fExternalID), get(fName)
 	kind := strings.ToLower(get(fKind))
@@ -435,14 +539,6 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 		}
 		located, gc = true, Geocode{Precision: "given", Confidence: 1, Source: im.opt.Source}
 	}
-	if extID != "" {
-		if im.ids == nil {
-			im.ids = newIDFilter()
-		}
-		if im.ids.add(extID) {
-			im.maybeDup = true
-		}
-	}
 	attrs = attrs[:0]
 	for _, c := range h.attrs {
 		v := strings.TrimSpace(rec[c])
@@ -462,78 +558,61 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 		attrs = append(attrs, '}')
 	}
 
-	tab := func() { b = append(b, '\t') }
-	text := func(s string) { b = appendCopyText(b, s); tab() }
+	// One tuple in COPY's binary format: no text to format here or to parse on the server.
 	if im.direct {
-		b = strconv.AppendInt(b, im.baseID+row, 10)
-		tab()
-		b = strconv.AppendInt(b, im.baseRev+row, 10)
-		tab()
-		b = strconv.AppendInt(b, im.txid, 10)
+		b = binary.BigEndian.AppendUint16(b, 25)
+		b = appendBinaryInt8(b, im.baseID+row)
+		b = appendBinaryInt8(b, im.baseRev+row)
+		b = appendBinaryInt8(b, im.txid)
 	} else {
-		b = strconv.AppendInt(b, row, 10)
+		b = binary.BigEndian.AppendUint16(b, 24)
+		b = appendBinaryInt8(b, row)
 	}
-	tab()
 	if extID == "" {
-		b = append(b, `\N`...)
-		tab()
+		b = appendBinaryNull(b)
 	} else {
-		text(extID)
+		b = appendBinaryText(b, extID)
 	}
-	text(kind)
-	text(name)
-	text(get(fStreet))
-	text(get(fCity))
-	text(get(fRegion))
-	text(get(fPostcode))
-	text(get(fCountry))
+	b = appendBinaryText(b, kind)
+	b = appendBinaryText(b, name)
+	b = appendBinaryText(b, get(fStreet))
+	b = appendBinaryText(b, get(fCity))
+	b = appendBinaryText(b, get(fRegion))
+	b = appendBinaryText(b, get(fPostcode))
+	b = appendBinaryText(b, get(fCountry))
 	switch {
 	case located && im.direct:
-		b = appendEWKBHex(b, lon, lat)
-		tab()
-		b = strconv.AppendInt(b, int64(geo.CellOf(orb.Point{lon, lat}, geo.CellResolution)), 10)
-		tab()
+		b = postgis.AppendPoint(binary.BigEndian.AppendUint32(b, postgis.EWKBPointLen), lon, lat)
+		b = appendBinaryInt8(b, int64(geo.CellOf(orb.Point{lon, lat}, geo.CellResolution)))
 	case located:
-		b = strconv.AppendFloat(b, lon, 'g', -1, 64)
-		tab()
-		b = strconv.AppendFloat(b, lat, 'g', -1, 64)
-		tab()
-		b = strconv.AppendInt(b, int64(geo.CellOf(orb.Point{lon, lat}, geo.CellResolution)), 10)
-		tab()
+		b = appendBinaryFloat8(b, lon)
+		b = appendBinaryFloat8(b, lat)
+		b = appendBinaryInt8(b, int64(geo.CellOf(orb.Point{lon, lat}, geo.CellResolution)))
 	case im.direct:
-		b = append(b, "\\N\t\\N\t"...)
+		b = appendBinaryNull(appendBinaryNull(b))
 	default:
-		b = append(b, "\\N\t\\N\t\\N\t"...)
+		b = appendBinaryNull(appendBinaryNull(appendBinaryNull(b)))
 	}
-	text(get(fSegment))
-	text(get(fStatus))
-	text(get(fOwner))
-	b = strconv.AppendFloat(b, revenue, 'f', -1, 64)
-	tab()
-	text(email)
-	text(get(fPhone))
-	if consent {
-		b = append(b, "t\t"...)
-	} else {
-		b = append(b, "f\t"...)
-	}
+	b = appendBinaryText(b, get(fSegment))
+	b = appendBinaryText(b, get(fStatus))
+	b = appendBinaryText(b, get(fOwner))
+	b = appendBinaryNumeric(b, revenue)
+	b = appendBinaryText(b, email)
+	b = appendBinaryText(b, get(fPhone))
+	b = appendBinaryBool(b, consent)
 	switch {
 	case len(attrs) == 0 && im.direct:
-		b = append(b, "{}\t"...)
+		b = appendBinaryJSONB(b, []byte("{}"))
 	case len(attrs) == 0:
-		b = append(b, `\N`...)
-		tab()
+		b = appendBinaryNull(b)
 	default:
-		b = appendCopyText(b, string(attrs))
-		tab()
+		b = appendBinaryJSONB(b, attrs)
 	}
-	text(gc.Precision)
-	b = strconv.AppendFloat(b, gc.Confidence, 'g', -1, 32)
-	tab()
-	text(gc.Source)
-	b = appendCopyText(b, gc.Error)
-	b = append(b, '\n')
-	return b, attrs, ""
+	b = appendBinaryText(b, gc.Precision)
+	b = appendBinaryFloat4(b, float32(gc.Confidence))
+	b = appendBinaryText(b, gc.Source)
+	b = appendBinaryText(b, gc.Error)
+	return b, attrs, extID, ""
 }
 
 // reject counts a rejected row and writes it to the rejects CSV.
@@ -644,7 +723,9 @@ func (im *importer) dedupe(tx pgx.Tx) error {
 }
 
 // prepareBulk makes the import a bulk load when the customers table is empty: it locks
-// the table, drops the indexes no other table's constraint needs, and takes the bases of
+// the table, drops the indexes no other table's constraint needs (but the btree indexes on
+// rev and txid: the load writes those ascending, so COPY appends to their right edge for
+// less than two more table scans and sorts would cost), and takes the bases of
 // the ids and revs (nobody else can take ids or revs while the table is locked, as every
 // writer of customers and customer_deletions writes customers first). It returns the
 // statements that build the indexes again: one sorted build per index is much cheaper than
@@ -661,6 +742,14 @@ func (im *importer) prepareBulk(tx pgx.Tx) ([]string, error) {
 	if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM customers)`).Scan(&empty); err != nil || !empty {
 		return nil, err
 	}
+	// Truncating the empty table gives it new files in this transaction: with wal_level=minimal
+	// COPY then writes no WAL for its rows or its primary key (the files are synced at commit),
+	// which halves the server's CPU for the load. No sequence is reset. A role without the
+	// TRUNCATE privilege loads with WAL.
+	if _, err := tx.Exec(ctx, `DO $$ BEGIN
+		IF has_table_privilege('customers', 'TRUNCATE') THEN TRUNCATE customers; END IF; END $$`); err != nil {
+		return nil, err
+	}
 	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('customers', 'id')), nextval('customer_rev'), txid_current()`).Scan(
 		&im.baseID, &im.baseRev, &im.txid); err != nil {
 		return nil, err
@@ -670,6 +759,9 @@ func (im *importer) prepareBulk(tx pgx.Tx) ([]string, error) {
 		FROM pg_index i
 		LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
 		WHERE i.indrelid = 'customers'::regclass AND NOT i.indisprimary
+		  AND NOT (i.indnkeyatts = 1 AND i.indexprs IS NULL AND i.indpred IS NULL
+			AND (SELECT amname FROM pg_am WHERE oid = (SELECT relam FROM pg_class WHERE oid = i.indexrelid)) = 'btree'
+			AND (SELECT attname FROM pg_attribute WHERE attrelid = i.indrelid AND attnum = i.indkey[0]) IN ('rev', 'txid'))
 		  AND (con.oid IS NULL OR (con.contype = 'u' AND NOT EXISTS (
 			SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)))`)
 	if err != nil {
@@ -779,16 +871,4 @@ func (f *idFilter) add(id string) bool {
 		}
 	}
 	return seen
-}
-
-// appendEWKBHex appends the point lon/lat with SRID 4326 as hex EWKB (little-endian), the
-// text form PostGIS reads fastest.
-func appendEWKBHex(b []byte, lon, lat float64) []byte {
-	var w [25]byte
-	w[0] = 1                                         // little-endian
-	binary.LittleEndian.PutUint32(w[1:], 0x20000001) // point, with SRID
-	binary.LittleEndian.PutUint32(w[5:], 4326)       // WGS84
-	binary.LittleEndian.PutUint64(w[9:], math.Float64bits(lon))
-	binary.LittleEndian.PutUint64(w[17:], math.Float64bits(lat))
-	return hex.AppendEncode(b, w[:])
 }

@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// BenchmarkImportParse measures the Go side of an import (read, validate, H3, COPY text)
-// without a database: go test -run '^$' -bench ImportParse ./crm
+// BenchmarkImportParse measures the Go side of an import (read, validate, H3, binary COPY
+// tuples, on one worker per core) without a database: go test -run '^$' -bench ImportParse ./crm
 func BenchmarkImportParse(b *testing.B) {
 	var sb strings.Builder
 	sb.WriteString("external_id,name,kind,lat,lon,street,city,region,postcode,country,segment,status,owner,revenue,email,phone,consent_email\n")

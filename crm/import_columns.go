@@ -137,25 +137,6 @@ func quoteValue(s string) string {
 	return strconv.Quote(s)
 }
 
-// appendCopyText appends s escaped for PostgreSQL's COPY text format.
-func appendCopyText(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
-}
-
 // appendJSONString appends s as a JSON string.
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -363,5 +365,67 @@ func TestImport_Bulk(t *testing.T) {
 	res, err = s.Import(ctx, strings.NewReader(file), crm.ImportOptions{})
 	if err != nil || res.Bulk || res.Inserted != 0 || res.Unchanged != 60_000 {
 		t.Fatalf("re-import %+v, %v", res, err)
+	}
+}
+
+// TestImport_Values: the values sent in COPY's binary format land as the text form of the
+// file would have: numeric revenue rounded by the server from the shortest decimal of the
+// parsed number, points, cells, attributes, NULL external ids, in both load paths.
+func TestImport_Values(t *testing.T) {
+	revenues := []string{"0", "-0", "0.005", "-0.005", "0.015", "1.005", "2.675", "1234.565", "-1234.5",
+		"9999999999999.99", "12345678.9", "0.00001", "1e-7", "1.5e3", "100000000", "0.1", "10000", "99999.995", "7"}
+	for _, seeded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("seeded=%v", seeded), func(t *testing.T) {
+			ctx := context.Background()
+			db := pgtest.New(t)
+			s := crm.NewStore(db)
+			if seeded {
+				if err := s.Create(ctx, &crm.Customer{Name: "Already there"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var b strings.Builder
+			b.WriteString("external_id,name,lat,lon,revenue,owner,tier,note\n")
+			for i, r := range revenues {
+				id := fmt.Sprintf("V%d", i)
+				if i%4 == 3 {
+					id = ""
+				}
+				fmt.Fprintf(&b, "%s,\"Name \"\"%d\"\" é\t\\\",%.7f,%.7f,%s,o%d,\"gold \"\"x\"\" \\\",%s\n", id, i,
+					-89.9+float64(i)*9.3, 179.99-float64(i)*18.7, r, i, strings.Repeat("ü", i))
+			}
+			res, err := s.Import(ctx, strings.NewReader(b.String()), crm.ImportOptions{})
+			if err != nil || res.Inserted != int64(len(revenues)) || res.Bulk == seeded {
+				t.Fatalf("%+v %v", res, err)
+			}
+			for i, r := range revenues {
+				v, err := strconv.ParseFloat(r, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lat, lon := -89.9+float64(i)*9.3, 179.99-float64(i)*18.7
+				lat, _ = strconv.ParseFloat(fmt.Sprintf("%.7f", lat), 64)
+				lon, _ = strconv.ParseFloat(fmt.Sprintf("%.7f", lon), 64)
+				var ok, nullID bool
+				var h3 int64
+				var attrs map[string]any
+				var conf float32
+				if err := db.Pool.QueryRow(ctx, `SELECT revenue = $1::numeric(16,2) AND geom = ST_SetSRID(ST_MakePoint($2, $3), 4326)
+						AND ST_SRID(geom) = 4326 AND owner = $5, external_id IS NULL, h3, attributes, geocode_confidence
+					FROM customers WHERE name = $4`,
+					strconv.FormatFloat(v, 'f', -1, 64), lon, lat, fmt.Sprintf("Name \"%d\" é\t\\", i), fmt.Sprintf("o%d", i)).
+					Scan(&ok, &nullID, &h3, &attrs, &conf); err != nil {
+					t.Fatalf("row %d: %v", i, err)
+				}
+				wantAttrs := map[string]any{"tier": `gold "x" \`}
+				if i > 0 {
+					wantAttrs["note"] = strings.Repeat("ü", i)
+				}
+				if !ok || nullID != (i%4 == 3) || h3 != int64(geo.CellOf(orb.Point{lon, lat}, geo.CellResolution)) ||
+					!reflect.DeepEqual(attrs, wantAttrs) || conf != 1 {
+					t.Fatalf("row %d (revenue %s): equal %v, null id %v, h3 %x, attributes %v, confidence %v", i, r, ok, nullID, h3, attrs, conf)
+				}
+			}
+		})
 	}
 }

@@ -147,7 +147,7 @@ func scanPoints(ctx context.Context, tx pgx.Tx, sql string, args []any, fn func(
 			Owner: text(v[6]), Revenue: numericFloat(v[7]), Rev: int64(binary.BigEndian.Uint64(v[8])),
 			Month:      MonthOf(pgEpoch.Add(time.Duration(int64(binary.BigEndian.Uint64(v[9]))) * time.Microsecond)),
 			Activities: int32(binary.BigEndian.Uint32(v[10]))}
-		p.Lon, p.Lat, p.Located = ewkbPoint(v[1])
+		p.Lon, p.Lat, p.Located = postgis.Point(v[1])
 		if p.Located && len(v[2]) == 8 {
 			p.Cell = geo.Cell(binary.BigEndian.Uint64(v[2]))
 		}
@@ -160,27 +160,6 @@ func scanPoints(ctx context.Context, tx pgx.Tx, sql string, args []any, fn func(
 
 // pgEpoch is where PostgreSQL's binary timestamps count microseconds from.
 var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// ewkbPoint decodes a 2D (E)WKB point; ok is false for NULL, another shape or an empty point.
-func ewkbPoint(b []byte) (lon, lat float64, ok bool) {
-	if len(b) < 21 {
-		return 0, 0, false
-	}
-	var order binary.ByteOrder = binary.LittleEndian
-	if b[0] == 0 {
-		order = binary.BigEndian
-	}
-	typ := order.Uint32(b[1:])
-	b = b[5:]
-	if typ&0x20000000 != 0 { // SRID follows
-		b = b[4:]
-	}
-	if typ&^0x20000000 != 1 || len(b) < 16 {
-		return 0, 0, false
-	}
-	lon, lat = math.Float64frombits(order.Uint64(b)), math.Float64frombits(order.Uint64(b[8:]))
-	return lon, lat, !math.IsNaN(lon) && !math.IsNaN(lat)
-}
 
 // numericFloat decodes PostgreSQL's binary numeric (base-10000 digits) to the nearest
 // float64; NaN and malformed values give 0.

@@ -17,9 +17,10 @@ func (c *Customer) RedactContact() {
 
 // PersonalData is everything gcrm holds about one record, for a subject access request.
 type PersonalData struct {
-	Customer *Customer     `json:"customer"`
-	Location []float64     `json:"location,omitempty"` // [lon, lat]
-	Audit    []*AuditEntry `json:"audit"`              // every logged action on the record
+	Customer   *Customer     `json:"customer"`
+	Location   []float64     `json:"location,omitempty"` // [lon, lat]
+	Audit      []*AuditEntry `json:"audit"`              // every logged action on the record
+	Activities []Activity    `json:"activities"`         // the activities logged on it (notes may name people), newest first
 }
 
 // PersonalData returns everything held about the customer with id. Returns ENOTFOUND.
@@ -29,6 +30,9 @@ func (s *Store) PersonalData(ctx context.Context, id int64) (*PersonalData, erro
 		return nil, err
 	}
 	pd := &PersonalData{Customer: c, Audit: []*AuditEntry{}}
+	if pd.Activities, err = s.Activities(ctx, Scope{}, id, 1000); err != nil {
+		return nil, err
+	}
 	if c.Location != nil {
 		pd.Location = []float64{c.Location[0], c.Location[1]}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -169,12 +168,12 @@ func AssignAll(ctx context.Context, db *postgis.DB, idx *RegionIndex) (AssignSta
 			if len(raw[0]) != 8 {
 				return fmt.Errorf("customers.id: unexpected %d bytes", len(raw[0]))
 			}
-			p, ok := ewkbPoint(raw[1])
+			x, y, ok := postgis.Point(raw[1])
 			if !ok {
 				continue
 			}
 			b.ids = append(b.ids, int64(binary.BigEndian.Uint64(raw[0])))
-			b.pts = append(b.pts, p)
+			b.pts = append(b.pts, orb.Point{x, y})
 			if len(b.ids) == size {
 				select {
 				case read <- b:
@@ -295,31 +294,6 @@ func (s *assignSource) Next() bool {
 
 func (s *assignSource) Values() ([]any, error) { return s.row[:], nil }
 func (s *assignSource) Err() error             { return s.ctx.Err() }
-
-// ewkbPoint decodes a 2D point from (E)WKB bytes, with or without SRID.
-func ewkbPoint(b []byte) (orb.Point, bool) {
-	if len(b) < 21 {
-		return orb.Point{}, false
-	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	if b[0] == 0 {
-		bo = binary.BigEndian
-	}
-	typ := bo.Uint32(b[1:5])
-	off := 5
-	if typ&0x20000000 != 0 { // SRID flag
-		off += 4
-	}
-	if typ&0xffff != 1 || len(b) < off+16 {
-		return orb.Point{}, false
-	}
-	x := math.Float64frombits(bo.Uint64(b[off:]))
-	y := math.Float64frombits(bo.Uint64(b[off+8:]))
-	if math.IsNaN(x) || math.IsNaN(y) {
-		return orb.Point{}, false
-	}
-	return orb.Point{x, y}, true
-}
 
 // Execer runs one SQL statement: a pgx.Tx, *pgx.Conn or *pgxpool.Pool, so a caller can
 // assign inside the transaction of its own write.
@@ -452,8 +426,8 @@ func (a *Assigner) AssignChanged(ctx context.Context, db *postgis.DB, sinceRev i
 		if rev > maxRev {
 			maxRev = rev
 		}
-		if p, ok := ewkbPoint(g); ok {
-			for l, r := range a.Locate(p) {
+		if x, y, ok := postgis.Point(g); ok {
+			for l, r := range a.Locate(orb.Point{x, y}) {
 				rowsOut = append(rowsOut, []any{id, l, r.ID})
 			}
 		}

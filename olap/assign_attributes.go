@@ -247,7 +247,8 @@ type RegionAttributesResult struct {
 
 // ImportRegionAttributes reads r and merges its numeric columns into the attributes of the
 // regions of level, by code, in one transaction (a value replaces the same key's old value;
-// other keys stay). Rows naming a code the level does not have, and the rows
+// other keys stay). Regions whose attributes would not change are left alone (no new rev,
+// so followers do not reload), and Updated counts only the changed ones. Rows naming a code the level does not have, and the rows
 // ReadRegionAttributes rejects, are written to rejects as "row,reason". Returns ENOTFOUND
 // when the level has no regions and EINVALID for an unusable header.
 func ImportRegionAttributes(ctx context.Context, db *postgis.DB, level string, r io.Reader, opt RegionAttributesOptions, rejects *csv.Writer) (*RegionAttributesResult, error) {
@@ -301,7 +302,7 @@ func ImportRegionAttributes(ctx context.Context, db *postgis.DB, level string, r
 	}
 	const q = `UPDATE regions r SET attributes = r.attributes || v.attrs, rev = nextval('region_rev'), updated_at = now()
 		FROM unnest($2::text[], $3::jsonb[]) AS v(code, attrs)
-		WHERE r.level = $1 AND r.code = v.code`
+		WHERE r.level = $1 AND r.code = v.code AND r.attributes IS DISTINCT FROM r.attributes || v.attrs`
 	tag, err := db.Pool.Exec(ctx, q, level, codes, values)
 	if err != nil {
 		return nil, postgis.Wrap(err)

@@ -91,6 +91,21 @@ func TestImportRegionAttributes_CensusPopulation(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, `SELECT (attributes->>'population')::float8 FROM regions WHERE level = 'county' AND code = '01001'`).Scan(&pop); err != nil || pop != 55869 {
 		t.Fatalf("01001 population = %v, %v; want 55869", pop, err)
 	}
+	// The same file again changes nothing: no region updated, no new rev.
+	var rev0, rev1 int64
+	if err := db.Pool.QueryRow(ctx, `SELECT max(rev) FROM regions`).Scan(&rev0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f2.Seek(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	res, err = olap.ImportRegionAttributes(ctx, db, "county", f2, olap.RegionAttributesOptions{Code: "fips", Columns: []string{"popestimate2019=population"}}, nil)
+	if err != nil || res.Updated != 0 {
+		t.Fatalf("unchanged re-import: %+v, %v", res, err)
+	}
+	if err := db.Pool.QueryRow(ctx, `SELECT max(rev) FROM regions`).Scan(&rev1); err != nil || rev1 != rev0 {
+		t.Fatalf("unchanged re-import moved the regions' rev %d → %d (%v)", rev0, rev1, err)
+	}
 	// An unknown level, a missing code column.
 	if _, err := olap.ImportRegionAttributes(ctx, db, "zip", strings.NewReader("zip,pop\n1,2\n"), olap.RegionAttributesOptions{Code: "zip"}, nil); geo.ErrorCode(err) != geo.ENOTFOUND {
 		t.Errorf("unknown level: %v", err)

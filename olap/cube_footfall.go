@@ -51,6 +51,21 @@ func (c *Cube) FootfallCells(ctx context.Context) int {
 	return len(f.Daily())
 }
 
+// FootfallVersion returns the fingerprint of the cube's footfall (0: none): answers with a
+// footfall measure change when it does, not only when the cube's version does (ETags,
+// tile caches).
+func (c *Cube) FootfallVersion(ctx context.Context) uint64 {
+	if f := c.footfall(ctx); f != nil {
+		return f.Fingerprint
+	}
+	return 0
+}
+
+// HasFootfallMeasure reports whether a measure name is one of the footfall measures.
+func HasFootfallMeasure(names ...string) bool {
+	return slices.ContainsFunc(names, func(m string) bool { return m == "footfall" || m == "footfall_penetration" })
+}
+
 func (c *Cube) footfall(ctx context.Context) *Footfall {
 	c.mu.RLock()
 	src := c.ff
@@ -99,9 +114,7 @@ type footfallPlan struct {
 	cells []FootfallDaily // the cells inside the query's area filters
 }
 
-func hasFootfallMeasure(q *CubeQuery) bool {
-	return slices.Contains(q.Measures, "footfall") || slices.Contains(q.Measures, "footfall_penetration")
-}
+func hasFootfallMeasure(q *CubeQuery) bool { return HasFootfallMeasure(q.Measures...) }
 
 // planFootfall reads the footfall a query needs, before the cube's lock is taken.
 func (c *Cube) planFootfall(q *CubeQuery) *footfallPlan {

@@ -51,11 +51,12 @@ type HexQuery struct {
 	Measure string
 	Filters []olap.CubeFilter
 	Scope   crm.Scope
+	Salt    string // more of the cache key: what the measure depends on beside the cube (footfall)
 }
 
 func (q *HexQuery) key() string {
 	var b strings.Builder
-	b.WriteString(q.Measure + ";" + q.Scope.Key() + ";")
+	b.WriteString(q.Measure + ";" + q.Scope.Key() + ";" + q.Salt + ";")
 	for _, f := range q.Filters {
 		v := slices.Clone(f.Values)
 		slices.Sort(v)

@@ -100,6 +100,16 @@ func TestActivitiesAPI(t *testing.T) {
 	if got := activities(); got != `[["customer",1,2],["lead",1,0]]` {
 		t.Fatalf("admin's cube after: %s", got)
 	}
+	// Privacy: the personal data holds the activities; erasing clears their notes.
+	if resp, body := ts.do(t, "GET", "/api/v1/customers/"+ids["Own"]+"/personal-data", ""); resp.StatusCode != 200 || !strings.Contains(body, "met the owner") {
+		t.Fatalf("personal data: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := ts.do(t, "POST", "/api/v1/customers/"+ids["Own"]+"/erase", ""); resp.StatusCode != 200 {
+		t.Fatalf("erase: %d %s", resp.StatusCode, body)
+	}
+	if _, body := ts.do(t, "GET", "/api/v1/customers/"+ids["Own"]+"/activities", ""); strings.Contains(body, "met the owner") || !strings.Contains(body, `"kind":"visit"`) {
+		t.Fatalf("after erase: %s", body)
+	}
 }
 
 func clip(s string) string {

@@ -24,7 +24,8 @@ import (
 //   - measures (required): comma list of olap.CubeMeasures — records, customers, prospects,
 //     leads, revenue, customer_revenue, won, lost, conversion_rate (won / (won + lost)),
 //     revenue_per_customer (customer_revenue / customers), penetration (customers per 1,000
-//     residents; needs a region in by), footfall (mean daily footfall of the row's area),
+//     residents; needs a region in by), activities (logged on the records), footfall (mean
+//     daily footfall of the row's area),
 //     footfall_penetration (customers per 1,000 daily footfall).
 //   - by: comma list of dimensions — h3:<0..15>, region:<level>, kind, status, segment,
 //     owner, month. None: one total row. Drill down by adding a dimension or a finer
@@ -61,6 +62,9 @@ func (s *Server) cubeQuery(w http.ResponseWriter, r *http.Request, cube *olap.Cu
 	version := cube.Version()
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s|%s|%s", r.URL.RawQuery, q.Scope.Key(), format)
+	if olap.HasFootfallMeasure(q.Measures...) { // footfall is imported apart from the records
+		fmt.Fprintf(h, "|%x", cube.FootfallVersion(r.Context()))
+	}
 	etag := fmt.Sprintf(`"cube-%x-%x-%x"`, engine.Epoch(), version, h.Sum64())
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "private, no-cache")

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gcrm/gcrm/crm"
 	"github.com/gcrm/gcrm/geo"
@@ -38,11 +39,12 @@ func newFootfallServer(t *testing.T) *testServer {
 	}
 	e := olap.New()
 	cube := olap.NewCube()
-	ff := &olap.FootfallCache{DB: db, Options: olap.FootfallOptions{Res: 10}}
+	ff := &olap.FootfallCache{DB: db, Options: olap.FootfallOptions{Res: 10}, TTL: time.Millisecond} // reloaded at once
 	cube.SetFootfall(ff)
 	e.Observer = cube
 	srv := &web.Server{DB: db, Customers: crm.NewStore(db), Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Index: e}
-	srv.Mounts = []func(chi.Router){srv.CubeRoutes(cube, e), srv.FootfallRoutes(ff), srv.FootfallTiles(tiles.NewFootfallTiles(ff))}
+	srv.Mounts = []func(chi.Router){srv.CubeRoutes(cube, e), srv.FootfallRoutes(ff), srv.FootfallTiles(tiles.NewFootfallTiles(ff)),
+		srv.HexagonTiles(tiles.NewHexagons(cube, e))}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return &testServer{Server: ts, srv: srv, auth: userToken(t, srv, "admin@test.gcrm", crm.RoleAdmin)}
@@ -111,9 +113,28 @@ func TestCubeAPI_Footfall(t *testing.T) {
 	if len(a.Rows) != 1 || a.Rows[0][2] == nil {
 		t.Fatalf("by kind: %+v", a)
 	}
+	// A footfall import changes the answer and its ETag (not only the cube's writes do), for
+	// the API and for hexagon tiles.
+	path := "/api/v1/cube?measures=footfall&by=h3:10&filter=h3:" + cell
+	resp, _ = ts.do(t, "GET", path, "")
+	etag := resp.Header.Get("ETag")
+	hex := "/tiles/hexagons/" + strings.TrimPrefix(tilePath(16, 144.9631, -37.8136), "/tiles/customers/") + "?measure=footfall"
+	hresp, _ := ts.do(t, "GET", hex, "")
+	hetag := hresp.Header.Get("ETag")
+	more := "sensor_id,lat,lon,timestamp,count\na,-37.8136,144.9631,2019-01-21 08:00,800\n"
+	if _, err := (&crm.FootfallStore{DB: ts.srv.DB}).ImportCounts(context.Background(), strings.NewReader(more), crm.FootfallFormat{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = ts.do(t, "GET", path, "", "If-None-Match", etag)
+	if resp.StatusCode != 200 || !strings.Contains(body, `,9600]`) { // (100+300+800)/3 × 24
+		t.Fatalf("after an import: %d %s", resp.StatusCode, body)
+	}
+	if hresp, _ := ts.do(t, "GET", hex, "", "If-None-Match", hetag); hresp.StatusCode != 200 {
+		t.Fatalf("hexagon tile after an import: %d", hresp.StatusCode)
+	}
 	// CSV: the footfall columns are numbers, null is empty.
 	resp, body = ts.do(t, "GET", "/api/v1/cube?measures=customers,footfall&by=h3:10&filter=h3:"+cell+"&format=csv", "")
-	if resp.StatusCode != 200 || body != "h3:10,customers,footfall\n"+cell+",2,4800\n" {
+	if resp.StatusCode != 200 || body != "h3:10,customers,footfall\n"+cell+",2,9600\n" {
 		t.Fatalf("csv: %d %q", resp.StatusCode, body)
 	}
 }

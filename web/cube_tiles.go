@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gcrm/gcrm/geo"
@@ -58,6 +59,9 @@ func (s *Server) hexTile(w http.ResponseWriter, r *http.Request, h *tiles.Hexago
 		}
 	}
 	q := tiles.HexQuery{Measure: v.Get("measure"), Filters: filters, Scope: scopeOf(r)}
+	if olap.HasFootfallMeasure(q.Measure) {
+		q.Salt = strconv.FormatUint(h.Cube.FootfallVersion(r.Context()), 36)
+	}
 	if q.Measure == "penetration" {
 		writeError(w, r, s.Log, geo.Errorf(geo.EINVALID, "penetration is per region: use the regions layer"))
 		return

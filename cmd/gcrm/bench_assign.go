@@ -20,7 +20,6 @@ import (
 	"github.com/gcrm/gcrm/olap"
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/encoding/wkb"
 )
 
 // benchAssign is `gcrm bench assign`: region assignment of N synthetic US customers to the
@@ -387,10 +386,4 @@ func copyBenchCustomers(ctx context.Context, db *postgis.DB, pts []orb.Point) er
 }
 
 // ewkbPoint4326 encodes p as little-endian EWKB with SRID 4326.
-func ewkbPoint4326(p orb.Point) []byte {
-	b := wkb.MustMarshal(p)
-	out := make([]byte, 0, len(b)+4)
-	out = append(out, b[0], b[1], b[2], b[3], b[4]|0x20) // type with the SRID flag (little-endian)
-	out = append(out, 0xE6, 0x10, 0, 0)                  // 4326
-	return append(out, b[5:]...)
-}
+func ewkbPoint4326(p orb.Point) []byte { return postgis.AppendPoint(nil, p[0], p[1]) }

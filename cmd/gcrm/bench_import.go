@@ -91,6 +91,11 @@ func runBenchImport(ctx context.Context, e env, main *postgis.DB, path string, r
 	if err := db.Migrate(ctx); err != nil {
 		return err
 	}
+	// No autovacuum on either side's table: a vacuum of one side's million rows would
+	// otherwise run (and be counted) during the other side's timed run.
+	if _, err := db.Pool.Exec(ctx, `ALTER TABLE customers SET (autovacuum_enabled = false)`); err != nil {
+		return postgis.Wrap(err)
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return err
@@ -104,9 +109,23 @@ func runBenchImport(ctx context.Context, e env, main *postgis.DB, path string, r
 		cols[i] = fmt.Sprintf("c%d text", i+1)
 	}
 	store := crm.NewStore(db)
+	meter := newCPUMeter(ctx, db)
+	var cpu, cpuSelf time.Duration // CPU (this process + server; this process) of the last timed run; -1 unknown
+	measure := func(run func() error) (time.Duration, error) {
+		self0, srv0 := meter.read()
+		start := time.Now()
+		err := run()
+		d := time.Since(start)
+		self1, srv1 := meter.read()
+		cpu, cpuSelf = -1, self1-self0
+		if srv0 >= 0 && srv1 >= 0 {
+			cpu = self1 - self0 + srv1 - srv0
+		}
+		return d, err
+	}
 
 	bareCopy := func() (time.Duration, error) {
-		if _, err := db.Pool.Exec(ctx, `DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (`+strings.Join(cols, ", ")+`)`); err != nil {
+		if _, err := db.Pool.Exec(ctx, `DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (`+strings.Join(cols, ", ")+`) WITH (autovacuum_enabled = false)`); err != nil {
 			return 0, postgis.Wrap(err)
 		}
 		benchCheckpoint(ctx, db)
@@ -120,9 +139,10 @@ func runBenchImport(ctx context.Context, e env, main *postgis.DB, path string, r
 			return 0, postgis.Wrap(err)
 		}
 		defer conn.Release()
-		start := time.Now()
-		_, err = conn.Conn().PgConn().CopyFrom(ctx, f, `COPY bench_copy FROM STDIN (FORMAT csv, HEADER true)`)
-		return time.Since(start), postgis.Wrap(err)
+		return measure(func() error {
+			_, err := conn.Conn().PgConn().CopyFrom(ctx, f, `COPY bench_copy FROM STDIN (FORMAT csv, HEADER true)`)
+			return postgis.Wrap(err)
+		})
 	}
 	var lastRes *crm.ImportResult
 	fullImport := func() (time.Duration, error) {
@@ -135,9 +155,11 @@ func runBenchImport(ctx context.Context, e env, main *postgis.DB, path string, r
 			return 0, err
 		}
 		defer f.Close()
-		start := time.Now()
-		res, err := store.Import(ctx, f, crm.ImportOptions{})
-		d := time.Since(start)
+		var res *crm.ImportResult
+		d, err := measure(func() (err error) {
+			res, err = store.Import(ctx, f, crm.ImportOptions{})
+			return err
+		})
 		if err != nil {
 			return 0, err
 		}
@@ -151,20 +173,23 @@ func runBenchImport(ctx context.Context, e env, main *postgis.DB, path string, r
 	fmt.Fprintf(e.stdout, "gcrm bench import: %s (%.1f MB), %d rounds alternating A/B, %d cores (GOMAXPROCS %d)\n",
 		path, float64(st.Size())/1e6, rounds, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	fmt.Fprintf(e.stdout, "A = bare COPY (csv, %d text columns, no indexes); B = gcrm import into empty customers (all indexes)\n\n", len(header))
-	fmt.Fprintf(e.stdout, "%-6s %-6s %10s %10s %7s %12s  %s\n", "round", "order", "COPY s", "import s", "ratio", "engine s", "import phases")
-	var copies, imports, ratios, engines []float64
+	fmt.Fprintf(e.stdout, "%-6s %-6s %10s %10s %7s %12s %14s  %s\n", "round", "order", "COPY s", "import s", "ratio", "engine s", "CPU s A / B", "import phases")
+	var copies, imports, ratios, engines, cpuRatios []float64
 	var rowsRead int64
 	for i := 0; i < rounds; i++ {
-		var a, b time.Duration
+		var a, b, aCPU, bCPU time.Duration
+		runA := func() (err error) { a, err = bareCopy(); aCPU = cpu; return err }
+		var bSelf time.Duration
+		runB := func() (err error) { b, err = fullImport(); bCPU, bSelf = cpu, cpuSelf; return err }
 		order := "A,B"
 		if i%2 == 0 {
-			if a, err = bareCopy(); err == nil {
-				b, err = fullImport()
+			if err = runA(); err == nil {
+				err = runB()
 			}
 		} else {
 			order = "B,A"
-			if b, err = fullImport(); err == nil {
-				a, err = bareCopy()
+			if err = runB(); err == nil {
+				err = runA()
 			}
 		}
 		if err != nil {
@@ -184,9 +209,20 @@ func runBenchImport(ctx context.Context, e env, main *postgis.DB, path string, r
 		}
 		copies, imports, engines = append(copies, a.Seconds()), append(imports, b.Seconds()), append(engines, ed.Seconds())
 		ratios = append(ratios, b.Seconds()/a.Seconds())
-		fmt.Fprintf(e.stdout, "%-6d %-6s %10.2f %10.2f %6.2fx %12.2f  %s\n", i+1, order, a.Seconds(), b.Seconds(), ratios[i], ed.Seconds(), strings.Join(ph, ", "))
+		cpuCol := "–"
+		if aCPU >= 0 && bCPU >= 0 {
+			cpuRatios = append(cpuRatios, bCPU.Seconds()/aCPU.Seconds())
+			cpuCol = fmt.Sprintf("%.1f / %.1f", aCPU.Seconds(), bCPU.Seconds())
+			ph = append(ph, fmt.Sprintf("(CPU: gcrm %.1f, server %.1f)", bSelf.Seconds(), (bCPU-bSelf).Seconds()))
+		}
+		fmt.Fprintf(e.stdout, "%-6d %-6s %10.2f %10.2f %6.2fx %12.2f %14s  %s\n", i+1, order, a.Seconds(), b.Seconds(), ratios[i], ed.Seconds(), cpuCol, strings.Join(ph, ", "))
 	}
 	fmt.Fprintf(e.stdout, "%-6s %-6s %10.2f %10.2f %6.2fx %12.2f\n", "median", "", benchMedian(copies), benchMedian(imports), benchMedian(ratios), benchMedian(engines))
+	if len(cpuRatios) == rounds {
+		lo, hi := benchMinMax(cpuRatios)
+		fmt.Fprintf(e.stdout, "\nCPU (gcrm + PostgreSQL processes) import/COPY = %.2fx (median; min–max %.2f–%.2fx): what each side costs whatever else runs\n",
+			benchMedian(cpuRatios), lo, hi)
+	}
 	fmt.Fprintf(e.stdout, "\nrows %s, rejected %s; import rate %s rows/s (median)\n", thousands(rowsRead), thousands(lastRes.Rejected),
 		thousands(int64(float64(rowsRead)/benchMedian(imports))))
 	lo, hi := benchMinMax(ratios)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -421,7 +420,7 @@ func tilesBenchSeed(ctx context.Context, db *postgis.DB, n int, seed uint64) err
 		lat := math.Max(-85, math.Min(85, m[1]+r.NormFloat64()*sigma))
 		cell := int64(geo.CellOf(orb.Point{lon, lat}, geo.CellResolution))
 		owner := "rep" + strconv.Itoa(int(math.Abs(m[0]*7))%40+1) + "@example.com"
-		return []any{kinds[r.IntN(len(kinds))], "Customer " + strconv.Itoa(i), tilesBenchEWKB(lon, lat), cell,
+		return []any{kinds[r.IntN(len(kinds))], "Customer " + strconv.Itoa(i), postgis.AppendPoint(nil, lon, lat), cell,
 			segments[r.IntN(len(segments))], statuses[r.IntN(len(statuses))], owner, float64(r.IntN(1_000_000)) / 100}, nil
 	})
 	_, err := db.Pool.CopyFrom(ctx, pgx.Identifier{"customers"},
@@ -431,17 +430,6 @@ func tilesBenchSeed(ctx context.Context, db *postgis.DB, n int, seed uint64) err
 	}
 	_, err = db.Pool.Exec(ctx, `ANALYZE customers`)
 	return postgis.Wrap(err)
-}
-
-// tilesBenchEWKB is a little-endian EWKB point with SRID 4326.
-func tilesBenchEWKB(lon, lat float64) []byte {
-	b := make([]byte, 25)
-	b[0] = 1
-	binary.LittleEndian.PutUint32(b[1:], 0x20000001)
-	binary.LittleEndian.PutUint32(b[5:], 4326)
-	binary.LittleEndian.PutUint64(b[9:], math.Float64bits(lon))
-	binary.LittleEndian.PutUint64(b[17:], math.Float64bits(lat))
-	return b
 }
 
 // tilesBenchRSS returns the process's resident memory from /proc (Linux), or "?".

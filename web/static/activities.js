@@ -1,18 +1,9 @@
 // Activities on a record, in the details drawer: how many, the latest ones, and (for the
 // roles that may: the activities.log capability) a "Log activity" form — kind, note, when.
 // API: GET and POST /api/v1/customers/{id}/activities.
-const KINDS = ['visit', 'call', 'email', 'meeting'];
+import { el } from './dom.js';
 
-function el(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === 'dataset') Object.assign(e.dataset, v);
-    else if (k in e) e[k] = v;
-    else e.setAttribute(k, v);
-  }
-  for (const c of children) if (c !== '' && c != null && c !== false) e.append(c);
-  return e;
-}
+const KINDS = ['visit', 'call', 'email', 'meeting'];
 
 /**
  * activitiesSection returns the drawer's activities section for record c. ctx: { api, me,

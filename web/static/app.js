@@ -12,6 +12,7 @@ import { activitiesSection } from './activities.js'; // the drawer's activities 
 import { initReview } from './review.js'; // the geocoding review list
 import { initExplore } from './explore.js'; // the manager's Explore workspace
 import { initImport } from './import.js'; // the Import dialog (CSV upload)
+import { el } from './dom.js';
 
 // The worker is a same-origin module script, so a CSP of worker-src 'self' is enough.
 setWorkerUrl(new URL('./vendor/maplibre-gl-worker.mjs', import.meta.url).href);
@@ -559,14 +560,6 @@ function renderDetails(f) {
     el('div', { className: 'badges' }, el('span', { className: `badge kind-${c.kind}`, title: 'kind' }, c.kind)),
     el('dl', {}, ...rows),
     activitiesSection({ ...c, id: f.id }, { api, me: auth.me, toast }));
-}
-
-/** el builds an element; children are nodes or text (never parsed as HTML). */
-function el(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  Object.assign(e, props);
-  for (const c of children) if (c !== '' && c != null) e.append(c);
-  return e;
 }
 
 // ---------------------------------------------------------------------------------------

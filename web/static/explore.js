@@ -8,6 +8,8 @@
 // picks and the selection live in the URL like the rest of the app:
 //   #…&measure=customers&by=county&at=county:48453&ff=32
 // Everything it draws sits in its own sources and layers (ids start with "explore-").
+import { el } from './dom.js';
+
 const VIRIDIS = ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725']; // 5 classes
 const NO_DATA = '#d9dee4';
 const US_BOUNDS = [[-125, 24], [-66.5, 49.5]];
@@ -119,17 +121,6 @@ function onHashChange() {
 
 // ---------------------------------------------------------------------------------------
 // Controls
-
-function el(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === 'dataset') Object.assign(e.dataset, v);
-    else if (k in e) e[k] = v;
-    else e.setAttribute(k, v);
-  }
-  for (const c of children) if (c !== '' && c != null && c !== false) e.append(c);
-  return e;
-}
 
 function buildControls() {
   const stage = document.querySelector('.stage');

@@ -8,6 +8,7 @@
 // API call sends), authRequired() (a 401 opens the sign-in form), toast(), refreshTiles() and
 // the signed-in `me`. The button carries data-can="imports", so auth.js hides it for the
 // roles the server's policy refuses imports.
+import { el } from './dom.js';
 
 const COLUMNS = 'external_id,name,kind,lat,lon,street,city,region,postcode,country,segment,status,owner,revenue,email,phone,consent_email';
 
@@ -21,15 +22,6 @@ export function initImport(ctx) {
   im.ctx = ctx;
   if (!ctx.me?.can?.imports) return; // the server would refuse the upload
   buildUI();
-}
-
-function el(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  const { dataset, ...rest } = props;
-  Object.assign(e, rest);
-  if (dataset) Object.assign(e.dataset, dataset);
-  for (const c of children) if (c !== '' && c != null && c !== false) e.append(c);
-  return e;
 }
 
 function buildUI() {

@@ -9,6 +9,7 @@
 // list of hash writers (the open panel is "review=1" in the URL).
 // API: GET /api/v1/geocode/review, GET /api/v1/geocode/search?q=, PATCH /api/v1/customers/{id}.
 import { Marker } from './vendor/maplibre-gl.mjs';
+import { el } from './dom.js';
 
 const PAGE = 50;
 
@@ -33,15 +34,6 @@ export function initReview(ctx) {
     if (e.key === 'Escape' && rv.open && rv.selected && document.getElementById('drawer')?.hidden !== false) select(null);
   });
   if (new URLSearchParams(location.hash.slice(1)).get('review') === '1') toggle(true);
-}
-
-function el(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  const { dataset, ...rest } = props;
-  Object.assign(e, rest);
-  if (dataset) Object.assign(e.dataset, dataset);
-  for (const c of children) if (c !== '' && c != null && c !== false) e.append(c);
-  return e;
 }
 
 function buildUI() {

@@ -3,6 +3,8 @@
 //
 // GCRM_BIN=path uses that binary; GCRM_E2E_URL=http://… uses a running server; otherwise the current tree is built into a temporary
 // directory, so the test always sees the UI files as they are now (go:embed).
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, chmodSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -183,6 +185,75 @@ export function watchPage(page, origin) {
   page.on('response', (r) => { if (r.status() >= 400) problems.failed.push(`${r.url()}: ${r.status()}`); });
   problems.clear = () => { problems.console.length = 0; problems.failed.length = 0; problems.offsite.length = 0; };
   return problems;
+}
+
+/**
+ * useDemo is a test file's set-up: it registers node:test hooks that start `gcrm demo` with
+ * GCRM_E2E_CUSTOMERS records (else `customers`) and `args`, launch Chromium with one watched
+ * 1280×800 page, and stop both after the file's tests. It returns the session, whose gcrm,
+ * browser, page and problems are set once its before hook has run. setup(demo), when given,
+ * runs in that hook once all is up (Node 20 does not wait for one root before hook to end
+ * before it starts the next, so a file's own hook cannot rely on the demo).
+ */
+export function useDemo({ customers = 20000, args = [], setup } = {}) {
+  const demo = {
+    gcrm: null,
+    browser: null,
+    page: null,
+    problems: null, // watchPage's record of the current page
+    // Screenshots go to test-results/ (ignored by git); GCRM_E2E_SCREENSHOTS=docs/screenshots
+    // refreshes the README's pictures.
+    shots: path.resolve(repoRoot, process.env.GCRM_E2E_SCREENSHOTS || 'test-results/screenshots'),
+
+    /** newPage closes the page and opens a watched one in a new browser context (signed out). */
+    async newPage() {
+      await demo.page?.close();
+      demo.page = await demo.browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, acceptDownloads: true });
+      demo.problems = watchPage(demo.page, new URL(demo.gcrm.url).origin);
+      return demo.page;
+    },
+
+    /** getJSON GETs path from the server as the harness's admin (or with headers) and asserts a 200. */
+    async getJSON(p, headers = demo.gcrm.headers) {
+      const res = await fetch(`${demo.gcrm.url}${p}`, { headers });
+      assert.equal(res.status, 200, `${p}: ${res.status} ${await res.clone().text()}`);
+      return res.json();
+    },
+
+    /** signIn opens `at` signed out, signs user in from the form and waits for the map. */
+    async signIn(user, at = '/') {
+      const { page } = demo;
+      await page.goto(`${demo.gcrm.url}${at}`);
+      await page.waitForSelector('#signin', { state: 'visible' });
+      demo.problems.clear(); // the first /auth/me is a 401 by design
+      await page.fill('#signin-email', user.email);
+      await page.fill('#signin-password', user.password);
+      await page.click('#signin-submit');
+      await page.waitForSelector('#signin', { state: 'hidden' });
+      await waitForMapIdle(page);
+    },
+
+    /** assertNoProblems fails when the page logged errors, had requests fail or leave the origin. */
+    assertNoProblems(where) {
+      assert.deepEqual(demo.problems.console, [], `${where}: console errors`);
+      assert.deepEqual(demo.problems.failed, [], `${where}: failed requests`);
+      assert.deepEqual(demo.problems.offsite, [], `${where}: requests that left the origin`);
+    },
+  };
+
+  before(async () => {
+    demo.gcrm = await startGcrm({ customers: Number(process.env.GCRM_E2E_CUSTOMERS || customers), args });
+    demo.browser = await launchBrowser();
+    await demo.newPage();
+    await setup?.(demo);
+  }, { timeout: 15 * 60_000 });
+
+  after(async () => {
+    await demo.browser?.close();
+    await demo.gcrm?.stop();
+  }, { timeout: 2 * 60_000 });
+
+  return demo;
 }
 
 /** waitForMapIdle waits until the map has loaded, stopped moving and drawn every tile. */

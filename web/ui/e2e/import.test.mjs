@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startGcrm, launchBrowser, watchPage, waitForMapIdle, repoRoot } from './harness.mjs';
+import { useDemo, waitForMapIdle } from './harness.mjs';
 
-const shots = path.resolve(repoRoot, process.env.GCRM_E2E_SCREENSHOTS || 'test-results/screenshots');
 const REP = { email: process.env.GCRM_E2E_REP || 'rep1@demo.gcrm', password: process.env.GCRM_E2E_DEMO_PASSWORD || 'gcrm-demo' };
 
 const tag = `E2E Import ${Date.now().toString(36)}`; // unique names, so a rerun on a live server still checks its own rows
@@ -29,68 +28,37 @@ const rows = [
 ];
 const good = [`${tag} Riverside Bakery`, `${tag} Hill Country Tools`, `${tag} Lakeside Dental`];
 
-let gcrm;
-let browser;
-let page;
-let problems;
+const demo = useDemo({ customers: 3000 });
+const { getJSON, signIn, assertNoProblems } = demo;
 let tmp;
 let csvPath;
 
-before(async () => {
-  gcrm = await startGcrm({ customers: Number(process.env.GCRM_E2E_CUSTOMERS || 3000) });
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, acceptDownloads: true });
-  problems = watchPage(page, new URL(gcrm.url).origin);
+before(() => {
   tmp = mkdtempSync(path.join(tmpdir(), 'gcrm-import-e2e-'));
   csvPath = path.join(tmp, 'new-customers.csv');
   writeFileSync(csvPath, `${header}\n${rows.join('\n')}\n`);
-}, { timeout: 15 * 60_000 });
+});
 
-after(async () => {
-  await browser?.close();
-  await gcrm?.stop();
+after(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
-}, { timeout: 2 * 60_000 });
-
-async function apiGet(p, headers = gcrm.headers) {
-  const res = await fetch(`${gcrm.url}${p}`, { headers });
-  assert.equal(res.status, 200, `${p}: ${res.status} ${await res.clone().text()}`);
-  return res.json();
-}
-
-function assertNoProblems(where) {
-  assert.deepEqual(problems.console, [], `${where}: console errors`);
-  assert.deepEqual(problems.failed, [], `${where}: failed requests`);
-  assert.deepEqual(problems.offsite, [], `${where}: requests that left the origin`);
-}
-
-async function signIn(user) {
-  await page.goto(`${gcrm.url}/`);
-  await page.waitForSelector('#signin', { state: 'visible' });
-  problems.clear(); // the first /auth/me is a 401 by design
-  await page.fill('#signin-email', user.email);
-  await page.fill('#signin-password', user.password);
-  await page.click('#signin-submit');
-  await page.waitForSelector('#signin', { state: 'hidden' });
-  await waitForMapIdle(page);
-}
+});
 
 test('the policy lets admins import', async () => {
-  const me = await apiGet('/api/v1/auth/me');
+  const me = await getJSON('/api/v1/auth/me');
   assert.equal(me.can.imports, true, 'admin may not import');
 });
 
 test('an admin imports a CSV from the dialog and sees what landed and what was rejected', { timeout: 5 * 60_000 }, async () => {
-  await signIn(gcrm.user);
-  const button = page.locator('#import-open');
+  await signIn(demo.gcrm.user);
+  const button = demo.page.locator('#import-open');
   await button.waitFor({ state: 'visible' });
   await button.click();
-  const dialog = page.locator('#import');
+  const dialog = demo.page.locator('#import');
   await dialog.waitFor({ state: 'visible' });
   assert.match(await dialog.locator('.im-help').innerText(), /external_id,name,kind,lat,lon,street,city,region,postcode,country,segment,status,owner,revenue,email,phone,consent_email/);
 
   // Esc closes it; the button opens it again.
-  await page.keyboard.press('Escape');
+  await demo.page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'hidden' });
   await button.click();
   await dialog.waitFor({ state: 'visible' });
@@ -98,36 +66,36 @@ test('an admin imports a CSV from the dialog and sees what landed and what was r
   // A file the server refuses: its problem+json detail is shown in the dialog.
   const empty = path.join(tmp, 'empty.csv');
   writeFileSync(empty, '');
-  await page.setInputFiles('#im-file', empty);
-  await page.click('#im-submit');
-  await page.waitForSelector('#im-error:not([hidden])');
-  assert.match(await page.locator('#im-error').innerText(), /The import failed: the file is empty/);
-  problems.clear(); // that 400 was the point
+  await demo.page.setInputFiles('#im-file', empty);
+  await demo.page.click('#im-submit');
+  await demo.page.waitForSelector('#im-error:not([hidden])');
+  assert.match(await demo.page.locator('#im-error').innerText(), /The import failed: the file is empty/);
+  demo.problems.clear(); // that 400 was the point
 
   // The upload shows a progress bar (XMLHttpRequest upload events) and sends the CSRF header.
   // A small file can finish before a poll sees the bar, so the page itself records that the
   // bar was shown.
-  await page.evaluate(() => {
+  await demo.page.evaluate(() => {
     window.__sawProgress = false;
     const bar = document.getElementById('im-status');
     new MutationObserver(() => { if (!bar.hidden) window.__sawProgress = true; })
       .observe(bar, { attributes: true, attributeFilter: ['hidden'] });
   });
-  const sawProgress = page.waitForFunction(() => window.__sawProgress, null, { timeout: 30_000 });
-  await page.setInputFiles('#im-file', csvPath);
-  const answer = page.waitForResponse((r) => r.url().includes('/api/v1/imports') && r.request().method() === 'POST', { timeout: 4 * 60_000 });
-  await page.click('#im-submit');
+  const sawProgress = demo.page.waitForFunction(() => window.__sawProgress, null, { timeout: 30_000 });
+  await demo.page.setInputFiles('#im-file', csvPath);
+  const answer = demo.page.waitForResponse((r) => r.url().includes('/api/v1/imports') && r.request().method() === 'POST', { timeout: 4 * 60_000 });
+  await demo.page.click('#im-submit');
   await sawProgress;
   const res = await answer;
   // After the answer the map reloads its customer tiles, so the new records show.
-  const tilesAfter = page.waitForRequest((r) => r.url().includes('/tiles/customers/'), { timeout: 15_000 });
+  const tilesAfter = demo.page.waitForRequest((r) => r.url().includes('/tiles/customers/'), { timeout: 15_000 });
   assert.equal(res.status(), 201, `import: ${res.status()} ${await res.text()}`);
   assert.ok(res.request().headers()['x-csrf-token'], 'no CSRF header on the upload');
   const body = await res.json();
 
-  await page.waitForSelector('#im-result:not([hidden])');
-  assert.equal(await page.locator('#im-error').isHidden(), true, 'the earlier error is still shown');
-  const count = async (k) => (await page.locator(`#im-counts [data-k="${k}"] dd`).innerText()).trim();
+  await demo.page.waitForSelector('#im-result:not([hidden])');
+  assert.equal(await demo.page.locator('#im-error').isHidden(), true, 'the earlier error is still shown');
+  const count = async (k) => (await demo.page.locator(`#im-counts [data-k="${k}"] dd`).innerText()).trim();
   assert.equal(await count('landed'), '3');
   assert.equal(await count('rejected'), '2');
   assert.equal(await count('new'), '3');
@@ -135,23 +103,23 @@ test('an admin imports a CSV from the dialog and sees what landed and what was r
   assert.equal(body.inserted, 3);
   assert.equal(body.rejected, 2);
 
-  const table = await page.locator('#im-rejects tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  const table = await demo.page.locator('#im-rejects tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
   assert.equal(table.length, 2, JSON.stringify(table));
   assert.equal(table[0][0], '4');
   assert.match(table[0][1], /lat 123 is outside -90\.\.90/);
   assert.equal(table[1][0], '5');
   assert.match(table[1][1], /kind "?alien"? is not one of customer, prospect, lead/);
   await tilesAfter;
-  await waitForMapIdle(page);
+  await waitForMapIdle(demo.page);
   assertNoProblems('after the import');
 
-  mkdirSync(shots, { recursive: true });
-  await page.screenshot({ path: path.join(shots, 'import.png') });
+  mkdirSync(demo.shots, { recursive: true });
+  await demo.page.screenshot({ path: path.join(demo.shots, 'import.png') });
 
   // The full rejects CSV: the file's columns plus _row and _reason, one line per reject.
-  const link = page.locator('#im-rejects-csv');
+  const link = demo.page.locator('#im-rejects-csv');
   assert.match(await link.getAttribute('href'), /^\/api\/v1\/imports\/\d+\/rejects\.csv$/);
-  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  const [download] = await Promise.all([demo.page.waitForEvent('download'), link.click()]);
   const file = path.join(tmp, 'rejects.csv');
   await download.saveAs(file);
   const lines = readFileSync(file, 'utf8').trim().split(/\r?\n/);
@@ -163,30 +131,30 @@ test('an admin imports a CSV from the dialog and sees what landed and what was r
   assert.match(lines[2], /alien/);
 
   // Esc closes the dialog and the map is still there.
-  await page.keyboard.press('Escape');
-  await page.locator('#import').waitFor({ state: 'hidden' });
+  await demo.page.keyboard.press('Escape');
+  await demo.page.locator('#import').waitFor({ state: 'hidden' });
 });
 
 test('the good rows are stored, the one without coordinates placed by the gazetteer', async () => {
   for (const name of good) {
-    const fc = await apiGet(`/api/v1/customers?${new URLSearchParams({ q: name })}`);
+    const fc = await getJSON(`/api/v1/customers?${new URLSearchParams({ q: name })}`);
     const hit = fc.features.find((f) => f.properties.name === name);
     assert.ok(hit, `${name} not found: ${JSON.stringify(fc).slice(0, 400)}`);
     assert.ok(hit.geometry, `${name} has no location`);
     const [lon, lat] = hit.geometry.coordinates;
     assert.ok(Math.abs(lat - 30.3) < 0.5 && Math.abs(lon + 97.75) < 0.5, `${name} at ${lat},${lon}, not in Austin`);
   }
-  const placed = await apiGet(`/api/v1/customers?${new URLSearchParams({ q: good[1] })}`);
+  const placed = await getJSON(`/api/v1/customers?${new URLSearchParams({ q: good[1] })}`);
   const g = placed.features.find((f) => f.properties.name === good[1]).properties.geocode || {};
   assert.notEqual(g.source, 'import', 'the row without coordinates was not geocoded');
   for (const bad of [`${tag} Upside Down Ltd`, `${tag} Little Green Men`]) {
-    const fc = await apiGet(`/api/v1/customers?${new URLSearchParams({ q: bad })}`);
+    const fc = await getJSON(`/api/v1/customers?${new URLSearchParams({ q: bad })}`);
     assert.ok(!fc.features.some((f) => f.properties.name === bad), `${bad} was imported`);
   }
 });
 
 test('a rep, whom the policy refuses imports, has no Import button', { timeout: 3 * 60_000 }, async () => {
-  const login = await fetch(`${gcrm.url}/api/v1/auth/login`, {
+  const login = await fetch(`${demo.gcrm.url}/api/v1/auth/login`, {
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(REP),
   });
   assert.equal(login.status, 200, `rep sign-in: ${await login.clone().text()}`);
@@ -194,10 +162,10 @@ test('a rep, whom the policy refuses imports, has no Import button', { timeout: 
   assert.equal(me.user.role, 'rep');
   assert.equal(me.can.imports, false, 'the policy lets reps import: this test expects it not to');
 
-  await page.context().clearCookies();
+  await demo.page.context().clearCookies();
   await signIn(REP);
-  await page.waitForSelector('#user-name');
-  assert.equal(await page.locator('#import-open').count(), 0, 'a rep sees the Import button');
-  assert.equal(await page.locator('#import').count(), 0);
+  await demo.page.waitForSelector('#user-name');
+  assert.equal(await demo.page.locator('#import-open').count(), 0, 'a rep sees the Import button');
+  assert.equal(await demo.page.locator('#import').count(), 0);
   assertNoProblems('as a rep');
 });

@@ -2,64 +2,36 @@
 // without a location and with low confidence): open the list, fix one record by searching
 // an address and picking a candidate, fix another by dragging its pin, and check through the
 // API that both are stored with precision "manual" and a location and left the list.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { startGcrm, launchBrowser, watchPage, waitForMapIdle, repoRoot } from './harness.mjs';
+import { useDemo, waitForMapIdle } from './harness.mjs';
 
-const shots = path.resolve(repoRoot, process.env.GCRM_E2E_SCREENSHOTS || 'test-results/screenshots');
-
-let gcrm;
-let browser;
-let page;
-let problems;
-
-before(async () => {
-  gcrm = await startGcrm({ customers: Number(process.env.GCRM_E2E_CUSTOMERS || 5000) });
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
-  problems = watchPage(page, new URL(gcrm.url).origin);
-}, { timeout: 15 * 60_000 });
-
-after(async () => {
-  await browser?.close();
-  await gcrm?.stop();
-}, { timeout: 2 * 60_000 });
-
-async function apiGet(p) {
-  const res = await fetch(`${gcrm.url}${p}`, { headers: gcrm.headers });
-  assert.equal(res.status, 200, `${p}: ${res.status} ${await res.clone().text()}`);
-  return res.json();
-}
+const demo = useDemo({ customers: 5000 });
+const { getJSON, signIn, assertNoProblems } = demo;
 
 /** reviewAll pages through the review list. */
 async function reviewAll() {
   const out = [];
   let cursor = '';
   for (;;) {
-    const page = await apiGet(`/api/v1/geocode/review?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    out.push(...page.features);
-    if (!page.next_cursor) return out;
-    cursor = page.next_cursor;
+    const batch = await getJSON(`/api/v1/geocode/review?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    out.push(...batch.features);
+    if (!batch.next_cursor) return out;
+    cursor = batch.next_cursor;
   }
 }
 
 /** waitForSearch waits until the server's geocoder has loaded (it loads in the background). */
 async function waitForSearch() {
   for (let i = 0; i < 240; i++) {
-    const res = await fetch(`${gcrm.url}/api/v1/geocode/search?q=Austin%2C+TX`, { headers: gcrm.headers });
+    const res = await fetch(`${demo.gcrm.url}/api/v1/geocode/search?q=Austin%2C+TX`, { headers: demo.gcrm.headers });
     if (res.status === 200) return;
     assert.equal(res.status, 503, `search: ${res.status} ${await res.text()}`);
     await new Promise((r) => setTimeout(r, 500));
   }
   assert.fail('the geocoder did not load within 2 minutes');
-}
-
-function assertNoProblems(where) {
-  assert.deepEqual(problems.console, [], `${where}: console errors`);
-  assert.deepEqual(problems.failed, [], `${where}: failed requests`);
-  assert.deepEqual(problems.offsite, [], `${where}: requests that left the origin`);
 }
 
 let before0; // the review list before the fixes
@@ -70,20 +42,13 @@ test('the review list shows ungeocoded and low-confidence records', async () => 
   assert.ok(before0.some((f) => f.geocode_status === 'low_confidence' && f.geometry), 'no low-confidence record');
   await waitForSearch();
 
-  await page.goto(`${gcrm.url}/`);
-  await page.waitForSelector('#signin', { state: 'visible' });
-  problems.clear(); // the first /auth/me is a 401 by design
-  await page.fill('#signin-email', gcrm.user.email);
-  await page.fill('#signin-password', gcrm.user.password);
-  await page.click('#signin-submit');
-  await page.waitForSelector('#signin', { state: 'hidden' });
-  await waitForMapIdle(page);
-  await page.click('#review-toggle');
-  await page.waitForSelector('#rv-list .rv-item');
-  const shown = await page.locator('#rv-list .rv-item').count();
+  await signIn(demo.gcrm.user);
+  await demo.page.click('#review-toggle');
+  await demo.page.waitForSelector('#rv-list .rv-item');
+  const shown = await demo.page.locator('#rv-list .rv-item').count();
   assert.equal(shown, Math.min(50, before0.length));
-  assert.match(await page.evaluate(() => location.hash), /review=1/);
-  const first = page.locator('#rv-list .rv-item').first();
+  assert.match(await demo.page.evaluate(() => location.hash), /review=1/);
+  const first = demo.page.locator('#rv-list .rv-item').first();
   assert.equal(await first.getAttribute('data-status'), 'ungeocoded');
   assert.match(await first.locator('.rv-reason').textContent(), /not in the offline gazetteer/);
   assertNoProblems('review list');
@@ -95,23 +60,23 @@ let dragged;
 test('fix a record by searching an address and picking a candidate', async () => {
   const f = before0.find((x) => x.geocode_status === 'ungeocoded');
   searched = f.id;
-  await page.click(`#rv-list .rv-item[data-id="${f.id}"] .rv-pick`);
-  await page.waitForSelector('#drawer[data-state="ready"]');
-  assert.equal(await page.locator('#rv-save').isDisabled(), true, 'Save is enabled without a pin');
-  await page.fill('#rv-q', 'Springfield, IL'); // the record's city is misspelled: the user types it right
-  await page.click('#rv-search button[type=submit]');
-  await page.waitForSelector('#rv-cands .rv-cand');
-  const label = await page.locator('#rv-cands .rv-cand').first().textContent();
+  await demo.page.click(`#rv-list .rv-item[data-id="${f.id}"] .rv-pick`);
+  await demo.page.waitForSelector('#drawer[data-state="ready"]');
+  assert.equal(await demo.page.locator('#rv-save').isDisabled(), true, 'Save is enabled without a pin');
+  await demo.page.fill('#rv-q', 'Springfield, IL'); // the record's city is misspelled: the user types it right
+  await demo.page.click('#rv-search button[type=submit]');
+  await demo.page.waitForSelector('#rv-cands .rv-cand');
+  const label = await demo.page.locator('#rv-cands .rv-cand').first().textContent();
   assert.match(label, /(city|postcode).*%.*gazetteer/);
-  await page.click('#rv-cands .rv-cand >> nth=0');
-  await page.waitForSelector('#rv-marker');
-  await page.click('#rv-save');
-  await page.waitForSelector(`#rv-list .rv-item[data-id="${f.id}"]`, { state: 'detached' });
-  const got = await apiGet(`/api/v1/customers/${f.id}`);
+  await demo.page.click('#rv-cands .rv-cand >> nth=0');
+  await demo.page.waitForSelector('#rv-marker');
+  await demo.page.click('#rv-save');
+  await demo.page.waitForSelector(`#rv-list .rv-item[data-id="${f.id}"]`, { state: 'detached' });
+  const got = await getJSON(`/api/v1/customers/${f.id}`);
   assert.equal(got.properties.geocode.precision, 'manual');
   assert.ok(got.geometry, 'no location after the fix');
-  await page.waitForSelector(`#drawer[data-id="${f.id}"][data-state="ready"]`);
-  assert.match(await page.locator('#d-body').textContent(), /manual/);
+  await demo.page.waitForSelector(`#drawer[data-id="${f.id}"][data-state="ready"]`);
+  assert.match(await demo.page.locator('#d-body').textContent(), /manual/);
   assertNoProblems('search fix');
 });
 
@@ -120,34 +85,34 @@ test('fix a record by dragging its pin', async () => {
   dragged = f.id;
   const [lon0, lat0] = f.geometry.coordinates;
   // Low-confidence records come after the ungeocoded ones: page on with "Show more".
-  const item = page.locator(`#rv-list .rv-item[data-id="${f.id}"]`);
+  const item = demo.page.locator(`#rv-list .rv-item[data-id="${f.id}"]`);
   while (await item.count() === 0) {
-    const n = await page.locator('#rv-list .rv-item').count();
-    assert.ok(await page.locator('#rv-more').isVisible(), `record ${f.id} not in the list and no more pages`);
-    await page.click('#rv-more');
-    await page.waitForFunction((k) => document.querySelectorAll('#rv-list .rv-item').length > k, n);
+    const n = await demo.page.locator('#rv-list .rv-item').count();
+    assert.ok(await demo.page.locator('#rv-more').isVisible(), `record ${f.id} not in the list and no more pages`);
+    await demo.page.click('#rv-more');
+    await demo.page.waitForFunction((k) => document.querySelectorAll('#rv-list .rv-item').length > k, n);
   }
-  await page.click(`#rv-list .rv-item[data-id="${f.id}"] .rv-pick`);
-  await page.waitForSelector('#rv-marker');
-  await page.waitForSelector(`#drawer[data-id="${f.id}"][data-state="ready"]`);
-  await waitForMapIdle(page);
-  const box = await page.locator('#rv-marker').boundingBox();
+  await demo.page.click(`#rv-list .rv-item[data-id="${f.id}"] .rv-pick`);
+  await demo.page.waitForSelector('#rv-marker');
+  await demo.page.waitForSelector(`#drawer[data-id="${f.id}"][data-state="ready"]`);
+  await waitForMapIdle(demo.page);
+  const box = await demo.page.locator('#rv-marker').boundingBox();
   const x = box.x + box.width / 2;
   const y = box.y + box.height - 4; // the pin's tip area
-  await page.mouse.move(x, y);
-  await page.mouse.down();
-  for (let i = 1; i <= 10; i++) await page.mouse.move(x + 8 * i, y + 5 * i);
-  await page.mouse.up();
-  assert.match(await page.locator('#rv-pin').textContent(), /Pin at/);
+  await demo.page.mouse.move(x, y);
+  await demo.page.mouse.down();
+  for (let i = 1; i <= 10; i++) await demo.page.mouse.move(x + 8 * i, y + 5 * i);
+  await demo.page.mouse.up();
+  assert.match(await demo.page.locator('#rv-pin').textContent(), /Pin at/);
   // Where the pin now is, reverse geocoded: nearest place, state › county, ZIP.
-  await page.waitForSelector('#rv-where');
-  assert.match(await page.locator('#rv-where').textContent(), /km from .+ · .+ › .+ · ZIP \d{5} \(nearest ZIP centroid, \d+(\.\d)? km\)/);
-  await page.waitForTimeout(200);
-  mkdirSync(shots, { recursive: true });
-  await page.screenshot({ path: path.join(shots, 'review.png') });
-  await page.click('#rv-save');
-  await page.waitForSelector(`#rv-list .rv-item[data-id="${f.id}"]`, { state: 'detached' });
-  const got = await apiGet(`/api/v1/customers/${f.id}`);
+  await demo.page.waitForSelector('#rv-where');
+  assert.match(await demo.page.locator('#rv-where').textContent(), /km from .+ · .+ › .+ · ZIP \d{5} \(nearest ZIP centroid, \d+(\.\d)? km\)/);
+  await demo.page.waitForTimeout(200);
+  mkdirSync(demo.shots, { recursive: true });
+  await demo.page.screenshot({ path: path.join(demo.shots, 'review.png') });
+  await demo.page.click('#rv-save');
+  await demo.page.waitForSelector(`#rv-list .rv-item[data-id="${f.id}"]`, { state: 'detached' });
+  const got = await getJSON(`/api/v1/customers/${f.id}`);
   assert.equal(got.properties.geocode.precision, 'manual');
   const [lon1, lat1] = got.geometry.coordinates;
   assert.ok(Math.abs(lon1 - lon0) > 1e-4 && Math.abs(lat1 - lat0) > 1e-4, `the pin did not move: ${lon0},${lat0} → ${lon1},${lat1}`);
