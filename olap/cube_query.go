@@ -87,8 +87,8 @@ type CubeFilter struct {
 
 // CubeMeasure describes one measure.
 type CubeMeasure struct {
-	Name string
-	Doc  string
+	Name string `json:"name"`
+	Doc  string `json:"doc"`
 }
 
 // CubeMeasures lists the measures in their usual order.

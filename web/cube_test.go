@@ -106,7 +106,7 @@ func TestCubeAPI(t *testing.T) {
 		}
 	}
 	resp, body = ts.do(t, "GET", "/api/v1/cube/meta", "")
-	if resp.StatusCode != 200 || !strings.Contains(body, `"conversion_rate"`) {
+	if resp.StatusCode != 200 || !strings.Contains(body, `{"name":"conversion_rate","doc":"won / (won + lost)`) {
 		t.Fatalf("meta: %d %s", resp.StatusCode, body)
 	}
 }

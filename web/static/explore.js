@@ -185,9 +185,8 @@ function buildControls() {
 
 function fillMeasures() {
   const sel = document.getElementById('x-measure');
-  // The meta lists {Name, Doc} (olap.CubeMeasure has no JSON names); accept both spellings.
-  const known = new Set(ex.meta.measures.map((m) => m.name ?? m.Name));
-  const docs = new Map(ex.meta.measures.map((m) => [m.name ?? m.Name, m.doc ?? m.Doc]));
+  const known = new Set(ex.meta.measures.map((m) => m.name));
+  const docs = new Map(ex.meta.measures.map((m) => [m.name, m.doc]));
   const pops = ex.meta.population_levels || [];
   const hasFootfall = (ex.meta.footfall_cells || 0) > 0;
   const names = ORDER.filter((n) => known.has(n) && (n !== 'penetration' || pops.length > 0) &&
