@@ -3,14 +3,9 @@ package tiles
 import (
 	"context"
 	"fmt"
-	"strconv"
 
-	"github.com/gcrm/gcrm/geo"
 	"github.com/gcrm/gcrm/olap"
-	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
-	"github.com/paulmach/orb/maptile"
 )
 
 // FootfallLayerName is the MVT layer of footfall tiles.
@@ -61,32 +56,15 @@ func (l *FootfallTiles) Tile(ctx context.Context, t olap.Tile, q FootfallTileQue
 	if err != nil {
 		return nil, err
 	}
-	bx, by := (tb.Max[0]-tb.Min[0])/16, (tb.Max[1]-tb.Min[1])/16
-	clip := orb.Bound{Min: orb.Point{tb.Min[0] - bx, tb.Min[1] - by}, Max: orb.Point{tb.Max[0] + bx, tb.Max[1] + by}}
-	fc := geojson.NewFeatureCollection()
+	hl := newHexLayer(t)
 	for _, v := range vals {
-		cell, err := strconv.ParseUint(v.Cell, 16, 64)
-		if err != nil {
-			continue
-		}
-		ring := hexRing(geo.Cell(cell))
-		if ring == nil || !ring.Bound().Intersects(clip) {
-			continue
-		}
-		feat := geojson.NewFeature(orb.Polygon{ring})
-		feat.Properties = geojson.Properties{"h3": v.Cell, "mean": v.Mean, "estimated": v.Estimated, "sensors": v.Sensors}
-		fc.Append(feat)
+		hl.add(v.Cell, geojson.Properties{"h3": v.Cell, "mean": v.Mean, "estimated": v.Estimated, "sensors": v.Sensors})
 	}
-	var body []byte
-	if len(fc.Features) > 0 {
-		layer := mvt.NewLayer(FootfallLayerName, fc)
-		layer.ProjectToTile(maptile.New(t.X, t.Y, maptile.Zoom(t.Z)))
-		layer.Clip(mvt.MapboxGLDefaultExtentBound)
-		if body, err = mvt.Marshal(mvt.Layers{layer}); err != nil {
-			return nil, geo.Errorf(geo.EINTERNAL, "encode footfall tile %s: %v", String(t), err)
-		}
+	body, err := hl.encode(FootfallLayerName)
+	if err != nil {
+		return nil, err
 	}
-	r := &Rendered{Version: f.Fingerprint, Body: body, Stats: RenderStats{Features: len(fc.Features)},
+	r := &Rendered{Version: f.Fingerprint, Body: body, Stats: RenderStats{Features: len(hl.fc.Features)},
 		ETag: fmt.Sprintf(`"ff%x-%x"`, f.Fingerprint, fnvString(q.How+"|"+q.Key))}
 	l.Cache.Put(key, r)
 	return r, nil

@@ -144,40 +144,64 @@ func (h *Hexagons) render(t olap.Tile, hq HexQuery) ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	// Keep the hexagons whose bounds touch the tile (with the 1/16 edge buffer).
-	bx, by := (tb.Max[0]-tb.Min[0])/16, (tb.Max[1]-tb.Min[1])/16
-	clip := orb.Bound{Min: orb.Point{tb.Min[0] - bx, tb.Min[1] - by}, Max: orb.Point{tb.Max[0] + bx, tb.Max[1] + by}}
-	fc := geojson.NewFeatureCollection()
+	hl := newHexLayer(t)
 	for _, row := range res2.Rows {
-		cell, err := strconv.ParseUint(row[0].(string), 16, 64)
-		if err != nil {
-			continue
-		}
-		ring := hexRing(geo.Cell(cell))
-		if ring == nil || !ring.Bound().Intersects(clip) {
-			continue
-		}
-		f := geojson.NewFeature(orb.Polygon{ring})
-		f.Properties["h3"] = row[0]
-		f.Properties["count"] = row[1]
+		props := geojson.Properties{"h3": row[0], "count": row[1]}
 		if len(measures) > 1 {
 			if v := propValue(row[2]); v != nil {
-				f.Properties[hq.Measure] = v
+				props[hq.Measure] = v
 			}
 		}
-		fc.Append(f)
+		hl.add(row[0].(string), props)
 	}
-	if len(fc.Features) == 0 {
-		return nil, 0, nil
+	body, err := hl.encode(HexLayerName)
+	return body, len(hl.fc.Features), err
+}
+
+// hexLayer gathers the hexagons of one tile: those whose bounds touch the tile with its
+// 1/16 edge buffer (each hexagon whole, so its count is never split between tiles).
+type hexLayer struct {
+	t    olap.Tile
+	clip orb.Bound
+	fc   *geojson.FeatureCollection
+}
+
+func newHexLayer(t olap.Tile) *hexLayer {
+	tb := tileBound(t)
+	bx, by := (tb.Max[0]-tb.Min[0])/16, (tb.Max[1]-tb.Min[1])/16
+	clip := orb.Bound{Min: orb.Point{tb.Min[0] - bx, tb.Min[1] - by}, Max: orb.Point{tb.Max[0] + bx, tb.Max[1] + by}}
+	return &hexLayer{t: t, clip: clip, fc: geojson.NewFeatureCollection()}
+}
+
+// add appends the hexagon of cell (hexadecimal H3 index) with props when it touches the
+// tile; a bad index or a hexagon across the antimeridian is left out.
+func (l *hexLayer) add(cell string, props geojson.Properties) {
+	c, err := strconv.ParseUint(cell, 16, 64)
+	if err != nil {
+		return
 	}
-	layer := mvt.NewLayer(HexLayerName, fc)
-	layer.ProjectToTile(maptile.New(t.X, t.Y, maptile.Zoom(t.Z)))
+	ring := hexRing(geo.Cell(c))
+	if ring == nil || !ring.Bound().Intersects(l.clip) {
+		return
+	}
+	f := geojson.NewFeature(orb.Polygon{ring})
+	f.Properties = props
+	l.fc.Append(f)
+}
+
+// encode returns the layer as an MVT tile body, nil when it holds no hexagon.
+func (l *hexLayer) encode(name string) ([]byte, error) {
+	if len(l.fc.Features) == 0 {
+		return nil, nil
+	}
+	layer := mvt.NewLayer(name, l.fc)
+	layer.ProjectToTile(maptile.New(l.t.X, l.t.Y, maptile.Zoom(l.t.Z)))
 	layer.Clip(mvt.MapboxGLDefaultExtentBound)
 	body, err := mvt.Marshal(mvt.Layers{layer})
 	if err != nil {
-		return nil, 0, geo.Errorf(geo.EINTERNAL, "encode hexagon tile %s: %v", String(t), err)
+		return nil, geo.Errorf(geo.EINTERNAL, "encode %s tile %s: %v", name, String(l.t), err)
 	}
-	return body, len(fc.Features), nil
+	return body, nil
 }
 
 // hexRing returns the boundary of c as a closed ring in lon/lat, or nil when it crosses
