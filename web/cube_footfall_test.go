@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"math"
@@ -66,18 +65,7 @@ func TestCubeAPI_Footfall(t *testing.T) {
 		!strings.Contains(body, `"footfall_penetration"`) {
 		t.Fatalf("meta: %d %s", resp.StatusCode, body)
 	}
-	get := func(path string) cubeAnswer {
-		t.Helper()
-		resp, body := ts.do(t, "GET", path, "")
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
-		}
-		var a cubeAnswer
-		if err := json.Unmarshal([]byte(body), &a); err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
+	get := func(path string) cubeAnswer { return ts.cube(t, path) }
 	cell := strconv.FormatUint(uint64(geo.CellOf(orb.Point{144.9631, -37.8136}, geo.CellResolution).Parent(10)), 16)
 	// Sensor a's cell: 4,800 a day, 2 customers → 0.4167 per 1,000.
 	a := get("/api/v1/cube?measures=customers,footfall,footfall_penetration&by=h3:10&filter=h3:" + cell)

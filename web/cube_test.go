@@ -39,6 +39,20 @@ type cubeAnswer struct {
 	Source  string   `json:"source"`
 }
 
+// cube GETs path (a /api/v1/cube query) and decodes the answer; anything but 200 fails t.
+func (ts *testServer) cube(t *testing.T, path string) cubeAnswer {
+	t.Helper()
+	resp, body := ts.do(t, "GET", path, "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+	}
+	var a cubeAnswer
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func TestCubeAPI(t *testing.T) {
 	ts := newCubeServer(t)
 	for _, c := range []string{
@@ -50,18 +64,7 @@ func TestCubeAPI(t *testing.T) {
 			t.Fatalf("create: %d %s", resp.StatusCode, body)
 		}
 	}
-	get := func(path string) cubeAnswer {
-		t.Helper()
-		resp, body := ts.do(t, "GET", path, "")
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
-		}
-		var a cubeAnswer
-		if err := json.Unmarshal([]byte(body), &a); err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
+	get := func(path string) cubeAnswer { return ts.cube(t, path) }
 	a := get("/api/v1/cube?measures=records,customers,revenue,conversion_rate,revenue_per_customer&by=segment")
 	want := `[["ENT",1,1,50,0,50],["SMB",2,1,100.25,1,100.25]]`
 	if b, _ := json.Marshal(a.Rows); string(b) != want {
