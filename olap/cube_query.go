@@ -251,6 +251,15 @@ func FormatMonth(m int32) string {
 	return s + "-" + strconv.Itoa(int(mo))
 }
 
+// appendMonth appends m as FormatMonth writes it.
+func appendMonth(dst []byte, m int32) []byte {
+	y, mo := m/12, m%12+1
+	if m < 0 || y > 9999 {
+		return append(dst, FormatMonth(m)...)
+	}
+	return append(dst, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-', byte('0'+mo/10), byte('0'+mo%10))
+}
+
 // CubeResult is the answer to a query: Columns are the by dimensions then the measures;
 // each row holds strings for dimensions and, for measures, int64 counts, json.Number
 // revenues (exact, two decimals), float64 ratios or nil (no value).
@@ -765,11 +774,25 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 	r.Columns = append(r.Columns, q.Measures...)
 	regionCol := slices.IndexFunc(q.By, func(d CubeDim) bool { return d.Name == "region" })
 	r.Rows = make([][]any, 0, len(order))
-	var customers []int64
+	customers := make([]int64, 0, len(order))
+	rb := newRowBuilder(len(q.By)+len(q.Measures), len(order))
 	for _, i := range order {
-		keys := c.format(st, q.By, g.level, g.keys[i])
-		r.Rows = append(r.Rows, q.row(keys, &g.accs[i], c.pops, regionCol))
-		customers = append(customers, int64(g.accs[i].n[0]))
+		row, gk := rb.next(), &g.keys[i]
+		for j, d := range q.By {
+			row[j] = rb.dim(c, st, d, g.level[j], gk.cell, gk.codes[j])
+		}
+		a := &g.accs[i]
+		for j, m := range q.Measures {
+			row[len(q.By)+j] = rb.measure(m, a, func() (float64, bool) {
+				if regionCol < 0 {
+					return 0, false
+				}
+				p, ok := c.pops[q.By[regionCol].Level][row[regionCol].(string)]
+				return p, ok && p > 0
+			})
+		}
+		r.Rows = append(r.Rows, row)
+		customers = append(customers, int64(a.n[0]))
 	}
 	c.fillActivities(st, q, m, g, res, r, order) // cube_activities.go
 	ffp.fill(c, q, r, customers, c.pops)
@@ -987,29 +1010,78 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, res int, m *match, g *gr
 	return spanLen(spans) + recs.len() - recs.sorted
 }
 
-// format returns the dimension values of a group.
-func (c *Cube) format(st *cubeState, by []CubeDim, level []int, gk gkey) []string {
-	out := make([]string, len(by))
-	for i, d := range by {
-		code := gk.codes[i]
-		switch d.Name {
-		case "h3":
-			out[i] = strconv.FormatUint(gk.cell, 16)
-		case "kind":
-			out[i] = crm.Kinds[code]
-		case "status":
-			out[i] = st.status.values[code]
-		case "segment":
-			out[i] = st.segment.values[code]
-		case "owner":
-			out[i] = st.owner.values[code]
-		case "month":
-			out[i] = FormatMonth(int32(code))
-		case "region":
-			out[i] = c.regions[level[i]].codes[code]
-		}
+// rowBuilder builds the rows of a result with few allocations: the values of all rows
+// share one backing array, and the texts formatted for them (H3 cells, months, revenues)
+// share one strings.Builder — its String aliases the bytes written, which it never
+// changes, so each text is a substring of it.
+type rowBuilder struct {
+	width int
+	vals  []any
+	text  strings.Builder
+	tmp   [32]byte
+}
+
+func newRowBuilder(width, rows int) *rowBuilder {
+	b := &rowBuilder{width: width, vals: make([]any, width*rows)}
+	b.text.Grow(rows * 24)
+	return b
+}
+
+// next returns the next row's values (width of them).
+func (b *rowBuilder) next() []any {
+	if len(b.vals) < b.width {
+		b.vals = make([]any, b.width*64)
 	}
-	return out
+	row := b.vals[:b.width:b.width]
+	b.vals = b.vals[b.width:]
+	return row
+}
+
+// str returns p as a string held by the builder.
+func (b *rowBuilder) str(p []byte) string {
+	start := b.text.Len()
+	b.text.Write(p)
+	return b.text.String()[start:]
+}
+
+// dim returns the value of dimension d (region level index level) of a group with cell
+// and code, as Cube.format does.
+func (b *rowBuilder) dim(c *Cube, st *cubeState, d CubeDim, level int, cell uint64, code uint32) string {
+	switch d.Name {
+	case "h3":
+		return b.str(strconv.AppendUint(b.tmp[:0], cell, 16))
+	case "month":
+		return b.str(appendMonth(b.tmp[:0], int32(code)))
+	}
+	return c.value(st, d, level, code)
+}
+
+// measure returns measure name of a, as measure, with revenues formatted by the builder.
+func (b *rowBuilder) measure(name string, a *cubeAcc, pop func() (float64, bool)) any {
+	switch name {
+	case "revenue":
+		return json.Number(b.str(appendCents(b.tmp[:0], a.cents[0]+a.cents[1]+a.cents[2])))
+	case "customer_revenue":
+		return json.Number(b.str(appendCents(b.tmp[:0], a.cents[0])))
+	}
+	return measure(name, a, pop)
+}
+
+// value returns the text of code of a dimension held as codes (not h3 or month).
+func (c *Cube) value(st *cubeState, d CubeDim, level int, code uint32) string {
+	switch d.Name {
+	case "kind":
+		return crm.Kinds[code]
+	case "status":
+		return st.status.values[code]
+	case "segment":
+		return st.segment.values[code]
+	case "owner":
+		return st.owner.values[code]
+	case "region":
+		return c.regions[level].codes[code]
+	}
+	return ""
 }
 
 // result builds the rows (sorted by their dimension values) from grouped measures.
@@ -1092,14 +1164,16 @@ func measure(name string, a *cubeAcc, pop func() (float64, bool)) any {
 
 // FormatCents writes an amount of cents as an exact decimal number with two decimals.
 func FormatCents(c int64) json.Number {
-	neg := c < 0
+	var tmp [32]byte
+	return json.Number(appendCents(tmp[:0], c))
+}
+
+// appendCents appends c as FormatCents writes it.
+func appendCents(dst []byte, c int64) []byte {
 	u := uint64(c)
-	if neg {
-		u = uint64(-c)
+	if c < 0 {
+		dst, u = append(dst, '-'), uint64(-c)
 	}
-	s := strconv.FormatUint(u/100, 10) + "." + string(rune('0'+u%100/10)) + string(rune('0'+u%10))
-	if neg {
-		s = "-" + s
-	}
-	return json.Number(s)
+	dst = strconv.AppendUint(dst, u/100, 10)
+	return append(dst, '.', byte('0'+u%100/10), byte('0'+u%10))
 }
