@@ -581,6 +581,64 @@ type grouper struct {
 	// order), so groups are appended without an index, already sorted.
 	cellOnly, ordered bool
 	cells             map[uint64]int32
+	// dense, when every by dimension is a code with a small domain (a month only within
+	// its filter's range): dense[slot]-1 is the group of the codes at slot (-1: none yet),
+	// slot = Σ (code_i - base_i) × stride_i; codes outside the domains use index.
+	dense        []int32
+	base, stride []uint32
+	size         []uint32
+}
+
+// maxDense bounds the slots of a grouper's dense index.
+const maxDense = 1 << 18
+
+// useDense sets up the dense index when the by dimensions allow it (see grouper.dense).
+func (g *grouper) useDense(c *Cube, st *cubeState, m *match) {
+	n := 1
+	base, size := make([]uint32, len(g.by)), make([]uint32, len(g.by))
+	for i, d := range g.by {
+		switch d.Name {
+		case "kind":
+			size[i] = uint32(len(crm.Kinds))
+		case "status":
+			size[i] = uint32(len(st.status.values))
+		case "segment":
+			size[i] = uint32(len(st.segment.values))
+		case "owner":
+			size[i] = uint32(len(st.owner.values))
+		case "region":
+			size[i] = uint32(len(c.regions[g.level[i]].codes))
+		case "month":
+			if m.monthIn == nil {
+				return
+			}
+			base[i], size[i] = uint32(m.monthLo), uint32(len(m.monthIn))
+		default:
+			return
+		}
+		if n *= max(int(size[i]), 1); n > maxDense {
+			return
+		}
+	}
+	g.stride = make([]uint32, len(g.by))
+	st1 := uint32(1)
+	for i := len(g.by) - 1; i >= 0; i-- {
+		g.stride[i], st1 = st1, st1*max(size[i], 1)
+	}
+	g.dense, g.base, g.size = make([]int32, n), base, size
+}
+
+// slot returns gk's slot in the dense index, or false.
+func (g *grouper) slot(gk *gkey) (int, bool) {
+	j := 0
+	for i := range g.by {
+		v := gk.codes[i] - g.base[i]
+		if v >= g.size[i] {
+			return 0, false
+		}
+		j += int(v * g.stride[i])
+	}
+	return j, true
 }
 
 func newGrouper(c *Cube, by []CubeDim) *grouper {
@@ -642,6 +700,15 @@ func (g *grouper) add(k *cubeKey, a *cubeAcc) {
 			g.cells[gk.cell] = i
 		}
 	default:
+		if g.dense != nil {
+			if j, ok := g.slot(&gk); ok {
+				if i = g.dense[j] - 1; i < 0 {
+					i = g.push(gk)
+					g.dense[j] = i + 1
+				}
+				break
+			}
+		}
 		var ok bool
 		if i, ok = g.index[gk]; !ok {
 			i = g.push(gk)
@@ -661,6 +728,11 @@ func (g *grouper) lookup(gk gkey) (int32, bool) {
 	case g.cellOnly:
 		i, ok := g.cells[gk.cell]
 		return i, ok
+	}
+	if g.dense != nil {
+		if j, ok := g.slot(&gk); ok {
+			return g.dense[j] - 1, g.dense[j] > 0
+		}
 	}
 	i, ok := g.index[gk]
 	return i, ok
@@ -692,6 +764,7 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 	st := c.st
 	m, need, res := c.compile(st, q)
 	g := newGrouper(c, q.By)
+	g.useDense(c, st, m)
 	source, read := "", 0
 	switch {
 	case m.none:
