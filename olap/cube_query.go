@@ -581,12 +581,72 @@ type grouper struct {
 	// order), so groups are appended without an index, already sorted.
 	cellOnly, ordered bool
 	cells             map[uint64]int32
+	// cellDense, once out of order at a resolution up to 6: cellDense[rank-cellLo]-1 is
+	// the group of the cell of that rank (cellRank; -1: none yet) for ranks between those
+	// of the first and last cells read in order; cells outside use cells.
+	cellDense []int32
+	cellLo    int
 	// dense, when every by dimension is a code with a small domain (a month only within
 	// its filter's range): dense[slot]-1 is the group of the codes at slot (-1: none yet),
 	// slot = Σ (code_i - base_i) × stride_i; codes outside the domains use index.
 	dense        []int32
 	base, stride []uint32
 	size         []uint32
+}
+
+// cellRank numbers the cells of resolution r in their order: base cell, then digits 1..r
+// in base 7.
+func cellRank(cell uint64, r int) int {
+	v := packCell(cell, r)
+	rank := int(v >> (3 * uint(r)))
+	for i := r - 1; i >= 0; i-- {
+		rank = rank*7 + int(v>>(3*uint(i))&7)
+	}
+	return rank
+}
+
+// indexCells indexes the groups so far (in cell order) by cell: in cellDense when the
+// ranks from the first to the last cell fit maxDense slots (at resolution ≤ 6), in cells.
+func (g *grouper) indexCells() {
+	g.cells = map[uint64]int32{}
+	r := g.by[0].Res
+	if n := len(g.keys); n > 0 && r <= 6 {
+		lo, hi := cellRank(g.keys[0].cell, r), cellRank(g.keys[n-1].cell, r)
+		if hi-lo < maxDense*4 {
+			g.cellLo, g.cellDense = lo, make([]int32, hi-lo+1)
+			for j := range g.keys {
+				g.cellDense[cellRank(g.keys[j].cell, r)-lo] = int32(j) + 1
+			}
+			return
+		}
+	}
+	for j := range g.keys {
+		g.cells[g.keys[j].cell] = int32(j)
+	}
+}
+
+// cellSlot returns cell's slot in cellDense, or false.
+func (g *grouper) cellSlot(cell uint64) (int, bool) {
+	if g.cellDense == nil {
+		return 0, false
+	}
+	j := cellRank(cell, g.by[0].Res) - g.cellLo
+	return j, j >= 0 && j < len(g.cellDense)
+}
+
+// finish puts the groups in cell order when every group is in cellDense, so that they
+// need no sort.
+func (g *grouper) finish() {
+	if g.cellDense == nil || len(g.cells) != 0 {
+		return
+	}
+	keys, accs := make([]gkey, 0, len(g.keys)), make([]cubeAcc, 0, len(g.accs))
+	for _, v := range g.cellDense {
+		if v > 0 {
+			keys, accs = append(keys, g.keys[v-1]), append(accs, g.accs[v-1])
+		}
+	}
+	g.keys, g.accs, g.cellDense, g.ordered, g.lastAt = keys, accs, nil, true, -1
 }
 
 // maxDense bounds the slots of a grouper's dense index.
@@ -689,10 +749,14 @@ func (g *grouper) add(k *cubeKey, a *cubeAcc) {
 	case g.cellOnly:
 		if g.ordered { // out of order: index the cells so far
 			g.ordered = false
-			g.cells = make(map[uint64]int32, 2*len(g.keys))
-			for j := range g.keys {
-				g.cells[g.keys[j].cell] = int32(j)
+			g.indexCells()
+		}
+		if j, ok := g.cellSlot(gk.cell); ok {
+			if i = g.cellDense[j] - 1; i < 0 {
+				i = g.push(gk)
+				g.cellDense[j] = i + 1
 			}
+			break
 		}
 		var ok bool
 		if i, ok = g.cells[gk.cell]; !ok {
@@ -726,6 +790,9 @@ func (g *grouper) lookup(gk gkey) (int32, bool) {
 		i, ok := slices.BinarySearchFunc(g.keys, gk.cell, func(k gkey, c uint64) int { return cmp64(k.cell, c) })
 		return int32(i), ok
 	case g.cellOnly:
+		if j, ok := g.cellSlot(gk.cell); ok {
+			return g.cellDense[j] - 1, g.cellDense[j] > 0
+		}
 		i, ok := g.cells[gk.cell]
 		return i, ok
 	}
@@ -791,6 +858,7 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 			read = scanCuboid(cb, spans, m, g)
 		}
 	}
+	g.finish()
 	// Sort the groups by their values without formatting them first: H3 cells and months
 	// sort as numbers (same order as their text), other codes by the rank of their text.
 	order := make([]int32, 0, len(g.keys))
