@@ -48,11 +48,16 @@ func (a *Activity) Validate() error {
 	return nil
 }
 
+// clipText shortens s to at most 40 bytes for a message, on a character boundary.
 func clipText(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	if len(s) <= 40 {
+		return s
 	}
-	return s
+	i := 40
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 // LogActivity stores a (filling its ID and CreatedAt) on the record a.CustomerID if it is in

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -33,17 +34,12 @@ func (s *Server) logActivity(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Log, err)
 		return
 	}
-	var in activityInput
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		writeError(w, r, s.Log, geo.Errorf(geo.EINVALID, "the body must be JSON {\"kind\": \"visit|call|email|meeting\", \"note\": \"…\", \"occurred_at\": \"RFC 3339 time\"}: %v", err))
+	a, err := parseActivity(r.Body)
+	if err != nil {
+		writeError(w, r, s.Log, err)
 		return
 	}
-	a := &crm.Activity{CustomerID: id, Kind: in.Kind, Note: in.Note}
-	if in.OccurredAt != nil {
-		a.OccurredAt = *in.OccurredAt
-	}
+	a.CustomerID = id
 	if u := userOf(r); u != nil {
 		a.Owner = u.Email
 	}
@@ -54,6 +50,22 @@ func (s *Server) logActivity(w http.ResponseWriter, r *http.Request) {
 	}
 	s.changed(c)
 	writeJSON(w, http.StatusCreated, map[string]any{"activity": a, "activities": c.Activities})
+}
+
+// parseActivity reads the body of POST …/activities (EINVALID naming what is wrong). The
+// store validates kind, note and time.
+func parseActivity(body io.Reader) (*crm.Activity, error) {
+	var in activityInput
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return nil, geo.Errorf(geo.EINVALID, "the body must be JSON {\"kind\": \"visit|call|email|meeting\", \"note\": \"…\", \"occurred_at\": \"RFC 3339 time\"}: %v", err)
+	}
+	a := &crm.Activity{Kind: in.Kind, Note: in.Note}
+	if in.OccurredAt != nil {
+		a.OccurredAt = *in.OccurredAt
+	}
+	return a, nil
 }
 
 func (s *Server) listActivities(w http.ResponseWriter, r *http.Request) {
