@@ -7,8 +7,6 @@ import (
 
 	"github.com/gcrm/gcrm/geo"
 	"github.com/gcrm/gcrm/geo/geocode"
-	"github.com/gcrm/gcrm/geo/postgis"
-	"github.com/jackc/pgx/v5"
 )
 
 // ReviewFilter selects the records of the geocoding review list.
@@ -44,18 +42,14 @@ func (s *Store) GeocodeReview(ctx context.Context, f ReviewFilter) ([]*Customer,
 		}
 		afterLocated, afterID = b[0] == 1, int64(binary.BigEndian.Uint64(b[1:]))
 	}
-	rows, err := s.DB.Pool.Query(ctx, `SELECT `+customerColumns+` FROM customers
+	list, err := s.queryCustomers(ctx, `SELECT `+customerColumns+` FROM customers
 		WHERE (geom IS NULL OR (geocode_confidence < $1 AND geocode_precision NOT IN ('manual', 'given')))
 		  AND ((geom IS NOT NULL), id) > ($2, $3)
 		  AND (NOT $4 OR owner = ANY($5))
 		ORDER BY (geom IS NOT NULL), id LIMIT $6`,
 		maxConf, afterLocated, afterID, f.Scope.Restricted, f.Scope.Owners, limit+1)
 	if err != nil {
-		return nil, "", postgis.Wrap(err)
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Customer, error) { return scanCustomer(r) })
-	if err != nil {
-		return nil, "", postgis.Wrap(err)
+		return nil, "", err
 	}
 	next := ""
 	if len(list) > limit {

@@ -85,6 +85,16 @@ func scanCustomer(row pgx.Row) (*Customer, error) {
 	return &c, nil
 }
 
+// queryCustomers runs a query selecting customerColumns and scans its rows.
+func (s *Store) queryCustomers(ctx context.Context, sql string, args ...any) ([]*Customer, error) {
+	rows, err := s.DB.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, postgis.Wrap(err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Customer, error) { return scanCustomer(r) })
+	return list, postgis.Wrap(err)
+}
+
 // FindByID returns the customer with id if it is in scope; ENOTFOUND otherwise (a record
 // out of scope is indistinguishable from a missing one).
 func (s *Store) FindByID(ctx context.Context, scope Scope, id int64) (*Customer, error) {
@@ -145,13 +155,9 @@ func (s *Store) Find(ctx context.Context, f Filter) ([]*Customer, string, error)
 	}
 	sql := `SELECT ` + customerColumns + ` FROM customers WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY id LIMIT ` + arg(limit+1)
-	rows, err := s.DB.Pool.Query(ctx, sql, args...)
+	list, err := s.queryCustomers(ctx, sql, args...)
 	if err != nil {
-		return nil, "", postgis.Wrap(err)
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Customer, error) { return scanCustomer(r) })
-	if err != nil {
-		return nil, "", postgis.Wrap(err)
+		return nil, "", err
 	}
 	next := ""
 	if len(list) > limit {

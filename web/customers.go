@@ -128,7 +128,13 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Log, err)
 		return
 	}
-	redactBulk(r, list) // export.go: a list is a bulk channel, like an export
+	writeCustomerPage(w, r, list, next)
+}
+
+// writeCustomerPage answers one page of records as a GeoJSON FeatureCollection with the
+// next page's cursor, contact fields redacted as for any bulk channel (export.go).
+func writeCustomerPage(w http.ResponseWriter, r *http.Request, list []*crm.Customer, next string) {
+	redactBulk(r, list)
 	fc := struct {
 		Type     string    `json:"type"`
 		Features []feature `json:"features"`

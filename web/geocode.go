@@ -187,16 +187,7 @@ func (s *Server) geocodeReview(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Log, err)
 		return
 	}
-	redactBulk(r, list)
-	fc := struct {
-		Type     string    `json:"type"`
-		Features []feature `json:"features"`
-		Next     string    `json:"next_cursor,omitempty"`
-	}{Type: "FeatureCollection", Features: make([]feature, len(list)), Next: next}
-	for i, c := range list {
-		fc.Features[i] = toFeature(c)
-	}
-	writeJSON(w, http.StatusOK, fc)
+	writeCustomerPage(w, r, list, next)
 }
 
 // maxQueryRunes bounds a search query: an address is never longer.

@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gcrm/gcrm/geo"
@@ -94,7 +93,7 @@ func runBenchAssign(ctx context.Context, e env, main *postgis.DB, cfg benchAssig
 	if !cfg.keep {
 		defer main.Pool.Exec(context.WithoutCancel(ctx), `DROP SCHEMA IF EXISTS `+benchSchema+` CASCADE`)
 	}
-	db, err := postgis.Open(ctx, withSearchPath(main.URL, benchSchema+",public"))
+	db, err := postgis.Open(ctx, withParam(main.URL, "search_path", benchSchema+",public"))
 	if err != nil {
 		return err
 	}
@@ -266,19 +265,6 @@ func maxOf(v []float64) float64 {
 		m = math.Max(m, x)
 	}
 	return m
-}
-
-// withSearchPath adds a search_path run-time parameter to a connection string (URL or
-// key=value form).
-func withSearchPath(url, path string) string {
-	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
-		sep := "?"
-		if strings.Contains(url, "?") {
-			sep = "&"
-		}
-		return url + sep + "search_path=" + strings.ReplaceAll(path, ",", "%2C")
-	}
-	return url + " search_path=" + path
 }
 
 // readCountiesLenient reads a GeoJSON FeatureCollection of counties keyed by id. Reading

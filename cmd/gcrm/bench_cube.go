@@ -94,7 +94,7 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 			}
 		}
 	}
-	db, err := postgis.Open(ctx, withSearchPath(main.URL, benchCubeSchema+",public"))
+	db, err := postgis.Open(ctx, withParam(main.URL, "search_path", benchCubeSchema+",public"))
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,7 @@ func runBenchImport(ctx context.Context, e env, main *postgis.DB, path string, r
 	if !keep {
 		defer main.Pool.Exec(context.WithoutCancel(ctx), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
 	}
-	db, err := postgis.Open(ctx, benchImportURL(main.URL, schema))
+	db, err := postgis.Open(ctx, withParam(main.URL, "search_path", schema+",public"))
 	if err != nil {
 		return err
 	}
@@ -235,18 +235,6 @@ func runBenchImport(ctx context.Context, e env, main *postgis.DB, path string, r
 // other's writes (needs superuser; skipped silently otherwise).
 func benchCheckpoint(ctx context.Context, db *postgis.DB) {
 	_, _ = db.Pool.Exec(ctx, `CHECKPOINT`)
-}
-
-// benchImportURL adds search_path=schema,public to a connection string (URL or key=value).
-func benchImportURL(url, schema string) string {
-	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
-		sep := "?"
-		if strings.Contains(url, "?") {
-			sep = "&"
-		}
-		return url + sep + "search_path=" + schema + "%2Cpublic"
-	}
-	return url + " search_path=" + schema + ",public"
 }
 
 func benchCSVHeader(path string) ([]string, error) {

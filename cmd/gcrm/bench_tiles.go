@@ -34,8 +34,8 @@ func init() {
 func benchTiles(ctx context.Context, e env) int {
 	fs := flag.NewFlagSet("bench tiles", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	url := fs.String("db", e.getenv("DATABASE_URL"), "PostGIS database to benchmark (its customers; seeded when empty). Empty: a private cluster under --data-dir with its own database")
-	dataDir := fs.String("data-dir", defaultString(e.getenv("GCRM_DATA_DIR"), "./gcrm-data"), "data directory of the private cluster")
+	var dbf dbFlags // --db: its customers are measured (seeded when empty); none: a database of its own in the private cluster
+	dbf.register(fs, e.getenv)
 	customers := fs.Int("customers", 1_000_000, "synthetic customers to seed (around US population centres) into an empty database")
 	seed := fs.Uint64("seed", 1, "random seed of the customers and of the tile list")
 	zoomList := fs.String("zooms", "6,10,14", "zooms to measure, comma-separated")
@@ -63,7 +63,7 @@ func benchTiles(ctx context.Context, e env) int {
 		fmt.Fprintln(e.stderr, "gcrm: --tiles and --rounds must be positive, --customers not negative")
 		return 2
 	}
-	db, stop, err := tilesBenchOpen(ctx, e, *url, *dataDir)
+	db, stop, err := tilesBenchOpen(ctx, e, dbf.url, dbf.dataDir)
 	if err != nil {
 		return fail(e, err)
 	}
@@ -72,13 +72,6 @@ func benchTiles(ctx context.Context, e env) int {
 		return fail(e, err)
 	}
 	return 0
-}
-
-func defaultString(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // tilesBenchOpen opens the benchmark's database with parallel query off (as BENCHMARKS.md
@@ -109,11 +102,7 @@ func tilesBenchOpen(ctx context.Context, e env, url, dataDir string) (*postgis.D
 		}
 		url = cluster.URL("gcrm_bench_tiles")
 	}
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	db, err := postgis.Open(ctx, url+sep+"max_parallel_workers_per_gather=0")
+	db, err := postgis.Open(ctx, withParam(url, "max_parallel_workers_per_gather", "0"))
 	if err == nil {
 		if err = db.Migrate(ctx); err != nil {
 			db.Close()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/gcrm/gcrm/geo"
 	"github.com/gcrm/gcrm/geo/postgis"
@@ -22,6 +24,19 @@ func (f *dbFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		def = "./gcrm-data"
 	}
 	fs.StringVar(&f.dataDir, "data-dir", def, "data directory for the private PostgreSQL cluster")
+}
+
+// withParam adds the run-time parameter key=value (no spaces or quotes in value) to a
+// connection string in URL or key=value form.
+func withParam(conn, key, value string) string {
+	if strings.HasPrefix(conn, "postgres://") || strings.HasPrefix(conn, "postgresql://") {
+		sep := "?"
+		if strings.Contains(conn, "?") {
+			sep = "&"
+		}
+		return conn + sep + key + "=" + url.QueryEscape(value)
+	}
+	return conn + " " + key + "=" + value
 }
 
 // open connects to the configured database — starting the private cluster when no URL is
