@@ -15,16 +15,7 @@ import (
 // BenchmarkCubeLoad loads n synthetic records (no regions) into a cube, reporting the time
 // of adding them and of building the cuboids (Commit), and the cells.
 func BenchmarkCubeLoad(b *testing.B) {
-	const n = 500_000
-	r := rand.New(rand.NewPCG(1, 2))
-	pts := make([]crm.Point, n)
-	for i := range pts {
-		p := orb.Point{-100 + r.NormFloat64()*3, 38 + r.NormFloat64()*2}
-		pts[i] = crm.Point{ID: int64(i + 1), Located: true, Lon: p[0], Lat: p[1], Cell: geo.CellOf(p, 15),
-			Kind: crm.Kinds[r.IntN(3)], Status: []string{"active", "won", "lost", "new"}[r.IntN(4)],
-			Segment: []string{"smb", "mid", "ent"}[r.IntN(3)], Owner: fmt.Sprint("rep", r.IntN(40)),
-			Revenue: float64(r.IntN(100000)) / 100, Month: int32(2023*12 + r.IntN(36))}
-	}
+	pts := benchPoints(500_000, 3, 2, []string{"active", "won", "lost", "new"}, 2023)
 	for b.Loop() {
 		c := olap.NewCube()
 		t0 := time.Now()
@@ -48,16 +39,7 @@ func BenchmarkCubeLoad(b *testing.B) {
 // BenchmarkCubeQuery answers roll-ups by H3 resolution with a filter over n synthetic
 // records (no regions): the profile of the cube's read path.
 func BenchmarkCubeQuery(b *testing.B) {
-	const n = 1_000_000
-	r := rand.New(rand.NewPCG(1, 2))
-	pts := make([]crm.Point, n)
-	for i := range pts {
-		p := orb.Point{-100 + r.NormFloat64()*8, 38 + r.NormFloat64()*4}
-		pts[i] = crm.Point{ID: int64(i + 1), Located: true, Lon: p[0], Lat: p[1], Cell: geo.CellOf(p, 15),
-			Kind: crm.Kinds[r.IntN(3)], Status: []string{"active", "won", "lost", "new", "dormant"}[r.IntN(5)],
-			Segment: []string{"smb", "mid", "ent"}[r.IntN(3)], Owner: fmt.Sprint("rep", r.IntN(40)),
-			Revenue: float64(r.IntN(100000)) / 100, Month: int32(2022*12 + r.IntN(36))}
-	}
+	pts := benchPoints(1_000_000, 8, 4, []string{"active", "won", "lost", "new", "dormant"}, 2022)
 	c := olap.NewCube()
 	l := c.BeginLoad()
 	for i := range pts {
@@ -86,4 +68,20 @@ func BenchmarkCubeQuery(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchPoints draws n records (seeded) normally around (-100, 38) with standard deviations
+// sdLon, sdLat degrees, a random kind, status, segment, one of 40 owners, revenue, and a
+// month in the three years from firstYear.
+func benchPoints(n int, sdLon, sdLat float64, statuses []string, firstYear int) []crm.Point {
+	r := rand.New(rand.NewPCG(1, 2))
+	pts := make([]crm.Point, n)
+	for i := range pts {
+		p := orb.Point{-100 + r.NormFloat64()*sdLon, 38 + r.NormFloat64()*sdLat}
+		pts[i] = crm.Point{ID: int64(i + 1), Located: true, Lon: p[0], Lat: p[1], Cell: geo.CellOf(p, 15),
+			Kind: crm.Kinds[r.IntN(3)], Status: statuses[r.IntN(len(statuses))],
+			Segment: []string{"smb", "mid", "ent"}[r.IntN(3)], Owner: fmt.Sprint("rep", r.IntN(40)),
+			Revenue: float64(r.IntN(100000)) / 100, Month: int32(firstYear*12 + r.IntN(36))}
+	}
+	return pts
 }

@@ -16,9 +16,21 @@ import (
 	"github.com/gcrm/gcrm/web"
 )
 
-func TestFootfallAPI(t *testing.T) {
-	ctx := context.Background()
+// footfallServer imports the long footfall CSV in into a new database and serves its
+// footfall routes (cells at resolution 10).
+func footfallServer(t *testing.T, in string) (*web.Server, *httptest.Server) {
 	db := pgtest.New(t)
+	if _, err := (&crm.FootfallStore{DB: db}).ImportCounts(context.Background(), strings.NewReader(in), crm.FootfallFormat{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv := &web.Server{DB: db, Customers: crm.NewStore(db), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv.Mounts = append(srv.Mounts, srv.FootfallRoutes(&olap.FootfallCache{DB: db, Options: olap.FootfallOptions{Res: 10}}))
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return srv, ts
+}
+
+func TestFootfallAPI(t *testing.T) {
 	// Two sensors ~200 m apart in Melbourne, Monday 7 January 2019 08:00 UTC (hour-of-week 8),
 	// one count missing.
 	in := "sensor_id,lat,lon,timestamp,count\n" +
@@ -26,13 +38,7 @@ func TestFootfallAPI(t *testing.T) {
 		"a,-37.8136,144.9631,2019-01-14 08:00,300\n" +
 		"b,-37.8150,144.9650,2019-01-07 08:00,-1\n" +
 		"b,-37.8150,144.9650,2019-01-14 08:00,50\n"
-	if _, err := (&crm.FootfallStore{DB: db}).ImportCounts(ctx, strings.NewReader(in), crm.FootfallFormat{}, nil); err != nil {
-		t.Fatal(err)
-	}
-	srv := &web.Server{DB: db, Customers: crm.NewStore(db), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	srv.Mounts = append(srv.Mounts, srv.FootfallRoutes(&olap.FootfallCache{DB: db, Options: olap.FootfallOptions{Res: 10}}))
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
+	srv, ts := footfallServer(t, in)
 	token := userToken(t, srv, "rep@test.gcrm", crm.RoleRep)
 	get := func(q string) (int, string) {
 		req, _ := http.NewRequest("GET", ts.URL+"/api/v1/footfall"+q, nil)
@@ -92,16 +98,8 @@ func TestFootfallAPI(t *testing.T) {
 }
 
 func TestFootfallAPI_GeoJSON(t *testing.T) {
-	ctx := context.Background()
-	db := pgtest.New(t)
 	in := "sensor_id,lat,lon,timestamp,count\na,-37.8136,144.9631,2019-01-07 08:00,100\n"
-	if _, err := (&crm.FootfallStore{DB: db}).ImportCounts(ctx, strings.NewReader(in), crm.FootfallFormat{}, nil); err != nil {
-		t.Fatal(err)
-	}
-	srv := &web.Server{DB: db, Customers: crm.NewStore(db), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	srv.Mounts = append(srv.Mounts, srv.FootfallRoutes(&olap.FootfallCache{DB: db, Options: olap.FootfallOptions{Res: 10}}))
-	ts := httptest.NewServer(srv.Handler())
-	defer ts.Close()
+	srv, ts := footfallServer(t, in)
 	req, _ := http.NewRequest("GET", ts.URL+"/api/v1/footfall?key=8&format=geojson&estimates=false", nil)
 	req.Header.Set("Authorization", "Bearer "+userToken(t, srv, "m@test.gcrm", crm.RoleMarketer))
 	resp, err := ts.Client().Do(req)
