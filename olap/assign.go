@@ -33,7 +33,7 @@ type Region struct {
 type RegionIndex struct {
 	Level   string
 	Regions []Region
-	Rev     int64 // max(regions.rev) of the level when loaded: with len(Regions), its version
+	Rev     int64 // max(regions.geom_rev) of the level when loaded: with len(Regions), its version
 	polys   []polygon
 	tree    rtree.RTreeGN[float64, int32]
 }
@@ -82,7 +82,7 @@ func (idx *RegionIndex) Locate(p orb.Point) int {
 // LoadRegionIndex reads the regions of level from the regions table and indexes them.
 // Returns ENOTFOUND when the level has no regions.
 func LoadRegionIndex(ctx context.Context, db *postgis.DB, level string) (*RegionIndex, error) {
-	const q = `SELECT id, code, ST_AsBinary(geom), rev FROM regions WHERE level = $1 AND geom IS NOT NULL ORDER BY id`
+	const q = `SELECT id, code, ST_AsBinary(geom), geom_rev FROM regions WHERE level = $1 AND geom IS NOT NULL ORDER BY id`
 	rows, err := db.Pool.Query(ctx, q, level)
 	if err != nil {
 		return nil, postgis.Wrap(err)

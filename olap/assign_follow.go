@@ -15,7 +15,7 @@ import (
 // API, a CSV import, the geocoder, another replica): it follows the change feed (LISTEN
 // gcrm_changes + crm.Store.ScanChanges, which misses no commit however transactions
 // interleave) and re-assigns each changed customer at every region level; deleted customers
-// lose their rows. When regions change (their max(rev) or count moves — checked every minute
+// lose their rows. When regions change (their max(geom_rev) or count moves — checked every minute
 // and on each notification), the level's index is reloaded and, unless whoever changed them
 // (gcrm import regions, the API) already ran AssignLevel, re-assigned in bulk. The feed
 // position and the regions' version of each level are kept in region_assignment_state, so
@@ -42,8 +42,8 @@ type assignFollower struct {
 	state bool                      // region_assignment_state exists
 }
 
-// regionsVersion identifies the content of a level's regions: an import bumps max(rev), a
-// deletion lowers the count.
+// regionsVersion identifies a level's boundaries: a new boundary bumps max(geom_rev), a
+// deletion lowers the count (new attributes move neither).
 type regionsVersion struct{ rev, count int64 }
 
 func (f *assignFollower) run(ctx context.Context) error {
@@ -100,7 +100,7 @@ func (f *assignFollower) run(ctx context.Context) error {
 // syncRegions reloads and bulk re-assigns every level whose regions changed (or appeared),
 // and forgets levels that are gone.
 func (f *assignFollower) syncRegions(ctx context.Context) error {
-	now, err := f.versions(ctx, `SELECT level, max(rev), count(*) FROM regions GROUP BY level`)
+	now, err := f.versions(ctx, `SELECT level, max(geom_rev), count(*) FROM regions GROUP BY level`)
 	if err != nil {
 		return err
 	}

@@ -677,11 +677,13 @@ func (c *Cube) Levels() []string {
 }
 
 // SetPopulation gives the residents of each region (by code) of a level, for the
-// penetration measure (LoadRegionPopulation reads them from regions.attributes).
+// penetration measure (LoadRegionPopulation reads them from regions.attributes). It is a
+// change (Version grows): tiles of the penetration measure are cached by the version.
 func (c *Cube) SetPopulation(level string, byCode map[string]float64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.pops[level] = byCode
+	c.version++
 }
 
 // PopulationLevels returns the region levels that have residents for at least one region,

@@ -86,16 +86,13 @@ func RekeyCube(ctx context.Context, db *postgis.DB, cube *Cube, engine *Engine, 
 	return engine.Load(ctx, store)
 }
 
-// FollowCubeRegions checks the regions' version (RegionStore.RegionsVersion) every interval
-// until ctx ends, and re-keys the cube (RekeyCube) when it changes — regions imported or
-// changed while gcrm serves show in the cube without a restart. Errors are logged and
-// retried at the next check.
+// FollowCubeRegions checks the regions every interval until ctx ends: when a boundary
+// changes (or a level comes or goes) it re-keys the cube (RekeyCube); when only their
+// attributes change (a population CSV) it swaps the cube's populations, with no reload.
+// Regions imported or changed while gcrm serves show in the cube without a restart.
+// Errors are logged and retried at the next check.
 func FollowCubeRegions(ctx context.Context, db *postgis.DB, cube *Cube, engine *Engine, store *crm.Store, log *slog.Logger, every time.Duration) {
-	rs := NewRegionStore(db)
-	seen, err := rs.RegionsVersion(ctx)
-	if err != nil {
-		seen = ""
-	}
+	seen, _ := regionVersions(ctx, db)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -104,18 +101,48 @@ func FollowCubeRegions(ctx context.Context, db *postgis.DB, cube *Cube, engine *
 			return
 		case <-t.C:
 		}
-		v, err := rs.RegionsVersion(ctx)
+		v, err := regionVersions(ctx, db)
 		if err != nil || v == seen {
 			continue
 		}
 		start := time.Now()
-		if err := RekeyCube(ctx, db, cube, engine, store); err != nil {
+		what := "cube re-keyed by the changed regions"
+		if v.geom == seen.geom {
+			what = "cube populations reloaded"
+			err = reloadPopulations(ctx, db, cube)
+		} else {
+			err = RekeyCube(ctx, db, cube, engine, store)
+		}
+		if err != nil {
 			if ctx.Err() == nil {
-				log.Error("cube: re-keying by the changed regions failed; retrying", "err", err)
+				log.Error("cube: following the changed regions failed; retrying", "err", err)
 			}
 			continue
 		}
 		seen = v
-		log.Info("cube re-keyed by the changed regions", "levels", cube.Levels(), "ms", time.Since(start).Milliseconds())
+		log.Info(what, "levels", cube.Levels(), "ms", time.Since(start).Milliseconds())
 	}
+}
+
+// cubeRegionsVersion tells boundary changes (geom_rev, count) from any change (rev).
+type cubeRegionsVersion struct{ geom, all [2]int64 }
+
+func regionVersions(ctx context.Context, db *postgis.DB) (cubeRegionsVersion, error) {
+	var v cubeRegionsVersion
+	err := db.Pool.QueryRow(ctx, `SELECT coalesce(max(geom_rev), 0), coalesce(max(rev), 0), count(*) FROM regions`).
+		Scan(&v.geom[0], &v.all[0], &v.geom[1])
+	v.all[1] = v.geom[1]
+	return v, postgis.Wrap(err)
+}
+
+// reloadPopulations re-reads the residents of the cube's region levels.
+func reloadPopulations(ctx context.Context, db *postgis.DB, cube *Cube) error {
+	for _, l := range cube.Levels() {
+		p, err := LoadRegionPopulation(ctx, db, l)
+		if err != nil {
+			return err
+		}
+		cube.SetPopulation(l, p)
+	}
+	return nil
 }

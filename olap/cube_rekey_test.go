@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,4 +99,41 @@ func TestCube_FollowsRegions(t *testing.T) {
 		t.Fatal(err)
 	}
 	compare(&olap.CubeQuery{Measures: []string{"records", "revenue"}, By: []olap.CubeDim{{Name: "region", Level: "zone"}, {Name: "segment"}}})
+
+	// The same boundaries again, then new populations only: the boundaries' version stays
+	// (no re-assignment, no re-key), the cube's populations follow.
+	geomRev := func() (g, all int64) {
+		t.Helper()
+		if err := f.db.Pool.QueryRow(ctx, `SELECT max(geom_rev), max(rev) FROM regions WHERE level = 'zone'`).Scan(&g, &all); err != nil {
+			t.Fatal(err)
+		}
+		return g, all
+	}
+	g0, r0 := geomRev()
+	if _, err := regions.Import(ctx, "zone", moved); err != nil {
+		t.Fatal(err)
+	}
+	if g1, r1 := geomRev(); g1 != g0 || r1 == r0 {
+		t.Fatalf("re-import of the same boundaries: geom_rev %d → %d (want unchanged), rev %d → %d (want moved)", g0, g1, r0, r1)
+	}
+	pen := &olap.CubeQuery{Measures: []string{"customers", "penetration"}, By: []olap.CubeDim{{Name: "region", Level: "zone"}}}
+	before, _ = f.cube.Query(pen, f.engine.Snapshot())
+	csv := "code,population\n"
+	for _, z := range moved {
+		csv += z.Code + ",777\n"
+	}
+	if _, err := olap.ImportRegionAttributes(ctx, f.db, "zone", strings.NewReader(csv), olap.RegionAttributesOptions{Code: "code"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if g2, _ := geomRev(); g2 != g0 {
+		t.Fatalf("new populations moved geom_rev %d → %d", g0, g2)
+	}
+	wait("new populations", func() bool {
+		now, _ := f.cube.Query(pen, f.engine.Snapshot())
+		return !reflect.DeepEqual(now.Rows, before.Rows)
+	})
+	if pops["zone"], err = olap.LoadRegionPopulation(ctx, f.db, "zone"); err != nil || pops["zone"]["z11"] != 777 {
+		t.Fatalf("population of z11: %v, %v", pops["zone"]["z11"], err)
+	}
+	compare(pen)
 }

@@ -572,7 +572,8 @@ FROM region_import ORDER BY n
 ON CONFLICT (level, code) DO UPDATE SET name = excluded.name, geom = excluded.geom,
 	geom_z3 = excluded.geom_z3, geom_z6 = excluded.geom_z6, geom_z9 = excluded.geom_z9,
 	attributes = excluded.attributes, area_m2 = excluded.area_m2,
-	rev = nextval('region_rev'), updated_at = now()
+	rev = nextval('region_rev'), updated_at = now(),
+	geom_rev = CASE WHEN ST_AsEWKB(r.geom) = ST_AsEWKB(excluded.geom) THEN r.geom_rev ELSE nextval('region_rev') END
 RETURNING (xmax = 0)`
 
 // RegionLevel is one level of regions and how many it has.
