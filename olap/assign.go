@@ -80,8 +80,43 @@ func (idx *RegionIndex) Locate(p orb.Point) int {
 }
 
 // LoadRegionIndex reads the regions of level from the regions table and indexes them.
-// Returns ENOTFOUND when the level has no regions.
+// Returns ENOTFOUND when the level has no regions. An index is read-only once built, so the
+// callers of one process share it while the level's boundaries stay the same (the
+// assignment follower and the cube at start-up would otherwise parse every polygon twice).
 func LoadRegionIndex(ctx context.Context, db *postgis.DB, level string) (*RegionIndex, error) {
+	var v regionsVersion
+	if err := db.Pool.QueryRow(ctx, `SELECT coalesce(max(geom_rev), 0), count(*) FROM regions WHERE level = $1 AND geom IS NOT NULL`, level).Scan(&v.rev, &v.count); err != nil {
+		return nil, postgis.Wrap(err)
+	}
+	key := regionIndexKey{db, level}
+	regionIndexes.Lock()
+	idx, ok := regionIndexes.m[key]
+	regionIndexes.Unlock()
+	if ok && idx.Rev == v.rev && int64(len(idx.Regions)) == v.count {
+		return idx, nil
+	}
+	idx, err := readRegionIndex(ctx, db, level)
+	if err != nil {
+		return nil, err
+	}
+	regionIndexes.Lock()
+	regionIndexes.m[key] = idx
+	regionIndexes.Unlock()
+	return idx, nil
+}
+
+// regionIndexes holds the last index read of each level of each database.
+var regionIndexes = struct {
+	sync.Mutex
+	m map[regionIndexKey]*RegionIndex
+}{m: map[regionIndexKey]*RegionIndex{}}
+
+type regionIndexKey struct {
+	db    *postgis.DB
+	level string
+}
+
+func readRegionIndex(ctx context.Context, db *postgis.DB, level string) (*RegionIndex, error) {
 	const q = `SELECT id, code, ST_AsBinary(geom), geom_rev FROM regions WHERE level = $1 AND geom IS NOT NULL ORDER BY id`
 	rows, err := db.Pool.Query(ctx, q, level)
 	if err != nil {

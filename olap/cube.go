@@ -359,8 +359,11 @@ type Cube struct {
 	regions []*regionDict // swapped in with the state by a load (cube_rekey.go)
 	next    []*regionDict // the levels of the next load (SetRegionIndexes); nil: the current ones
 	pops    map[string]map[string]float64
-	ff      FootfallSource // footfall measures (cube_footfall.go); nil: none
-	version uint64
+	// regionsAt is the regions' version its levels and populations were read at (LoadCube,
+	// RekeyCube): where FollowCubeRegions starts.
+	regionsAt cubeRegionsVersion
+	ff        FootfallSource // footfall measures (cube_footfall.go); nil: none
+	version   uint64
 }
 
 // cubeState is everything a Load replaces.

@@ -48,11 +48,16 @@ func (c *Cube) SetRegionIndexes(indexes ...*RegionIndex) {
 }
 
 // loadCubeRegions reads the region indexes of the first MaxCubeLevels levels in the
-// database and the populations of their regions.
-func loadCubeRegions(ctx context.Context, db *postgis.DB) ([]*RegionIndex, map[string]map[string]float64, error) {
+// database, the populations of their regions and the regions' version read before them (a
+// change while they load is seen again by FollowCubeRegions).
+func loadCubeRegions(ctx context.Context, db *postgis.DB) ([]*RegionIndex, map[string]map[string]float64, cubeRegionsVersion, error) {
+	v, err := regionVersions(ctx, db)
+	if err != nil {
+		return nil, nil, v, err
+	}
 	levels, err := RegionLevels(ctx, db)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, v, err
 	}
 	var idx []*RegionIndex
 	pops := map[string]map[string]float64{}
@@ -62,23 +67,26 @@ func loadCubeRegions(ctx context.Context, db *postgis.DB) ([]*RegionIndex, map[s
 		}
 		ri, err := LoadRegionIndex(ctx, db, l)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, v, err
 		}
 		idx = append(idx, ri)
 		if pops[l], err = LoadRegionPopulation(ctx, db, l); err != nil {
-			return nil, nil, err
+			return nil, nil, v, err
 		}
 	}
-	return idx, pops, nil
+	return idx, pops, v, nil
 }
 
 // RekeyCube reloads the cube's region levels and populations from the database and
 // re-keys every record by them through engine.Load (whose Observer is cube).
 func RekeyCube(ctx context.Context, db *postgis.DB, cube *Cube, engine *Engine, store *crm.Store) error {
-	idx, pops, err := loadCubeRegions(ctx, db)
+	idx, pops, v, err := loadCubeRegions(ctx, db)
 	if err != nil {
 		return err
 	}
+	cube.mu.Lock()
+	cube.regionsAt = v
+	cube.mu.Unlock()
 	cube.SetRegionIndexes(idx...)
 	for l, p := range pops {
 		cube.SetPopulation(l, p)
@@ -92,7 +100,9 @@ func RekeyCube(ctx context.Context, db *postgis.DB, cube *Cube, engine *Engine, 
 // Regions imported or changed while gcrm serves show in the cube without a restart.
 // Errors are logged and retried at the next check.
 func FollowCubeRegions(ctx context.Context, db *postgis.DB, cube *Cube, engine *Engine, store *crm.Store, log *slog.Logger, every time.Duration) {
-	seen, _ := regionVersions(ctx, db)
+	cube.mu.RLock()
+	seen := cube.regionsAt // zero for a cube not made by LoadCube: the first check re-keys it
+	cube.mu.RUnlock()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
