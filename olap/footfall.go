@@ -460,6 +460,13 @@ type FootfallCache struct {
 	at time.Time
 }
 
+// Invalidate makes the next Get load the footfall again (after an import).
+func (c *FootfallCache) Invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.f = nil
+}
+
 // Get returns the cached Footfall, loading it first when it is missing or stale.
 func (c *FootfallCache) Get(ctx context.Context) (*Footfall, error) {
 	c.mu.Lock()

@@ -46,7 +46,9 @@ var (
 	adminOnly = []string{crm.RoleAdmin}
 	editors   = []string{crm.RoleAdmin, crm.RoleManager, crm.RoleRep} // change customer records
 	importers = []string{crm.RoleAdmin, crm.RoleManager}
-	exporters = []string{crm.RoleAdmin, crm.RoleManager, crm.RoleMarketer, crm.RoleRep}
+	// referenceEditors load boundaries, their attributes and footfall: shared by everyone.
+	referenceEditors = []string{crm.RoleAdmin, crm.RolePlanner}
+	exporters        = []string{crm.RoleAdmin, crm.RoleManager, crm.RoleMarketer, crm.RoleRep}
 )
 
 // policy is the one table of who may call what, keyed "METHOD pattern" (the chi route
@@ -86,19 +88,21 @@ var policy = map[string]rule{
 
 	// Customer tiles (scoped, cache keyed by scope), the cube (scoped) and regions and
 	// footfall (no personal data).
-	"GET /tiles/customers/{z}/{x}/{y}.mvt": {roles: everyone},
-	"GET /tiles/customers.json":            {roles: everyone},
-	"GET /api/v1/cube":                     {roles: everyone, export: csvFormat},
-	"GET /api/v1/cube/meta":                {roles: everyone},
-	"GET /tiles/hexagons/{z}/{x}/{y}.mvt":  {roles: everyone},
-	"GET /tiles/regions/{z}/{x}/{y}.mvt":   {roles: everyone},
-	"GET /tiles/regions.json":              {roles: everyone},
-	"GET /api/v1/regions":                  {roles: everyone},
-	"GET /api/v1/regions/{level}/{code}":   {roles: everyone},
-	"POST /api/v1/regions":                 {roles: []string{crm.RoleAdmin, crm.RolePlanner}, object: "region", maxBody: 256 << 20, timeout: longTimeout},
-	"GET /api/v1/footfall":                 {roles: everyone},
-	"GET /tiles/footfall/{z}/{x}/{y}.mvt":  {roles: everyone},
-	"GET /tiles/footfall.json":             {roles: everyone},
+	"GET /tiles/customers/{z}/{x}/{y}.mvt":    {roles: everyone},
+	"GET /tiles/customers.json":               {roles: everyone},
+	"GET /api/v1/cube":                        {roles: everyone, export: csvFormat},
+	"GET /api/v1/cube/meta":                   {roles: everyone},
+	"GET /tiles/hexagons/{z}/{x}/{y}.mvt":     {roles: everyone},
+	"GET /tiles/regions/{z}/{x}/{y}.mvt":      {roles: everyone},
+	"GET /tiles/regions.json":                 {roles: everyone},
+	"GET /api/v1/regions":                     {roles: everyone},
+	"GET /api/v1/regions/{level}/{code}":      {roles: everyone},
+	"POST /api/v1/regions":                    {roles: referenceEditors, object: "region", maxBody: 256 << 20, timeout: longTimeout},
+	"POST /api/v1/regions/{level}/attributes": {roles: referenceEditors, object: "region", maxBody: 64 << 20, timeout: longTimeout},
+	"POST /api/v1/footfall":                   {roles: referenceEditors, object: "footfall", maxBody: 2 << 30, timeout: longTimeout},
+	"GET /api/v1/footfall":                    {roles: everyone},
+	"GET /tiles/footfall/{z}/{x}/{y}.mvt":     {roles: everyone},
+	"GET /tiles/footfall.json":                {roles: everyone},
 
 	// Imports create records in bulk; their rejects hold the rows as uploaded.
 	"POST /api/v1/imports":                 {roles: importers, object: "import", maxBody: 2 << 30, timeout: longTimeout},
@@ -143,15 +147,18 @@ func (ru rule) allows(u *crm.User) bool {
 // capabilities are named features the UI shows or hides, each tied to one route's rule so
 // the UI can never offer what the server would refuse.
 var capabilityRoutes = map[string]string{
-	"customers.create": "POST /api/v1/customers/",
-	"customers.update": "PATCH /api/v1/customers/{id}",
-	"customers.delete": "DELETE /api/v1/customers/{id}",
-	"customers.export": "GET /api/v1/customers/export.csv",
-	"imports":          "POST /api/v1/imports",
-	"audit":            "GET /api/v1/audit",
-	"privacy":          "GET /api/v1/customers/{id}/personal-data",
-	"geocode.review":   "GET /api/v1/geocode/review",
-	"activities.log":   "POST /api/v1/customers/{id}/activities",
+	"customers.create":   "POST /api/v1/customers/",
+	"customers.update":   "PATCH /api/v1/customers/{id}",
+	"customers.delete":   "DELETE /api/v1/customers/{id}",
+	"customers.export":   "GET /api/v1/customers/export.csv",
+	"imports":            "POST /api/v1/imports",
+	"regions.import":     "POST /api/v1/regions",
+	"regions.attributes": "POST /api/v1/regions/{level}/attributes",
+	"footfall.import":    "POST /api/v1/footfall",
+	"audit":              "GET /api/v1/audit",
+	"privacy":            "GET /api/v1/customers/{id}/personal-data",
+	"geocode.review":     "GET /api/v1/geocode/review",
+	"activities.log":     "POST /api/v1/customers/{id}/activities",
 }
 
 func capabilities(role string) map[string]bool {

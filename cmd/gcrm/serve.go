@@ -125,7 +125,7 @@ func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger, geocodin
 	s.Mounts = append(s.Mounts, s.CubeRoutes(cube, engine), s.HexagonTiles(tiles.NewHexagons(cube, engine)))
 	s.Mounts = append(s.Mounts, s.RegionRoutes(olap.NewRegionStore(db))) // /tiles/regions, /api/v1/regions (web/regions.go)
 	s.Mounts = append(s.Mounts, s.ImportRoutes)                          // POST /api/v1/imports (web/imports.go)
-	s.Mounts = append(s.Mounts, s.FootfallRoutes(footfall), s.FootfallTiles(tiles.NewFootfallTiles(footfall)))
+	s.Mounts = append(s.Mounts, s.FootfallRoutes(footfall), s.FootfallTiles(tiles.NewFootfallTiles(footfall)), s.ReferenceImportRoutes(footfall))
 	go olap.FollowAssignments(ctx, db, log)
 	// The geocoder is built once, in the background (the gazetteer takes seconds to load):
 	// meanwhile search and reverse answer 503 "geocoder is still loading" (web/geocode.go).

@@ -10,7 +10,7 @@ import { Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl } fro
 import { applyCapabilities, exportButton } from './auth.js'; // what the role may use
 import { activitiesSection } from './activities.js'; // the drawer's activities and Log activity
 import { initReview } from './review.js'; // the geocoding review list
-import { initExplore } from './explore.js'; // the manager's Explore workspace
+import { initExplore, reloadMeta } from './explore.js'; // the manager's Explore workspace
 import { initImport } from './import.js'; // the Import dialog (CSV upload)
 import { el } from './dom.js';
 
@@ -331,7 +331,11 @@ function startMap() {
   map.once('load', () => {
     initReview({ map, api, toast, openDetails, writeHash, hashExtras, me: auth.me, refreshTiles: () => map.getSource('customers')?.setTiles([customerTileURL()]) });
     initExplore({ map, api, toast, writeHash, hashExtras, getFilters: () => state.filters }); // reads the hash first
-    initImport({ me: auth.me, csrf: () => auth.csrf, authRequired: () => auth.required(), toast, refreshTiles: () => { map.getSource('customers')?.setTiles([customerTileURL()]); loadFilterValues(); } });
+    initImport({
+      me: auth.me, api, csrf: () => auth.csrf, authRequired: () => auth.required(), toast,
+      // Regions, attributes, footfall: the cube follows region changes every few seconds.
+      onReference: () => { for (const ms of [1000, 6000, 12000]) setTimeout(() => reloadMeta().catch(() => {}), ms); },
+      refreshTiles: () => { map.getSource('customers')?.setTiles([customerTileURL()]); loadFilterValues(); } });
     writeHash();
     if (state.sel) openDetails(state.sel, { fly: !initial.view });
   });

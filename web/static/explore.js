@@ -13,12 +13,13 @@ import { el } from './dom.js';
 const VIRIDIS = ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725']; // 5 classes
 const NO_DATA = '#d9dee4';
 const US_BOUNDS = [[-125, 24], [-66.5, 49.5]];
+// "by" picks: off, hexagons, then the cube's region levels (/api/v1/cube/meta: the demo's
+// state and county, and any level imported later, e.g. sales districts).
 const BY = [
   { value: '', label: 'off' },
   { value: 'hex', label: 'hexagons' },
-  { value: 'state', label: 'state' },
-  { value: 'county', label: 'county' },
 ];
+const LEVEL = /^[a-z0-9_-]{1,40}$/;
 // Measures offered, in this order, when the cube's meta lists them; labels for people.
 const LABELS = {
   customers: 'customers', prospects: 'prospects', leads: 'leads', records: 'all records',
@@ -49,6 +50,7 @@ const ex = {
   abort: null,
   panelAbort: null,
   names: new Map(), // "level:code" → region feature (name, bbox)
+  levels: new Set(), // region levels with a source and fill layer (levelLayers)
 };
 
 /** initExplore builds the Explore controls on the loaded map; ctx is what app.js shares. */
@@ -66,6 +68,7 @@ export async function initExplore(ctx) {
     return;
   }
   fillMeasures();
+  fillLevels();
   window.addEventListener('hashchange', onHashChange);
   document.getElementById('filters')?.addEventListener('change', () => setTimeout(refresh, 0));
   document.addEventListener('keydown', (e) => {
@@ -89,9 +92,9 @@ function readParams(p) {
   const m = p.get('measure');
   if (m && /^[a-z_]+$/.test(m)) ex.measure = m;
   const by = p.get('by') || '';
-  ex.by = BY.some((b) => b.value === by) ? by : '';
+  ex.by = BY.some((b) => b.value === by) || LEVEL.test(by) ? by : ''; // levels are checked against the meta once read
   ex.at = null;
-  const at = /^(state|county|h3):([0-9a-f]+)$/.exec(p.get('at') || '');
+  const at = /^([a-z0-9_-]{1,40}):([A-Za-z0-9_.-]{1,64})$/.exec(p.get('at') || '');
   if (at) ex.at = { level: at[1], code: at[2] };
   const ff = Number(p.get('ff'));
   ex.ff = p.has('ff') && Number.isInteger(ff) && ff >= 0 && ff < 168 ? ff : null;
@@ -196,6 +199,28 @@ function fillMeasures() {
   syncControls();
 }
 
+/** fillLevels offers the cube's region levels in the "by" picker. */
+function fillLevels() {
+  const levels = ex.meta.region_levels || [];
+  document.getElementById('x-by').replaceChildren(
+    ...[...BY, ...levels.map((l) => ({ value: l, label: l }))].map((b) => el('option', { value: b.value }, b.label)));
+  if (ex.by && ex.by !== 'hex' && !levels.includes(ex.by)) ex.by = '';
+  if (ex.at && !['h3', ...levels].includes(ex.at.level)) ex.at = null;
+  syncControls();
+}
+
+/** reloadMeta re-reads the cube's measures and levels (after an import of regions). */
+export async function reloadMeta() {
+  if (!ex.ctx) return;
+  ex.meta = await ex.ctx.api('/api/v1/cube/meta');
+  fillMeasures();
+  fillLevels();
+  const stamp = Date.now().toString(36);
+  for (const l of ex.levels) ex.map.getSource(`explore-${l}`)?.setTiles([regionTileURL(l, stamp)]); // new boundaries
+  refresh();
+  if (ex.ff !== null) loadFootfall();
+}
+
 function syncControls() {
   const m = document.getElementById('x-measure');
   if (m && [...m.options].some((o) => o.value === ex.measure)) m.value = ex.measure;
@@ -265,24 +290,13 @@ function firstLayer(ids) {
 
 function addLayers() {
   const map = ex.map;
-  const regionTiles = (level) => [`${location.origin}/tiles/regions/{z}/{x}/{y}.mvt?level=${level}`];
-  map.addSource('explore-state', { type: 'vector', tiles: regionTiles('state'), minzoom: 0, maxzoom: 12, promoteId: { regions: 'code' } });
-  map.addSource('explore-county', { type: 'vector', tiles: regionTiles('county'), minzoom: 0, maxzoom: 12, promoteId: { regions: 'code' } });
   map.addSource('explore-hex', { type: 'vector', tiles: [hexURL()], minzoom: 0, maxzoom: 16, promoteId: { hexagons: 'h3' } });
   // Footfall cells (measured and estimated) for the chosen hour of week: the footfall tiles.
   map.addSource('explore-footfall', { type: 'vector', tiles: [footfallURL()], minzoom: 0, maxzoom: 16, promoteId: { footfall: 'h3' } });
   map.addSource('explore-selected', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
   const below = firstLayer(['county-line', 'state-line']); // under the boundaries, over the land
-  const regionFill = (src) => ({
-    id: `explore-${src}-fill`, type: 'fill', source: `explore-${src}`, 'source-layer': 'regions',
-    layout: { visibility: 'none' },
-    paint: {
-      'fill-color': NO_DATA,
-      'fill-opacity': ['case', ['boolean', ['feature-state', 'hover'], false], 0.95, 0.8],
-    },
-  });
-  map.addLayer(regionFill('state'), below);
-  map.addLayer(regionFill('county'), below);
+  levelLayers('state');
+  levelLayers('county');
   map.addLayer({
     id: 'explore-county-edge', type: 'line', source: 'explore-county', 'source-layer': 'regions',
     layout: { visibility: 'none' }, paint: { 'line-color': '#ffffff', 'line-width': 0.3, 'line-opacity': 0.6 },
@@ -320,6 +334,29 @@ function addLayers() {
   });
 }
 
+// stamp: a new URL after an import, so neither MapLibre nor the HTTP cache keeps old shapes.
+const regionTileURL = (level, stamp = '') => `${location.origin}/tiles/regions/{z}/{x}/{y}.mvt?level=${encodeURIComponent(level)}${stamp ? `&v=${stamp}` : ''}`;
+
+/** levelLayers adds the source and fill layer of a region level once (explore-LEVEL-fill). */
+function levelLayers(level) {
+  const map = ex.map;
+  if (map.getSource(`explore-${level}`)) return;
+  map.addSource(`explore-${level}`, {
+    type: 'vector', tiles: [regionTileURL(level)],
+    minzoom: 0, maxzoom: 12, promoteId: { regions: 'code' },
+  });
+  map.addLayer({
+    id: `explore-${level}-fill`, type: 'fill', source: `explore-${level}`, 'source-layer': 'regions',
+    layout: { visibility: 'none' },
+    paint: {
+      'fill-color': NO_DATA,
+      'fill-opacity': ['case', ['boolean', ['feature-state', 'hover'], false], 0.95, 0.8],
+      'fill-outline-color': '#ffffff',
+    },
+  }, firstLayer(['explore-county-edge', 'explore-hex-fill', 'county-line', 'state-line']));
+  ex.levels.add(level);
+}
+
 const CUSTOMER_LAYERS = ['clusters', 'cluster-count', 'points'];
 
 function setVisible(id, on) {
@@ -330,8 +367,8 @@ function setVisible(id, on) {
 async function refresh() {
   if (!ex.meta) return;
   const map = ex.map;
-  setVisible('explore-state-fill', ex.by === 'state');
-  setVisible('explore-county-fill', ex.by === 'county');
+  if (ex.by && ex.by !== 'hex') levelLayers(ex.by);
+  for (const l of ex.levels) setVisible(`explore-${l}-fill`, ex.by === l);
   setVisible('explore-county-edge', ex.by === 'county');
   setVisible('explore-hex-fill', ex.by === 'hex');
   // The choropleth replaces the customer dots (the legend says what colours the map).
@@ -365,7 +402,7 @@ async function refresh() {
   if (ctl.signal.aborted) return;
   const src = `explore-${level}`;
   for (const code of ex.stateSet) map.removeFeatureState({ source: src, sourceLayer: 'regions', id: code }, 'v');
-  for (const other of ['state', 'county']) {
+  for (const other of ex.levels) {
     if (other !== level) map.removeFeatureState({ source: `explore-${other}`, sourceLayer: 'regions' });
   }
   ex.values = new Map();
@@ -573,8 +610,8 @@ async function openPanel({ fit = true, center = null } = {}) {
       if (state) trail.push({ label: state.properties.name, at: { level: 'state', code: state.properties.code } });
       feature = await region('county', at.code, signal);
       trail.push({ label: feature.properties.name, at });
-    } else if (at.level === 'state') {
-      feature = await region('state', at.code, signal);
+    } else if (at.level !== 'h3') { // a state, or a region of an imported level
+      feature = await region(at.level, at.code, signal);
       trail.push({ label: feature.properties.name, at });
     } else {
       // A cell: under the county (and state) that hold most of its records.

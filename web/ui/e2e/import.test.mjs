@@ -1,8 +1,10 @@
 // The Import dialog in a real browser against a real gcrm demo: an admin uploads a small CSV
 // (3 good rows, one of them placed by the offline gazetteer from its city/postcode, and 2
 // bad ones), the dialog shows the counts and the rejects with their row numbers and
-// reasons, the full rejects CSV downloads, the good rows are in the API, and a rep (whom the
-// policy refuses imports) has no Import button.
+// reasons, the full rejects CSV downloads, the good rows are in the API; then reference data
+// from the same dialog — boundaries of a new region level (one shape repaired), their
+// population (one unknown code listed), footfall counts — shows in Explore's pickers and
+// penetration choropleth; and a rep (whom the policy refuses every import) has no Import button.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
@@ -55,7 +57,7 @@ test('an admin imports a CSV from the dialog and sees what landed and what was r
   await button.click();
   const dialog = demo.page.locator('#import');
   await dialog.waitFor({ state: 'visible' });
-  assert.match(await dialog.locator('.im-help').innerText(), /external_id,name,kind,lat,lon,street,city,region,postcode,country,segment,status,owner,revenue,email,phone,consent_email/);
+  assert.match(await dialog.locator('[data-kind="customers"] .im-help').innerText(), /external_id,name,kind,lat,lon,street,city,region,postcode,country,segment,status,owner,revenue,email,phone,consent_email/);
 
   // Esc closes it; the button opens it again.
   await demo.page.keyboard.press('Escape');
@@ -151,6 +153,95 @@ test('the good rows are stored, the one without coordinates placed by the gazett
     const fc = await getJSON(`/api/v1/customers?${new URLSearchParams({ q: bad })}`);
     assert.ok(!fc.features.some((f) => f.properties.name === bad), `${bad} was imported`);
   }
+});
+
+test('reference data from the dialog: a region level, its population and footfall, then the level in Explore', { timeout: 5 * 60_000 }, async () => {
+  const { page } = demo;
+  const level = 'e2e-district';
+  const square = (code, w, s, e, n) => ({
+    type: 'Feature', properties: { code, name: `District ${code}` },
+    geometry: { type: 'Polygon', coordinates: [[[w, s], [e, s], [e, n], [w, n], [w, s]]] },
+  });
+  // A and B hold the Austin rows imported above; C is a bow-tie (self-intersecting) that
+  // ST_MakeValid repairs into two triangles.
+  const bowtie = { type: 'Feature', properties: { code: 'C', name: 'District C' },
+    geometry: { type: 'Polygon', coordinates: [[[-97.6, 30.22], [-97.5, 30.32], [-97.5, 30.22], [-97.6, 30.32], [-97.6, 30.22]]] } };
+  const geojson = path.join(tmp, 'districts.geojson');
+  writeFileSync(geojson, JSON.stringify({ type: 'FeatureCollection', features: [square('A', -97.8, 30.22, -97.7, 30.32), square('B', -97.7, 30.22, -97.6, 30.32), bowtie] }));
+  const popCSV = path.join(tmp, 'district-population.csv');
+  writeFileSync(popCSV, 'code,residents\nA,1000\nB,2000\nZZ,5\n');
+  const footfallCSV = path.join(tmp, 'austin-footfall.csv');
+  writeFileSync(footfallCSV, 'sensor_id,lat,lon,timestamp,count\ne2e-austin-1,30.2672,-97.7431,2024-03-04 09:00,120\ne2e-austin-1,30.2672,-97.7431,2024-03-11 09:00,undefined\ne2e-austin-1,30.2672,-97.7431,someday,7\n');
+
+  await page.click('#import-open');
+  await page.locator('#import').waitFor({ state: 'visible' });
+  const count = async (k) => (await page.locator(`#im-counts [data-k="${k}"] dd`).innerText()).trim();
+  // The answers are read from the dialog (what the user sees); the status from the network.
+  const submit = async (file, url) => {
+    await page.setInputFiles('#im-file', file);
+    const answer = page.waitForResponse((r) => r.url().includes(url) && r.request().method() === 'POST', { timeout: 4 * 60_000 });
+    await page.click('#im-submit');
+    assert.equal((await answer).status(), 200, `${url}: ${await page.locator('#im-error').innerText()}`);
+    await page.waitForSelector('#im-result:not([hidden])');
+  };
+
+  // 1. Boundaries.
+  await page.selectOption('#im-kind', 'regions');
+  assert.equal(await page.locator('[data-kind="customers"]').isHidden(), true, 'the customer fields are still shown');
+  await page.fill('#im-level', level);
+  await page.fill('#im-code-prop', 'code');
+  await submit(geojson, '/api/v1/regions');
+  assert.equal(await count('new'), '3');
+  assert.equal(await count('repaired'), '1');
+  assert.ok(Number(await count('customers in')) >= 3, `customers in: ${await count('customers in')}`);
+  assert.match(await page.locator('#im-issues').innerText(), /code "C".*repaired/);
+
+  // 2. Their population (an unknown code is listed with its row, the good rows land).
+  await page.selectOption('#im-kind', 'attributes');
+  await page.waitForSelector(`#im-attr-level option[value="${level}"]`, { state: 'attached' });
+  await page.selectOption('#im-attr-level', level);
+  await page.fill('#im-code-col', 'code');
+  await page.fill('#im-columns', 'residents=population');
+  await submit(popCSV, `/api/v1/regions/${level}/attributes`);
+  assert.equal(await count('regions updated'), '2');
+  assert.equal(await count('rejected'), '1');
+  assert.match(await page.locator('#im-result').innerText(), /Merged into the e2e-district regions: population/);
+  const reject = await page.locator('#im-rejects tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  assert.equal(reject.length, 1);
+  assert.equal(reject[0][0], '4');
+  assert.match(reject[0][1], /ZZ/);
+
+  // 3. Footfall counts (a missing value stays missing; a bad date is listed).
+  await page.selectOption('#im-kind', 'footfall');
+  await page.fill('#im-tz', 'America/Chicago');
+  await submit(footfallCSV, '/api/v1/footfall');
+  assert.equal(await count('hourly values'), '2');
+  assert.equal(await count('missing'), '1');
+  assert.equal(await count('rejected'), '1');
+  assert.equal(await count('sensors'), '1');
+  mkdirSync(demo.shots, { recursive: true });
+  await page.screenshot({ path: path.join(demo.shots, 'import-reference.png') });
+  await page.keyboard.press('Escape');
+  const measured = await getJSON('/api/v1/footfall?how=all&estimates=false');
+  assert.ok(measured.values.some((v) => v.mean === 120), `no Austin footfall: ${JSON.stringify(measured).slice(0, 300)}`);
+
+  // 4. Explore offers the new level (the cube re-keys within seconds) and colours it by
+  // penetration; the values are the cube's: customers per 1,000 of the imported residents.
+  await page.waitForSelector(`#x-by option[value="${level}"]`, { state: 'attached', timeout: 60_000 });
+  await page.selectOption('#x-measure', 'penetration');
+  await page.selectOption('#x-by', level);
+  await page.waitForFunction((l) => document.querySelector('#x-legend h3')?.textContent.includes(`by ${l}`), level, { timeout: 30_000 });
+  assert.match(await page.locator('#x-legend h3').textContent(), /customers per 1,000 residents by e2e-district/);
+  const cube = await getJSON(`/api/v1/cube?${new URLSearchParams({ measures: 'customers,penetration', by: `region:${level}` })}`);
+  const row = (code) => cube.rows.find((r) => r[0] === code);
+  assert.ok(row('A') && row('B'), JSON.stringify(cube.rows));
+  assert.ok(Math.abs(Number(row('A')[2]) - Number(row('A')[1])) < 1e-6, `A: ${row('A')}: penetration is not customers per 1,000 of 1,000`);
+  assert.ok(Math.abs(Number(row('B')[2]) - Number(row('B')[1]) / 2) < 1e-6, `B: ${row('B')}`);
+  await page.evaluate(() => window.gcrm.map.jumpTo({ center: [-97.65, 30.27], zoom: 9 }));
+  await waitForMapIdle(page);
+  const drawn = await page.evaluate((l) => window.gcrm.map.queryRenderedFeatures({ layers: [`explore-${l}-fill`] }).map((f) => f.properties.code), level);
+  assert.ok(drawn.includes('A') && drawn.includes('B'), `the map does not draw the districts: ${drawn}`);
+  assertNoProblems('after the reference imports');
 });
 
 test('a rep, whom the policy refuses imports, has no Import button', { timeout: 3 * 60_000 }, async () => {
