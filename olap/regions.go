@@ -645,6 +645,29 @@ func (s *RegionStore) FindRegions(ctx context.Context, level string) ([]*RegionI
 	return list, nil
 }
 
+// SearchRegions returns up to limit regions of any level whose name contains text (case
+// and accents as typed), or whose code is text: an exact name first, then names starting
+// with text, then the largest. No geometry.
+func (s *RegionStore) SearchRegions(ctx context.Context, text string, limit int) ([]*RegionInfo, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return []*RegionInfo{}, nil
+	}
+	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(text)
+	rows, err := s.DB.Pool.Query(ctx, `SELECT `+regionColumns+` FROM regions
+		WHERE name ILIKE '%' || $1 || '%' OR code = $2
+		ORDER BY lower(name) = lower($2) OR code = $2 DESC, name ILIKE $1 || '%' DESC, area_m2 DESC, level, code
+		LIMIT $3`, like, text, limit)
+	if err != nil {
+		return nil, postgis.Wrap(err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*RegionInfo, error) { return scanRegion(r) })
+	if list == nil {
+		list = []*RegionInfo{}
+	}
+	return list, postgis.Wrap(err)
+}
+
 // FindRegion returns the region (level, code) with its geometry. Returns ENOTFOUND.
 func (s *RegionStore) FindRegion(ctx context.Context, level, code string) (*RegionInfo, error) {
 	var b []byte

@@ -25,6 +25,7 @@ import (
 //	GET /tiles/regions.json?level=L             its TileJSON
 //	GET /api/v1/regions                         the levels and their region counts
 //	GET /api/v1/regions?level=L                 the regions of a level, without geometry
+//	GET /api/v1/regions?q=TEXT                  regions of any level by name or code (the map's search)
 //	GET /api/v1/regions/{level}/{code}          one region as a GeoJSON Feature
 //	POST /api/v1/regions?level=L[&code_prop=P&name_prop=P&object=O&skip_invalid=true]
 //	                                            import a GeoJSON/TopoJSON body (upsert by code)
@@ -42,6 +43,9 @@ func (s *Server) RegionRoutes(store *olap.RegionStore) func(chi.Router) {
 		r.Get("/api/v1/regions/{level}/{code}", h.get)
 	}
 }
+
+// maxRegionMatches is how many regions a search answers.
+const maxRegionMatches = 6
 
 type regionHandler struct {
 	s     *Server
@@ -172,6 +176,19 @@ func (h *regionHandler) tileJSON(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *regionHandler) list(w http.ResponseWriter, r *http.Request) {
+	if text := r.URL.Query().Get("q"); text != "" {
+		if len(text) > 100 {
+			writeError(w, r, h.s.Log, geo.Errorf(geo.EINVALID, "the search text is %d characters long: give at most 100", len(text)))
+			return
+		}
+		list, err := h.store.SearchRegions(r.Context(), text, maxRegionMatches)
+		if err != nil {
+			writeError(w, r, h.s.Log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"query": text, "regions": list})
+		return
+	}
 	if r.URL.Query().Get("level") == "" {
 		levels, err := h.store.Levels(r.Context())
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,6 +139,37 @@ func TestRegionAPI(t *testing.T) {
 	}
 	if resp, _ := ts.as("").do(t, "GET", "/api/v1/regions", ""); resp.StatusCode != 401 {
 		t.Errorf("anonymous: %d", resp.StatusCode)
+	}
+	// The map's search: by name anywhere in it (exact, then prefix, then larger first), by
+	// code; LIKE wildcards in the text are literal.
+	search := func(q string) []string {
+		t.Helper()
+		resp, body := ts.do(t, "GET", "/api/v1/regions?"+url.Values{"q": {q}}.Encode(), "")
+		var res struct {
+			Regions []olap.RegionInfo `json:"regions"`
+		}
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &res) != nil {
+			t.Fatalf("search %q: %d %s", q, resp.StatusCode, body)
+		}
+		var names []string
+		for _, r := range res.Regions {
+			if len(r.BBox) != 4 {
+				t.Errorf("%s has no bbox", r.Name)
+			}
+			names = append(names, r.Name)
+		}
+		return names
+	}
+	for q, want := range map[string]string{
+		"virginia": "Virginia,West Virginia", "north": "North Dakota,North Carolina,Commonwealth of the Northern Mariana Islands", // prefix, larger first
+		"48": "Texas", "new y": "New York", "%": "", "zzz": "",
+	} {
+		if got := strings.Join(search(q), ","); got != want {
+			t.Errorf("search %q = %q, want %q", q, got, want)
+		}
+	}
+	if resp, _ := ts.do(t, "GET", "/api/v1/regions?q="+strings.Repeat("x", 101), ""); resp.StatusCode != 400 {
+		t.Errorf("a 101-character search: %d", resp.StatusCode)
 	}
 }
 

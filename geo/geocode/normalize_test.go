@@ -83,7 +83,9 @@ func TestParseAddress(t *testing.T) {
 		{"New York, NY", geocode.Query{City: "New York", Region: "NY"}},
 		{"Washington", geocode.Query{City: "Washington"}},
 		{"Seattle, Washington 98101", geocode.Query{City: "Seattle", Region: "Washington", Postcode: "98101"}},
-		{"62701", geocode.Query{City: "62701"}},
+		{"62701", geocode.Query{Postcode: "62701"}}, // a ZIP alone, as typed in a search box
+		{"02139-1234", geocode.Query{Postcode: "02139-1234"}},
+		{"62701 Springfield", geocode.Query{HouseNumber: "62701", Street: "Springfield"}},
 		{"Carrer Major 5, AD500 Andorra la Vella, Andorra", geocode.Query{HouseNumber: "5", Street: "Carrer Major", City: "Andorra la Vella", Postcode: "AD500", Country: "AD"}},
 		{"5, Avinguda Meritxell, Andorra la Vella", geocode.Query{HouseNumber: "5", Street: "Avinguda Meritxell", City: "Andorra la Vella"}},
 		{"", geocode.Query{}},

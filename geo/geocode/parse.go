@@ -34,7 +34,9 @@ func ParseAddress(s string) Query {
 		changed := false
 		if q.Postcode == "" {
 			for j := len(toks) - 1; j >= 0; j-- {
-				if looksLikePostcode(toks[j], i == 0 && j == 0) {
+				// the opening token is a house number — unless it is all there is ("62701")
+				opening := i == 0 && j == 0 && (len(parts) > 1 || len(toks) > 1)
+				if looksLikePostcode(toks[j], opening) {
 					q.Postcode = toks[j]
 					toks = append(toks[:j:j], toks[j+1:]...)
 					changed = true

@@ -10,7 +10,8 @@ import { Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl } fro
 import { applyCapabilities, exportButton } from './auth.js'; // what the role may use
 import { activitiesSection } from './activities.js'; // the drawer's activities and Log activity
 import { initReview } from './review.js'; // the geocoding review list
-import { initExplore, reloadMeta } from './explore.js'; // the manager's Explore workspace
+import { initExplore, reloadMeta, showRegion, closeBreakdown } from './explore.js'; // the manager's Explore workspace
+import { initSearch } from './search.js'; // the search box over the map
 import { initImport } from './import.js'; // the Import dialog (CSV upload)
 import { el } from './dom.js';
 
@@ -330,7 +331,8 @@ function startMap() {
   map.on('click', onClick);
   map.once('load', () => {
     initReview({ map, api, toast, openDetails, writeHash, hashExtras, me: auth.me, refreshTiles: () => map.getSource('customers')?.setTiles([customerTileURL()]) });
-    initExplore({ map, api, toast, writeHash, hashExtras, getFilters: () => state.filters }); // reads the hash first
+    initExplore({ map, api, toast, writeHash, hashExtras, closeDetails, getFilters: () => state.filters }); // reads the hash first
+    initSearch({ map, api, openDetails, showRegion });
     initImport({
       me: auth.me, api, csrf: () => auth.csrf, authRequired: () => auth.required(), toast,
       // Regions, attributes, footfall: the cube follows region changes every few seconds.
@@ -468,6 +470,7 @@ let detailsAbort = null;
 
 /** openDetails shows record id in the drawer and puts it in the URL. */
 async function openDetails(id, { fly = false, reveal = false } = {}) {
+  closeBreakdown(); // one panel on the right at a time: the record's details or a region's breakdown
   state.sel = id;
   writeHash();
   const drawer = document.getElementById('drawer');

@@ -209,6 +209,20 @@ function fillLevels() {
   syncControls();
 }
 
+/** showRegion opens a region's breakdown, as a click on it would (the map's search). */
+export function showRegion(level, code) {
+  if (!ex.meta) return;
+  select({ level, code }, { fit: false });
+}
+
+/** closeBreakdown closes the breakdown panel, leaving the map where it is (a record's details open). */
+export function closeBreakdown() {
+  if (!ex.at) return;
+  ex.at = null;
+  closePanel();
+  ex.ctx.writeHash();
+}
+
 /** reloadMeta re-reads the cube's measures and levels (after an import of regions). */
 export async function reloadMeta() {
   if (!ex.ctx) return;
@@ -596,6 +610,7 @@ async function openPanel({ fit = true, center = null } = {}) {
   const { signal } = ctl;
   const panel = document.getElementById('x-panel');
   const body = document.getElementById('x-body');
+  if (!document.getElementById('drawer')?.hidden) ex.ctx.closeDetails?.();
   panel.hidden = false;
   panel.dataset.state = 'loading';
   panel.dataset.at = `${at.level}:${at.code}`;

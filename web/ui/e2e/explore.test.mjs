@@ -333,3 +333,51 @@ test('footfall penetration in Melbourne: hexagons and legend, the hour of week, 
   await demo.page.screenshot({ path: path.join(demo.shots, 'explore-footfall-breakdown.png') });
   assertNoProblems('footfall penetration');
 });
+
+test('the search box finds a county, a ZIP code and a record by name, and goes there', async () => {
+  const { page } = demo;
+  const search = async (text, kind, match) => {
+    await page.fill('#search', text);
+    const item = page.locator(`#search-results .search-item[data-kind="${kind}"]`, { hasText: match }).first();
+    await item.waitFor({ state: 'visible' });
+    return item;
+  };
+  // A county: framed, and its breakdown opens as if clicked.
+  await (await search('Travis', 'region', 'county 48453')).click();
+  await page.waitForSelector('#x-panel[data-state="ready"][data-at="county:48453"]');
+  assert.equal(await page.locator('#x-title').textContent(), 'Travis');
+  await waitForMapIdle(page);
+  const inTravis = await page.evaluate(() => {
+    const c = window.gcrm.map.getCenter();
+    return c.lat > 30 && c.lat < 30.7 && c.lng > -98.2 && c.lng < -97.4;
+  });
+  assert.ok(inTravis, 'the map is not on Travis County');
+
+  // A ZIP code from the offline geocoder: the map flies there and marks it (keyboard only).
+  await page.fill('#search', '10001');
+  await page.waitForSelector('#search-results .search-item[data-kind="place"]');
+  const places = await page.locator('#search-results .search-item').evaluateAll((ls) => ls.map((l) => l.dataset.kind));
+  for (let i = 0; i <= places.indexOf('place'); i++) await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#search-marker');
+  const at = await page.evaluate(() => window.gcrm.map.getCenter());
+  assert.ok(Math.abs(at.lat - 40.75) < 0.05 && Math.abs(at.lng + 73.997) < 0.05, `10001 at ${at.lat},${at.lng}`);
+  assert.equal(await page.locator('#search-results').isHidden(), true, 'the list stays open after a pick');
+
+  // A record by its name (the manager's scope): its details open.
+  const one = (await getJSON('/api/v1/customers?limit=1&kind=customer')).features[0];
+  await (await search(one.properties.name, 'record', one.properties.name)).click();
+  await page.waitForSelector(`#drawer[data-state="ready"][data-id="${one.id}"]`);
+  assert.equal(await page.locator('#d-name').textContent(), one.properties.name);
+  assert.equal(await page.locator('#x-panel').isHidden(), true, 'the breakdown still covers the details');
+  await page.screenshot({ path: path.join(demo.shots, 'search.png') });
+
+  // Esc clears the box; nothing found says so.
+  await page.fill('#search', 'zzqqxx');
+  await page.waitForSelector('#search-results .search-empty');
+  assert.match(await page.locator('#search-results').textContent(), /Nothing found for "zzqqxx"/);
+  await page.focus('#search');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.inputValue('#search'), '');
+  assertNoProblems('search');
+});
