@@ -776,8 +776,12 @@ func (im *importer) prepareBulk(tx pgx.Tx) ([]string, error) {
 	// COPY then writes no WAL for its rows or its primary key (the files are synced at commit),
 	// which halves the server's CPU for the load. No sequence is reset. A role without the
 	// TRUNCATE privilege loads with WAL.
+	// The sync at commit then waits for every page of the table to reach the disk (0.4–0.7 s
+	// for 1 M rows): backend_flush_after has the kernel start writing the table's pages while
+	// COPY is still filling it, so the commit finds most of them written.
 	if _, err := tx.Exec(ctx, `DO $$ BEGIN
-		IF has_table_privilege('customers', 'TRUNCATE') THEN TRUNCATE customers; END IF; END $$`); err != nil {
+		IF has_table_privilege('customers', 'TRUNCATE') THEN TRUNCATE customers; END IF; END $$;
+		SET LOCAL backend_flush_after = '1MB'`); err != nil {
 		return nil, err
 	}
 	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('customers', 'id')), nextval('customer_rev'), txid_current()`).Scan(
