@@ -14,9 +14,10 @@ const CellResolution = 15
 // Cell is an H3 cell index, stored as bigint in PostGIS.
 type Cell = h3.Cell
 
-// CellOf returns the H3 cell of p at resolution res.
+// CellOf returns the H3 cell of p at resolution res (h3-go's latLngToCell, computed in Go:
+// see latLngToCell).
 func CellOf(p orb.Point, res int) Cell {
-	return h3.LatLngToCell(h3.LatLng{Lat: p[1], Lng: p[0]}, res)
+	return latLngToCell(p[1], p[0], res)
 }
 
 // ParentCell returns the cell containing c at resolution res (res ≤ c's resolution).
