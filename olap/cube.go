@@ -392,12 +392,10 @@ func cuboidShapes(levels int) []cuboidShape {
 	var out []cuboidShape
 	sh := func(res int, fields ...uint8) { out = append(out, cuboidShape{res, fields}) }
 	for r := 7; r >= 0; r-- {
-		if r <= 5 {
-			sh(r, fKind)
-			sh(r, fStatus)
-			sh(r, fSegment)
-		}
-		if r == 5 || r == 3 || r == 1 {
+		sh(r, fKind)
+		sh(r, fStatus)
+		sh(r, fSegment)
+		if r == 7 || r == 5 || r == 3 || r == 1 {
 			sh(r, fStatus, fMonth)
 		}
 		if r <= 4 {

@@ -115,7 +115,7 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 			g.add(&k, a)
 		}
 	}
-	spans := c.spans(st, cb, m, cover)
+	spans, _ := c.spans(st, cb, m, cover)
 	for _, sp := range spans {
 		for i := sp.lo; i < sp.hi; i++ {
 			visit(i)

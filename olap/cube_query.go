@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/gcrm/gcrm/crm"
 	"github.com/gcrm/gcrm/geo"
@@ -586,6 +587,12 @@ type grouper struct {
 	// of the first and last cells read in order; cells outside use cells.
 	cellDense []int32
 	cellLo    int
+	// ordKeys, when set, are the packed cells (at the resolution of by) of the cube's
+	// cuboid of space alone at that resolution: cellDense is then indexed by a cell's
+	// ordinal among them (found by galloping from the last one, ordPos: the input comes in
+	// runs in cell order), at any resolution.
+	ordKeys []uint64
+	ordPos  int
 	// dense, when every by dimension is a code with a small domain (a month only within
 	// its filter's range): dense[slot]-1 is the group of the codes at slot (-1: none yet),
 	// slot = Σ (code_i - base_i) × stride_i; codes outside the domains use index.
@@ -610,6 +617,17 @@ func cellRank(cell uint64, r int) int {
 func (g *grouper) indexCells() {
 	g.cells = map[uint64]int32{}
 	r := g.by[0].Res
+	if g.ordKeys != nil {
+		g.cellDense = make([]int32, len(g.ordKeys))
+		for j := range g.keys {
+			if s, ok := g.cellSlot(g.keys[j].cell); ok {
+				g.cellDense[s] = int32(j) + 1
+			} else {
+				g.cells[g.keys[j].cell] = int32(j)
+			}
+		}
+		return
+	}
 	if n := len(g.keys); n > 0 && r <= 6 {
 		lo, hi := cellRank(g.keys[0].cell, r), cellRank(g.keys[n-1].cell, r)
 		if hi-lo < maxDense*4 {
@@ -630,8 +648,44 @@ func (g *grouper) cellSlot(cell uint64) (int, bool) {
 	if g.cellDense == nil {
 		return 0, false
 	}
+	if g.ordKeys != nil {
+		return g.ordinal(packCell(cell, g.by[0].Res))
+	}
 	j := cellRank(cell, g.by[0].Res) - g.cellLo
 	return j, j >= 0 && j < len(g.cellDense)
+}
+
+// ordinal returns the index of packed cell p in ordKeys, or false: galloping forward from
+// the last one found, or from the start when p lies before it.
+func (g *grouper) ordinal(p uint64) (int, bool) {
+	keys, lo := g.ordKeys, g.ordPos
+	if lo >= len(keys) || keys[lo] > p {
+		lo = 0
+	}
+	hi, step := lo, 1
+	for hi < len(keys) && keys[hi] < p {
+		lo, hi, step = hi+1, hi+step, step*2
+	}
+	hi = min(hi, len(keys))
+	i, _ := slices.BinarySearch(keys[lo:hi], p)
+	i += lo
+	g.ordPos = i
+	return i, i < len(keys) && keys[i] == p
+}
+
+// useOrdinals lets a grouper by one H3 resolution index cells read out of order by their
+// ordinal in the cuboid of space alone at that resolution (grouper.ordKeys), when there is
+// one.
+func (g *grouper) useOrdinals(st *cubeState) {
+	if !g.cellOnly {
+		return
+	}
+	for _, cb := range st.cuboids {
+		if cb.res == g.by[0].Res && len(cb.fields) == 0 && !cb.broken {
+			g.ordKeys = cb.keys[:cb.sorted]
+			return
+		}
+	}
 }
 
 // finish puts the groups in cell order when every group is in cellDense, so that they
@@ -736,8 +790,10 @@ func (g *grouper) key(k *cubeKey) gkey {
 	return out
 }
 
-func (g *grouper) add(k *cubeKey, a *cubeAcc) {
-	gk := g.key(k)
+func (g *grouper) add(k *cubeKey, a *cubeAcc) { g.addKey(g.key(k), a) }
+
+// addKey adds a to the group gk.
+func (g *grouper) addKey(gk gkey, a *cubeAcc) {
 	if g.lastAt >= 0 && gk == g.last {
 		g.accs[g.lastAt].add(a, 1)
 		return
@@ -832,6 +888,7 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 	m, need, res := c.compile(st, q)
 	g := newGrouper(c, q.By)
 	g.useDense(c, st, m)
+	g.useOrdinals(st)
 	source, read := "", 0
 	switch {
 	case m.none:
@@ -843,7 +900,7 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 		if m.cellsOK {
 			cells = m.cells
 		}
-		cb, spans := c.plan(st, m, need, res, cells)
+		cb, spans, exact := c.plan(st, m, need, res, cells)
 		if cb == nil {
 			if len(q.By) > 0 {
 				g.grow(min(spanLen(spans)/8, 1<<16))
@@ -855,7 +912,7 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 				g.grow(spanLen(spans))
 			}
 			source = c.cuboidName(cb)
-			read = scanCuboid(cb, spans, m, g)
+			read = scanCuboid(cb, spans, exact, m, g)
 		}
 	}
 	g.finish()
@@ -989,9 +1046,11 @@ const maxPrefixes = 4096
 // spans returns the sorted slots of cb that can hold cells m keeps: narrowed by the
 // leading key fields m constrains (a field m leaves free but a later one constrains is
 // enumerated when it has few codes), and, when every field is fixed, by the index range of
-// the descendants of each of cells (nil: no cell constraint). Cells appended since the
-// last sort are not included (scanCuboid reads them all).
-func (c *Cube) spans(st *cubeState, cb *cuboid, m *match, cells []uint64) []span {
+// the descendants of each of cells (nil: no cell constraint). exact says that every cell in
+// the spans is one m keeps (every field and the cells were narrowed to exactly m's values),
+// so that a scan need not check. Cells appended since the last sort are not included
+// (scanCuboid reads them all).
+func (c *Cube) spans(st *cubeState, cb *cuboid, m *match, cells []uint64) (_ []span, exact bool) {
 	prefixes := []uint64{0}
 	rest := cb.bits()
 	i := 0
@@ -1030,10 +1089,13 @@ func (c *Cube) spans(st *cubeState, cb *cuboid, m *match, cells []uint64) []span
 	}
 	type krange struct{ lo, hi uint64 }
 	var ranges []krange
+	exact = i == len(cb.fields) && cells == nil && !m.none
 	if i == len(cb.fields) && cb.res >= 0 && cells != nil && len(prefixes)*len(cells) <= 16*maxPrefixes {
+		exact = !m.none
 		bits := cellBits(cb.res)
 		for _, p := range prefixes {
 			for _, cell := range cells {
+				exact = exact && h3Res(cell) <= cb.res
 				lo, hi := h3Parent(cell, cb.res), h3Parent(cell, cb.res)
 				if h3Res(cell) < cb.res {
 					lo, hi = h3Range(cell, cb.res)
@@ -1056,7 +1118,7 @@ func (c *Cube) spans(st *cubeState, cb *cuboid, m *match, cells []uint64) []span
 		lo, _ := slices.BinarySearch(sorted, r.lo)
 		out = append(out, span{lo, lo + upperBound(sorted[lo:], r.hi)})
 	}
-	return mergeSpans(out)
+	return mergeSpans(out), exact
 }
 
 // recordSpans returns the sorted record slots under cells (nil: all).
@@ -1077,45 +1139,135 @@ func recordSpans(recs *cubeRecords, cells []uint64) []span {
 // dimensions at resolution ≥ res) that reads the fewest cells, or the records (nil) when
 // no cuboid reads fewer than half as many cells as there are matching records; with the
 // slots to read.
-func (c *Cube) plan(st *cubeState, m *match, need dimMask, res int, cells []uint64) (*cuboid, []span) {
+func (c *Cube) plan(st *cubeState, m *match, need dimMask, res int, cells []uint64) (*cuboid, []span, bool) {
 	recSpans := recordSpans(st.recs, cells)
 	best := 2 * (spanLen(recSpans) + st.recs.len() - st.recs.sorted)
 	var bestCB *cuboid
 	var bestSpans []span
+	bestExact := false
 	for _, cb := range st.cuboids {
 		if cb.broken || cb.dims&need != need || cb.res < res {
 			continue
 		}
-		sp := c.spans(st, cb, m, cells)
+		sp, exact := c.spans(st, cb, m, cells)
 		if cost := spanLen(sp) + len(cb.keys) - cb.sorted; cost < best || bestCB == nil && cost <= best {
-			best, bestCB, bestSpans = cost, cb, sp
+			best, bestCB, bestSpans, bestExact = cost, cb, sp, exact
 		}
 	}
 	if bestCB == nil {
-		return nil, recSpans
+		return nil, recSpans, false
 	}
-	return bestCB, bestSpans
+	return bestCB, bestSpans, bestExact
 }
 
 // scanCuboid groups the cells of cb in spans (and the cells appended since the last sort)
-// that m keeps. It returns the cells read.
-func scanCuboid(cb *cuboid, spans []span, m *match, g *grouper) int {
-	visit := func(from, to int) {
-		for i := from; i < to; i++ {
-			a := &cb.acc[i]
-			if a.n[0]|a.n[1]|a.n[2] == 0 {
-				continue
-			}
-			if k := cb.unpack(cb.keys[i]); m.ok(&k) {
-				g.add(&k, a)
+// that m keeps; with exact spans (Cube.spans) it keeps them all unchecked, and reads each
+// cell's group straight from its packed key. It returns the cells read.
+func scanCuboid(cb *cuboid, spans []span, exact bool, m *match, g *grouper) int {
+	x := g.extractor(cb)
+	for _, sp := range spans {
+		if !exact || x == nil {
+			scanCells(cb, sp.lo, sp.hi, m, g)
+			continue
+		}
+		for i := sp.lo; i < sp.hi; i++ {
+			if a := &cb.acc[i]; a.n[0]|a.n[1]|a.n[2] != 0 {
+				g.addKey(x.key(cb.keys[i]), a)
 			}
 		}
 	}
-	for _, sp := range spans {
-		visit(sp.lo, sp.hi)
-	}
-	visit(cb.sorted, len(cb.keys))
+	scanCells(cb, cb.sorted, len(cb.keys), m, g)
 	return spanLen(spans) + len(cb.keys) - cb.sorted
+}
+
+// scanCells groups the cells [from, to) of cb that m keeps.
+func scanCells(cb *cuboid, from, to int, m *match, g *grouper) {
+	for i := from; i < to; i++ {
+		a := &cb.acc[i]
+		if a.n[0]|a.n[1]|a.n[2] == 0 {
+			continue
+		}
+		if k := cb.unpack(cb.keys[i]); m.ok(&k) {
+			g.add(&k, a)
+		}
+	}
+}
+
+// keyExtractor reads a group key straight from a cuboid's packed keys: each by dimension's
+// field as a shift and a mask, the H3 cell as the parent (shift) of the packed cell.
+type keyExtractor struct {
+	shift, mask      [MaxCubeBy]uint64
+	n                int
+	cellRes          int // -1: not grouped by h3
+	cellMask         uint64
+	cellShift, cbRes uint
+}
+
+// extractor returns the key extractor of g's dimensions for cb, or nil when cb cannot give
+// them (a dimension cb does not hold).
+func (g *grouper) extractor(cb *cuboid) *keyExtractor {
+	x := &keyExtractor{n: len(g.by), cellRes: -1}
+	at := func(id uint8) (uint64, uint64, bool) {
+		sh := uint64(0)
+		if cb.res >= 0 {
+			sh = uint64(cellBits(cb.res))
+		}
+		for i := len(cb.fields) - 1; i >= 0; i-- {
+			f := cb.fields[i]
+			if f.id == id {
+				return sh, 1<<f.width - 1, true
+			}
+			sh += uint64(f.width)
+		}
+		return 0, 0, false
+	}
+	for i, d := range g.by {
+		var id uint8
+		switch d.Name {
+		case "h3":
+			if cb.res < d.Res {
+				return nil
+			}
+			x.cellRes, x.cbRes = d.Res, uint(cb.res)
+			x.cellMask, x.cellShift = 1<<cellBits(cb.res)-1, 3*uint(cb.res-d.Res)
+			continue
+		case "kind":
+			id = fKind
+		case "status":
+			id = fStatus
+		case "segment":
+			id = fSegment
+		case "owner":
+			id = fOwner
+		case "month":
+			id = fMonth
+		case "region":
+			if g.level[i] < 0 {
+				return nil
+			}
+			id = fRegion + uint8(g.level[i])
+		default:
+			return nil
+		}
+		sh, mask, ok := at(id)
+		if !ok {
+			return nil
+		}
+		x.shift[i], x.mask[i] = sh, mask
+	}
+	return x
+}
+
+// key returns the group key of a packed cuboid key.
+func (x *keyExtractor) key(key uint64) gkey {
+	var gk gkey
+	if x.cellRes >= 0 {
+		gk.cell = unpackCell(key&x.cellMask>>x.cellShift, x.cellRes)
+	}
+	for i := 0; i < x.n; i++ {
+		gk.codes[i] = uint32(key >> x.shift[i] & x.mask[i])
+	}
+	return gk
 }
 
 // rect is a web-mercator rectangle, edges included.
@@ -1152,21 +1304,53 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, res int, m *match, g *gr
 }
 
 // rowBuilder builds the rows of a result with few allocations: the values of all rows
-// share one backing array, and the texts formatted for them (H3 cells, months, revenues)
-// share one strings.Builder — its String aliases the bytes written, which it never
-// changes, so each text is a substring of it.
+// share one backing array, the texts formatted for them (H3 cells, months, revenues) share
+// one strings.Builder — its String aliases the bytes written, which it never changes, so
+// each text is a substring of it — and the values themselves (counts, ratios, string
+// headers) sit in slabs that the rows' interface values point into (box), instead of one
+// allocation per boxed value: at 10⁵ rows those allocations were most of a query's time.
 type rowBuilder struct {
-	width int
-	vals  []any
-	text  strings.Builder
-	tmp   [32]byte
+	width  int
+	vals   []any
+	text   strings.Builder
+	tmp    [32]byte
+	ints   []int64
+	floats []float64
+	strs   []string
 }
 
 func newRowBuilder(width, rows int) *rowBuilder {
 	b := &rowBuilder{width: width, vals: make([]any, width*rows)}
 	b.text.Grow(rows * 24)
+	b.ints, b.floats, b.strs = make([]int64, 0, width*rows), make([]float64, 0, rows), make([]string, 0, 2*rows)
 	return b
 }
+
+// eface is the layout of an interface value in the Go runtime: its dynamic type and a
+// pointer to its value (for a value that is not itself a pointer).
+type eface struct{ typ, data unsafe.Pointer }
+
+// box returns an interface holding *p with the dynamic type of zero (p's type), pointing
+// at p instead of at a copy allocated for it. The slabs p lives in are never written again.
+func box[T any](zero any, p *T) any {
+	(*eface)(unsafe.Pointer(&zero)).data = unsafe.Pointer(p)
+	return zero
+}
+
+// slot appends v to *slab (a new slab when full: earlier values stay where they are) and
+// returns its address.
+func slot[T any](slab *[]T, v T) *T {
+	if len(*slab) == cap(*slab) {
+		*slab = make([]T, 0, max(64, cap(*slab)))
+	}
+	*slab = append(*slab, v)
+	return &(*slab)[len(*slab)-1]
+}
+
+func (b *rowBuilder) int(v int64) any     { return box(int64(0), slot(&b.ints, v)) }
+func (b *rowBuilder) float(v float64) any { return box(float64(0), slot(&b.floats, v)) }
+func (b *rowBuilder) string(s string) any { return box("", slot(&b.strs, s)) }
+func (b *rowBuilder) number(s string) any { return box(json.Number(""), slot(&b.strs, s)) }
 
 // next returns the next row's values (width of them).
 func (b *rowBuilder) next() []any {
@@ -1187,25 +1371,31 @@ func (b *rowBuilder) str(p []byte) string {
 
 // dim returns the value of dimension d (region level index level) of a group with cell
 // and code, as Cube.format does.
-func (b *rowBuilder) dim(c *Cube, st *cubeState, d CubeDim, level int, cell uint64, code uint32) string {
+func (b *rowBuilder) dim(c *Cube, st *cubeState, d CubeDim, level int, cell uint64, code uint32) any {
 	switch d.Name {
 	case "h3":
-		return b.str(strconv.AppendUint(b.tmp[:0], cell, 16))
+		return b.string(b.str(strconv.AppendUint(b.tmp[:0], cell, 16)))
 	case "month":
-		return b.str(appendMonth(b.tmp[:0], int32(code)))
+		return b.string(b.str(appendMonth(b.tmp[:0], int32(code))))
 	}
-	return c.value(st, d, level, code)
+	return b.string(c.value(st, d, level, code))
 }
 
-// measure returns measure name of a, as measure, with revenues formatted by the builder.
+// measure returns measure name of a, as measure does, its value held by the builder.
 func (b *rowBuilder) measure(name string, a *cubeAcc, pop func() (float64, bool)) any {
 	switch name {
 	case "revenue":
-		return json.Number(b.str(appendCents(b.tmp[:0], a.cents[0]+a.cents[1]+a.cents[2])))
+		return b.number(b.str(appendCents(b.tmp[:0], a.cents[0]+a.cents[1]+a.cents[2])))
 	case "customer_revenue":
-		return json.Number(b.str(appendCents(b.tmp[:0], a.cents[0])))
+		return b.number(b.str(appendCents(b.tmp[:0], a.cents[0])))
 	}
-	return measure(name, a, pop)
+	switch i, f, k := number(name, a, pop); k {
+	case numInt:
+		return b.int(i)
+	case numFloat:
+		return b.float(f)
+	}
+	return nil
 }
 
 // value returns the text of code of a dimension held as codes (not h3 or month).
@@ -1267,40 +1457,61 @@ func (q *CubeQuery) row(keys []string, a *cubeAcc, pops map[string]map[string]fl
 
 func measure(name string, a *cubeAcc, pop func() (float64, bool)) any {
 	switch name {
-	case "records":
-		return a.records()
-	case "customers":
-		return int64(a.n[0])
-	case "prospects":
-		return int64(a.n[1])
-	case "leads":
-		return int64(a.n[2])
 	case "revenue":
 		return FormatCents(a.cents[0] + a.cents[1] + a.cents[2])
 	case "customer_revenue":
 		return FormatCents(a.cents[0])
+	}
+	switch i, f, k := number(name, a, pop); k {
+	case numInt:
+		return i
+	case numFloat:
+		return f
+	}
+	return nil
+}
+
+// Kinds of number a measure is (number).
+const (
+	numNone  = iota // no value (nil), or not a count or ratio
+	numInt          // an int64 count
+	numFloat        // a float64 ratio
+)
+
+// number returns measure name of a when it is a count (int64) or a ratio (float64), and
+// which; numNone for no value or a revenue.
+func number(name string, a *cubeAcc, pop func() (float64, bool)) (int64, float64, int) {
+	switch name {
+	case "records":
+		return a.records(), 0, numInt
+	case "customers":
+		return int64(a.n[0]), 0, numInt
+	case "prospects":
+		return int64(a.n[1]), 0, numInt
+	case "leads":
+		return int64(a.n[2]), 0, numInt
 	case "won":
-		return int64(a.won)
+		return int64(a.won), 0, numInt
 	case "lost":
-		return int64(a.lost)
+		return int64(a.lost), 0, numInt
 	case "conversion_rate":
 		if a.won+a.lost == 0 {
-			return nil
+			return 0, 0, numNone
 		}
-		return float64(a.won) / float64(a.won+a.lost)
+		return 0, float64(a.won) / float64(a.won+a.lost), numFloat
 	case "revenue_per_customer":
 		if a.n[0] == 0 {
-			return nil
+			return 0, 0, numNone
 		}
-		return float64(a.cents[0]) / float64(a.n[0]) / 100
+		return 0, float64(a.cents[0]) / float64(a.n[0]) / 100, numFloat
 	case "penetration":
 		p, ok := pop()
 		if !ok {
-			return nil
+			return 0, 0, numNone
 		}
-		return float64(a.n[0]) * 1000 / p
+		return 0, float64(a.n[0]) * 1000 / p, numFloat
 	}
-	return nil
+	return 0, 0, numNone
 }
 
 // FormatCents writes an amount of cents as an exact decimal number with two decimals.
