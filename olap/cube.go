@@ -392,10 +392,12 @@ func cuboidShapes(levels int) []cuboidShape {
 	var out []cuboidShape
 	sh := func(res int, fields ...uint8) { out = append(out, cuboidShape{res, fields}) }
 	for r := 7; r >= 0; r-- {
-		sh(r, fKind)
-		sh(r, fStatus)
-		sh(r, fSegment)
-		if r == 7 || r == 5 || r == 3 || r == 1 {
+		if r != 6 {
+			sh(r, fKind)
+			sh(r, fStatus)
+			sh(r, fSegment)
+		}
+		if r == 5 || r == 3 || r == 1 {
 			sh(r, fStatus, fMonth)
 		}
 		if r <= 4 {
@@ -634,7 +636,8 @@ func (c *Cube) Apply(p *crm.Point) {
 	if p.Located {
 		f := factOf(st, p)
 		switch {
-		case had && (int(s) >= recs.sorted || recs.cell[s] == f.cell): // the same place in the order
+		case had && (int(s) >= recs.sorted || recs.cell[s] == f.cell && recs.status.at(int(s)) == f.status && recs.month[s] == f.month):
+			// the same place in the order (and in byStatusMonth)
 			recs.set(s, &f)
 		default:
 			if had {

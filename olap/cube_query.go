@@ -863,7 +863,7 @@ func (g *grouper) lookup(gk gkey) (int32, bool) {
 
 // grow makes room for about n groups.
 func (g *grouper) grow(n int) {
-	n = min(n, 1<<18)
+	n = min(n, 1<<22)
 	g.keys, g.accs = slices.Grow(g.keys, n), slices.Grow(g.accs, n)
 }
 
@@ -900,16 +900,20 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 		if m.cellsOK {
 			cells = m.cells
 		}
-		cb, spans, exact := c.plan(st, m, need, res, cells)
+		cb, spans, exact, slots := c.plan(st, m, need, res, cells)
 		if cb == nil {
 			if len(q.By) > 0 {
 				g.grow(min(spanLen(spans)/8, 1<<16))
 			}
 			source = "points"
-			read = c.scanRecords(st, spans, res, m, g, nil)
+			read = c.scanRecords(st, spans, slots, res, m, g, nil)
 		} else {
 			if len(q.By) > 0 {
-				g.grow(spanLen(spans))
+				n := spanLen(spans)
+				if g.cellOnly && cb.res > g.by[0].Res {
+					n >>= 2 * (cb.res - g.by[0].Res) // cells roll up about 7 to 1, fewer at the edges
+				}
+				g.grow(n)
 			}
 			source = c.cuboidName(cb)
 			read = scanCuboid(cb, spans, exact, m, g)
@@ -1137,27 +1141,33 @@ func recordSpans(recs *cubeRecords, cells []uint64) []span {
 
 // plan picks what answers a query without a bbox: the cuboid (holding the needed
 // dimensions at resolution ≥ res) that reads the fewest cells, or the records (nil) when
-// no cuboid reads fewer than half as many cells as there are matching records; with the
-// slots to read.
-func (c *Cube) plan(st *cubeState, m *match, need dimMask, res int, cells []uint64) (*cuboid, []span, bool) {
-	recSpans := recordSpans(st.recs, cells)
-	best := 2 * (spanLen(recSpans) + st.recs.len() - st.recs.sorted)
-	var bestCB *cuboid
-	var bestSpans []span
-	bestExact := false
-	for _, cb := range st.cuboids {
-		if cb.broken || cb.dims&need != need || cb.res < res {
+// no cuboid reads fewer than half as many cells as there are records to read; with the
+// slots to read (exact: see Cube.spans). The records to read are those under cells, or,
+// with a month filter and no h3 filter, the runs of byStatusMonth of its months (and
+// statuses) when they are fewer: then slots is byStatusMonth, the spans index it.
+func (c *Cube) plan(st *cubeState, m *match, need dimMask, res int, cells []uint64) (cb *cuboid, spans []span, exact bool, slots []uint32) {
+	recs := st.recs
+	recSpans := recordSpans(recs, cells)
+	if cells == nil {
+		statuses, some := m.values(fStatus)
+		if runs, ok := recs.statusMonthRuns(m, statuses, !some); ok && spanLen(runs) < spanLen(recSpans) {
+			recSpans, slots = runs, recs.byStatusMonth
+		}
+	}
+	best := 2 * (spanLen(recSpans) + recs.len() - recs.sorted)
+	for _, o := range st.cuboids {
+		if o.broken || o.dims&need != need || o.res < res {
 			continue
 		}
-		sp, exact := c.spans(st, cb, m, cells)
-		if cost := spanLen(sp) + len(cb.keys) - cb.sorted; cost < best || bestCB == nil && cost <= best {
-			best, bestCB, bestSpans, bestExact = cost, cb, sp, exact
+		sp, ex := c.spans(st, o, m, cells)
+		if cost := spanLen(sp) + len(o.keys) - o.sorted; cost < best || cb == nil && cost <= best {
+			best, cb, spans, exact = cost, o, sp, ex
 		}
 	}
-	if bestCB == nil {
-		return nil, recSpans, false
+	if cb == nil {
+		return nil, recSpans, false, slots
 	}
-	return bestCB, bestSpans, bestExact
+	return cb, spans, exact, nil
 }
 
 // scanCuboid groups the cells of cb in spans (and the cells appended since the last sort)
@@ -1276,9 +1286,10 @@ type rect struct{ x0, y0, x1, y1 uint32 }
 func (r *rect) has(x, y uint32) bool { return x >= r.x0 && x <= r.x1 && y >= r.y0 && y <= r.y1 }
 
 // scanRecords groups the records in spans (and those written since the last sort) that m
-// keeps and that lie in box (nil: anywhere). res > CubeRes groups by the record's own
-// cell. It returns the records read.
-func (c *Cube) scanRecords(st *cubeState, spans []span, res int, m *match, g *grouper, box *rect) int {
+// keeps and that lie in box (nil: anywhere); with slots, the spans index slots (the
+// records' slots in another order). res > CubeRes groups by the record's own cell. It
+// returns the records read.
+func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, res int, m *match, g *grouper, box *rect) int {
 	recs := st.recs
 	kres := CubeRes
 	if res > CubeRes {
@@ -1293,6 +1304,12 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, res int, m *match, g *gr
 		g.add(&k, &a)
 	}
 	for _, sp := range spans {
+		if slots != nil {
+			for _, s := range slots[sp.lo:sp.hi] {
+				visit(int(s))
+			}
+			continue
+		}
 		for s := sp.lo; s < sp.hi; s++ {
 			visit(s)
 		}
