@@ -3,6 +3,7 @@ package olap
 import (
 	"encoding/json"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -1295,21 +1296,51 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, res int,
 	if res > CubeRes {
 		kres = geo.CellResolution
 	}
+	cellRes := -1
+	if g.cellOnly {
+		cellRes = g.by[0].Res
+	}
 	visit := func(s int) {
 		if box != nil && !box.has(recs.x[s], recs.y[s]) || !m.okRecord(recs, s) {
+			return
+		}
+		if cellRes >= 0 { // the group is the cell: no key of every dimension
+			var a cubeAcc
+			kind := recs.kind[s]
+			a.n[kind], a.cents[kind] = 1, recs.cents[s]
+			switch recs.status.at(s) {
+			case codeWon:
+				a.won = 1
+			case codeLost:
+				a.lost = 1
+			}
+			g.addKey(gkey{cell: h3Parent(recs.cell[s], cellRes)}, &a)
 			return
 		}
 		k := recs.key(s, kres)
 		a := accOf(&k, recs.cents[s])
 		g.add(&k, &a)
 	}
-	for _, sp := range spans {
-		if slots != nil {
+	read := spanLen(spans) + recs.len() - recs.sorted
+	if slots != nil {
+		// Mark the slots and read them in ascending order: the columns are then read
+		// forward (a run of slots in another order reads them at random, about 0.5 µs a
+		// record at 10 M), and in cell order (groups appended, no index).
+		marks := make([]uint64, (recs.sorted+63)/64)
+		for _, sp := range spans {
 			for _, s := range slots[sp.lo:sp.hi] {
-				visit(int(s))
+				marks[s>>6] |= 1 << (s & 63)
 			}
-			continue
 		}
+		for w, word := range marks {
+			for word != 0 {
+				visit(w<<6 | bits.TrailingZeros64(word))
+				word &= word - 1
+			}
+		}
+		spans = nil
+	}
+	for _, sp := range spans {
 		for s := sp.lo; s < sp.hi; s++ {
 			visit(s)
 		}
@@ -1317,7 +1348,7 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, res int,
 	for s := recs.sorted; s < recs.len(); s++ {
 		visit(s)
 	}
-	return spanLen(spans) + recs.len() - recs.sorted
+	return read
 }
 
 // rowBuilder builds the rows of a result with few allocations: the values of all rows
