@@ -978,7 +978,7 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 	regionCol := slices.IndexFunc(q.By, func(d CubeDim) bool { return d.Name == "region" })
 	r.Rows = make([][]any, 0, len(order))
 	customers := make([]int64, 0, len(order))
-	rb := newRowBuilder(len(q.By)+len(q.Measures), len(order))
+	rb := newRowBuilder(len(q.By), q.Measures, len(order))
 	for _, i := range order {
 		row, gk := rb.next(), &g.keys[i]
 		for j, d := range q.By {
@@ -1094,7 +1094,14 @@ func (c *Cube) spans(st *cubeState, cb *cuboid, m *match, cells []uint64) (_ []s
 	}
 	type krange struct{ lo, hi uint64 }
 	var ranges []krange
-	exact = i == len(cb.fields) && cells == nil && !m.none
+	// Exact when the fields left free by the prefixes are ones m does not constrain, and
+	// the cells (if any) become ranges below.
+	exact = !m.none && cells == nil
+	for _, f := range cb.fields[i:] {
+		if _, ok := m.values(f.id); ok {
+			exact = false
+		}
+	}
 	if i == len(cb.fields) && cb.res >= 0 && cells != nil && len(prefixes)*len(cells) <= 16*maxPrefixes {
 		exact = !m.none
 		bits := cellBits(cb.res)
@@ -1367,10 +1374,22 @@ type rowBuilder struct {
 	strs   []string
 }
 
-func newRowBuilder(width, rows int) *rowBuilder {
+// newRowBuilder returns a builder of rows of dims dimensions and measures, with room for
+// about rows of them.
+func newRowBuilder(dims int, measures []string, rows int) *rowBuilder {
+	width := dims + len(measures)
 	b := &rowBuilder{width: width, vals: make([]any, width*rows)}
 	b.text.Grow(rows * 24)
-	b.ints, b.floats, b.strs = make([]int64, 0, width*rows), make([]float64, 0, rows), make([]string, 0, 2*rows)
+	ints, floats := 0, 0
+	for _, m := range measures {
+		switch _, _, k := number(m, &cubeAcc{n: [3]int32{1}, won: 1}, func() (float64, bool) { return 1, true }); k {
+		case numInt:
+			ints++
+		case numFloat:
+			floats++
+		}
+	}
+	b.ints, b.floats, b.strs = make([]int64, 0, ints*rows), make([]float64, 0, floats*rows), make([]string, 0, dims*rows)
 	return b
 }
 
