@@ -395,7 +395,7 @@ func cuboidShapes(levels int) []cuboidShape {
 	var out []cuboidShape
 	sh := func(res int, fields ...uint8) { out = append(out, cuboidShape{res, fields}) }
 	for r := 7; r >= 0; r-- {
-		if r <= 5 {
+		if r != 6 {
 			sh(r, fKind)
 			sh(r, fStatus)
 			sh(r, fSegment)
@@ -639,7 +639,8 @@ func (c *Cube) Apply(p *crm.Point) {
 	if p.Located {
 		f := factOf(st, p)
 		switch {
-		case had && (int(s) >= recs.sorted || recs.cell[s] == f.cell): // the same place in the order
+		case had && (int(s) >= recs.sorted || recs.cell[s] == f.cell && recs.status.at(int(s)) == f.status && recs.month[s] == f.month):
+			// the same place in the order (and in byStatusMonth)
 			recs.set(s, &f)
 		default:
 			if had {

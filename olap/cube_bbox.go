@@ -52,7 +52,7 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 	w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
 	latMax := math.Max(math.Abs(b.Min[1]), math.Abs(b.Max[1]))
 	if latMax > 80 || w > 180 {
-		return "points", c.scanRecords(st, []span{{0, recs.sorted}}, res, m, g, &box)
+		return "points", c.scanRecords(st, []span{{0, recs.sorted}}, nil, res, m, g, &box)
 	}
 	lonScale := func(rad float64) float64 { return rad / math.Cos((latMax+rad)*math.Pi/180) }
 	// The cuboid of the inside cells: cells at most 1/8 of the bbox across.
@@ -90,7 +90,7 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 	}
 	recSpans := recordSpans(recs, cover)
 	if cb == nil {
-		return "points", c.scanRecords(st, recSpans, res, m, g, &box)
+		return "points", c.scanRecords(st, recSpans, nil, res, m, g, &box)
 	}
 	rad := cellRadiusDeg(cb.res)
 	radLon := lonScale(rad)
@@ -115,7 +115,7 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 			g.add(&k, a)
 		}
 	}
-	spans := c.spans(st, cb, m, cover)
+	spans, _ := c.spans(st, cb, m, cover)
 	for _, sp := range spans {
 		for i := sp.lo; i < sp.hi; i++ {
 			visit(i)

@@ -28,6 +28,15 @@ type cubeRecords struct {
 	tail                   map[int64]uint32 // id → slot, for the records written since
 	live, dead             int
 	levels                 int
+	// byStatusMonth holds the slots [0, sorted) ordered by status, then month (then cell:
+	// the slots' own order), so the records of a status and a month range are one run of
+	// it: smStart[status*smMonths+month-smLo] is where the run of that status and month
+	// starts (the next entry, where it ends). A slot in [0, sorted) keeps its status and
+	// month until compact (a write that changes them moves the record to the tail).
+	byStatusMonth []uint32
+	smStart       []uint32
+	smLo          int32
+	smMonths      int
 }
 
 // cubeFact is one record's facts (a row of cubeRecords).
@@ -153,6 +162,77 @@ func (r *cubeRecords) compact() {
 	}
 	r.sorted, r.live, r.dead = len(pairs), len(pairs), 0
 	r.tail = map[int64]uint32{}
+	r.indexStatusMonth()
+}
+
+// indexStatusMonth builds byStatusMonth (a counting sort of the sorted slots by status and
+// month).
+func (r *cubeRecords) indexStatusMonth() {
+	n := r.sorted
+	r.byStatusMonth, r.smStart, r.smLo, r.smMonths = nil, nil, 0, 0
+	if n == 0 {
+		return
+	}
+	lo, hi, statuses := r.month[0], r.month[0], uint32(0)
+	for s := range n {
+		lo, hi, statuses = min(lo, r.month[s]), max(hi, r.month[s]), max(statuses, r.status.at(s)+1)
+	}
+	months := int(int64(hi) - int64(lo) + 1)
+	if int64(months)*int64(statuses) > 1<<20 { // far-apart months or many statuses: no index
+		return
+	}
+	bucket := func(s int) int { return int(r.status.at(s))*months + int(r.month[s]-lo) }
+	start := make([]uint32, months*int(statuses)+1)
+	for s := range n {
+		start[bucket(s)+1]++
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	at := slices.Clone(start)
+	slots := make([]uint32, n)
+	for s := range n {
+		b := bucket(s)
+		slots[at[b]] = uint32(s)
+		at[b]++
+	}
+	r.byStatusMonth, r.smStart, r.smLo, r.smMonths = slots, start, lo, months
+}
+
+// statusMonthRuns returns the runs of byStatusMonth (ranges of its indexes) holding the
+// records of the statuses (nil: any) and of the months m keeps; false when there is no
+// index or m keeps no month range.
+func (r *cubeRecords) statusMonthRuns(m *match, statuses []uint64, anyStatus bool) ([]span, bool) {
+	if r.byStatusMonth == nil || m.monthIn == nil {
+		return nil, false
+	}
+	if anyStatus {
+		statuses = statuses[:0]
+		for v := range (len(r.smStart) - 1) / r.smMonths {
+			statuses = append(statuses, uint64(v))
+		}
+	}
+	var out []span
+	for _, st := range statuses {
+		if int(st) >= (len(r.smStart)-1)/r.smMonths {
+			continue
+		}
+		for i, in := range m.monthIn {
+			mo := int64(m.monthLo) + int64(i) - int64(r.smLo)
+			if !in || mo < 0 || mo >= int64(r.smMonths) {
+				continue
+			}
+			b := int(st)*r.smMonths + int(mo)
+			if lo, hi := int(r.smStart[b]), int(r.smStart[b+1]); lo < hi {
+				if n := len(out); n > 0 && out[n-1].hi == lo {
+					out[n-1].hi = hi
+				} else {
+					out = append(out, span{lo, hi})
+				}
+			}
+		}
+	}
+	return out, true
 }
 
 // cellSpan returns the sorted slots [lo, hi) whose cell lies in [clo, chi].
@@ -184,7 +264,7 @@ func (r *cubeRecords) bytes() int64 {
 	for l := 0; l < r.levels; l++ {
 		n += r.regions[l].bytes()
 	}
-	return n + int64(cap(r.byID))*4 + int64(len(r.tail))*16
+	return n + int64(cap(r.byID))*4 + int64(len(r.tail))*16 + int64(cap(r.byStatusMonth)+cap(r.smStart))*4
 }
 
 // codeCol is a column of dictionary codes: 16 bits each, widened to 32 bits for good once

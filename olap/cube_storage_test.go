@@ -153,6 +153,32 @@ func TestCube_MergesEqualRebuild(t *testing.T) {
 			t.Fatalf("cuboid %s: live %d, %d cells hold records", c.cuboidName(cb), cb.live, len(got))
 		}
 	}
+	// Month-range queries read the records through byStatusMonth (the slots written in
+	// place keep their status and month; the others moved to the tail): the same rows as
+	// the rebuilt cube.
+	for _, f := range [][]CubeFilter{
+		{{Dim: CubeDim{Name: "month"}, Values: []string{"2023-03", "2023-04", "2023-05", "2023-06", "2023-07", "2023-08", "2023-09"}}, {Dim: CubeDim{Name: "status"}, Values: []string{"won", "lost"}}},
+		{{Dim: CubeDim{Name: "month"}, Values: []string{"2024-01", "2024-05"}}},
+		{{Dim: CubeDim{Name: "month"}, Values: []string{"2023-12"}}, {Dim: CubeDim{Name: "status"}, Values: []string{""}}, {Dim: CubeDim{Name: "kind"}, Values: []string{"lead"}}},
+	} {
+		for _, by := range [][]CubeDim{{{Name: "h3", Res: 9}}, {{Name: "h3", Res: 7}, {Name: "segment"}}, {{Name: "h3", Res: 12}}} {
+			q := &CubeQuery{Measures: []string{"records", "revenue", "won", "lost"}, By: by, Filters: f}
+			got, err := c.Query(q, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := want.Query(q, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Source != "points" || len(got.Rows) == 0 || fmt.Sprint(got.Rows) != fmt.Sprint(w.Rows) {
+				t.Fatalf("by %v, %v: %d rows from %s, rebuilt %d rows from %s", by, f, len(got.Rows), got.Source, len(w.Rows), w.Source)
+			}
+		}
+	}
+	if c.st.recs.byStatusMonth == nil || c.st.recs.sorted == c.st.recs.len() {
+		t.Fatalf("no byStatusMonth index, or no record in the tail (%d of %d sorted)", c.st.recs.sorted, c.st.recs.len())
+	}
 	// A status code beyond the 8-bit field retires the cuboids keyed by status.
 	for i := 0; i < 300; i++ {
 		p := point(next)

@@ -92,9 +92,7 @@ func (s *Server) cubeQuery(w http.ResponseWriter, r *http.Request, cube *olap.Cu
 		cw.Flush()
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"columns": res.Columns, "rows": res.Rows, "source": res.Source, "version": version,
-	})
+	writeCubeJSON(w, res, version)
 }
 
 // csvValue formats one cell of a cube row; a formula-looking text is prefixed with ' so

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -186,7 +187,19 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 	}
 	fmt.Fprintf(out, "equal: all %d queries give the same rows from the cube and from PostGIS\n\n", total)
 
-	// A/B rounds.
+	// A/B rounds. GCRM_BENCH_CPUPROFILE=file profiles the process meanwhile (the cube's
+	// side: PostGIS runs in its own processes).
+	if path := e.getenv("GCRM_BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	type times struct{ cube, sql []time.Duration }
 	res := make([]times, len(cats))
 	for r := 1; r <= cfg.rounds; r++ {
