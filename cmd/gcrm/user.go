@@ -334,8 +334,8 @@ func ensureDemoUsers(ctx context.Context, db *postgis.DB, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	for _, d := range demoUsers {
 		what := map[string]string{
-			crm.RoleAdmin: "everything, audit log, privacy", crm.RoleManager: "all records, imports",
-			crm.RolePlanner: "all records, territories", crm.RoleMarketer: "all records, consent-clean exports",
+			crm.RoleAdmin: "everything, audit log, privacy", crm.RoleManager: "all records, customer imports",
+			crm.RolePlanner: "all records, territories, regions and footfall imports", crm.RoleMarketer: "all records, consent-clean exports",
 			crm.RoleRep: "only records they own",
 		}[d.role]
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", d.email, d.role, what)
