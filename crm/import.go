@@ -193,9 +193,9 @@ const stageColumns = `row_no, external_id, kind, name, street, city, region, pos
 	geocode_precision, geocode_confidence, geocode_source, geocode_error`
 
 // directColumns are the customers columns a bulk load copies, in order, and how many.
-// attributes and geocode_error are left out (every row gets the column default, '{}' and '')
-// when no row can have another value: the file has no attribute column, or there is no
-// geocoder. The server then neither reads nor checks them.
+// attributes and geocode_error are left out (every row gets the column defaults: an empty
+// JSON object, an empty text) when no row can have another value: the file has no
+// attribute column, or there is no geocoder. The server then neither reads nor checks them.
 func (im *importer) directColumns() string {
 	cols := `id, rev, txid, external_id, kind, name, street, city, region, postcode, country, geom, h3,
 	segment, status, owner, revenue, email, phone, consent_email`

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bufio"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -19,15 +18,14 @@ import (
 func writeCubeJSON(w http.ResponseWriter, res *olap.CubeResult, version uint64) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	_, _ = bw.Write(appendCubeJSON(nil, res, version, func(b []byte) []byte {
+	// appendCubeJSON's buffer is the write buffer: it goes out in pieces of ≥ 32 KB.
+	_, _ = w.Write(appendCubeJSON(make([]byte, 0, 40<<10), res, version, func(b []byte) []byte {
 		if len(b) >= 32<<10 {
-			_, _ = bw.Write(b)
+			_, _ = w.Write(b)
 			return b[:0]
 		}
 		return b
 	}))
-	_ = bw.Flush()
 }
 
 // appendCubeJSON appends the answer to b, calling flush after each row (it returns what is

@@ -336,7 +336,7 @@ function startMap() {
     initImport({
       me: auth.me, api, csrf: () => auth.csrf, authRequired: () => auth.required(), toast,
       // Regions, attributes, footfall: the cube follows region changes every few seconds.
-      onReference: () => { for (const ms of [1000, 6000, 12000]) setTimeout(() => reloadMeta().catch(() => {}), ms); },
+      onReference: (kind) => { for (const ms of [1000, 6000, 12000]) setTimeout(() => reloadMeta(kind).catch(() => {}), ms); },
       refreshTiles: () => { map.getSource('customers')?.setTiles([customerTileURL()]); loadFilterValues(); } });
     writeHash();
     if (state.sel) openDetails(state.sel, { fly: !initial.view });

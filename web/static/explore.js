@@ -223,16 +223,22 @@ export function closeBreakdown() {
   ex.ctx.writeHash();
 }
 
-/** reloadMeta re-reads the cube's measures and levels (after an import of regions). */
-export async function reloadMeta() {
+/**
+ * reloadMeta re-reads the cube's measures and levels after an import of reference data
+ * (kind: regions, attributes or footfall); new boundaries also get new region tile URLs,
+ * new footfall a new footfall layer.
+ */
+export async function reloadMeta(kind) {
   if (!ex.ctx) return;
   ex.meta = await ex.ctx.api('/api/v1/cube/meta');
   fillMeasures();
   fillLevels();
-  const stamp = Date.now().toString(36);
-  for (const l of ex.levels) ex.map.getSource(`explore-${l}`)?.setTiles([regionTileURL(l, stamp)]); // new boundaries
+  if (kind === 'regions') {
+    const stamp = Date.now().toString(36);
+    for (const l of ex.levels) ex.map.getSource(`explore-${l}`)?.setTiles([regionTileURL(l, stamp)]);
+  }
   refresh();
-  if (ex.ff !== null) loadFootfall();
+  if (kind === 'footfall' && ex.ff !== null) loadFootfall();
 }
 
 function syncControls() {
