@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/gcrm/gcrm/crm"
@@ -270,6 +271,17 @@ type CubeResult struct {
 	Rows    [][]any
 	Source  string // the cuboid read, "points" (point columns) or "sql"
 	Read    int    // cells (or points) read
+	mem     *rowMem
+}
+
+// Release gives the memory of r's rows back for later queries: call it when done with r
+// (optional; nothing of r, not even a text taken from a row, may be used after it).
+func (r *CubeResult) Release() {
+	if r.mem != nil {
+		r.mem.rows = r.Rows[:0]
+		rowPool.Put(r.mem)
+		r.mem, r.Rows = nil, nil
+	}
 }
 
 // match is a query's filter compiled against one cube state.
@@ -600,6 +612,24 @@ type grouper struct {
 	dense        []int32
 	base, stride []uint32
 	size         []uint32
+	// Memory kept from an earlier query (grouperPool): cellDense and dense are made from
+	// these, and keys and accs keep their capacity.
+	cellDenseBuf, denseBuf, orderBuf []int32
+}
+
+// grouperPool keeps groupers between queries: a roll-up to a fine resolution groups
+// hundreds of thousands of cells, and fresh memory that size costs more to fault in and
+// zero than the grouping itself.
+var grouperPool = sync.Pool{New: func() any { return new(grouper) }}
+
+// zeroed returns buf resized to n zero values, in its own memory when it is big enough.
+func zeroed[T any](buf []T, n int) []T {
+	if cap(buf) < n {
+		return make([]T, n)
+	}
+	buf = buf[:n]
+	clear(buf)
+	return buf
 }
 
 // cellRank numbers the cells of resolution r in their order: base cell, then digits 1..r
@@ -619,7 +649,8 @@ func (g *grouper) indexCells() {
 	g.cells = map[uint64]int32{}
 	r := g.by[0].Res
 	if g.ordKeys != nil {
-		g.cellDense = make([]int32, len(g.ordKeys))
+		g.cellDense = zeroed(g.cellDenseBuf, len(g.ordKeys))
+		g.cellDenseBuf = g.cellDense
 		for j := range g.keys {
 			if s, ok := g.cellSlot(g.keys[j].cell); ok {
 				g.cellDense[s] = int32(j) + 1
@@ -632,7 +663,8 @@ func (g *grouper) indexCells() {
 	if n := len(g.keys); n > 0 && r <= 6 {
 		lo, hi := cellRank(g.keys[0].cell, r), cellRank(g.keys[n-1].cell, r)
 		if hi-lo < maxDense*4 {
-			g.cellLo, g.cellDense = lo, make([]int32, hi-lo+1)
+			g.cellLo, g.cellDense = lo, zeroed(g.cellDenseBuf, hi-lo+1)
+			g.cellDenseBuf = g.cellDense
 			for j := range g.keys {
 				g.cellDense[cellRank(g.keys[j].cell, r)-lo] = int32(j) + 1
 			}
@@ -689,19 +721,27 @@ func (g *grouper) useOrdinals(st *cubeState) {
 	}
 }
 
-// finish puts the groups in cell order when every group is in cellDense, so that they
-// need no sort.
-func (g *grouper) finish() {
-	if g.cellDense == nil || len(g.cells) != 0 {
-		return
+// order returns the groups that hold records, and whether they are in row order: when
+// they were appended in cell order, or when every group is in cellDense (read in its
+// order).
+func (g *grouper) order() ([]int32, bool) {
+	order := g.orderBuf[:0]
+	if g.cellDense != nil && len(g.cells) == 0 {
+		for _, v := range g.cellDense {
+			if v > 0 && g.accs[v-1].records() != 0 {
+				order = append(order, v-1)
+			}
+		}
+		g.orderBuf = order
+		return order, true
 	}
-	keys, accs := make([]gkey, 0, len(g.keys)), make([]cubeAcc, 0, len(g.accs))
-	for _, v := range g.cellDense {
-		if v > 0 {
-			keys, accs = append(keys, g.keys[v-1]), append(accs, g.accs[v-1])
+	for i := range g.keys {
+		if g.accs[i].records() != 0 {
+			order = append(order, int32(i))
 		}
 	}
-	g.keys, g.accs, g.cellDense, g.ordered, g.lastAt = keys, accs, nil, true, -1
+	g.orderBuf = order
+	return order, g.ordered
 }
 
 // maxDense bounds the slots of a grouper's dense index.
@@ -740,7 +780,8 @@ func (g *grouper) useDense(c *Cube, st *cubeState, m *match) {
 	for i := len(g.by) - 1; i >= 0; i-- {
 		g.stride[i], st1 = st1, st1*max(size[i], 1)
 	}
-	g.dense, g.base, g.size = make([]int32, n), base, size
+	g.dense, g.base, g.size = zeroed(g.denseBuf, n), base, size
+	g.denseBuf = g.dense
 }
 
 // slot returns gk's slot in the dense index, or false.
@@ -756,8 +797,12 @@ func (g *grouper) slot(gk *gkey) (int, bool) {
 	return j, true
 }
 
+// newGrouper returns a grouper by the dimensions by, from grouperPool: release it when its
+// groups have been read.
 func newGrouper(c *Cube, by []CubeDim) *grouper {
-	g := &grouper{by: by, index: map[gkey]int32{}, lastAt: -1, level: make([]int, len(by))}
+	old := grouperPool.Get().(*grouper)
+	g := &grouper{by: by, lastAt: -1, level: zeroed(old.level, len(by)),
+		keys: old.keys[:0], accs: old.accs[:0], cellDenseBuf: old.cellDenseBuf, denseBuf: old.denseBuf, orderBuf: old.orderBuf}
 	for i, d := range by {
 		if d.Name == "region" {
 			g.level[i] = c.levelIndex(d.Level)
@@ -766,6 +811,12 @@ func newGrouper(c *Cube, by []CubeDim) *grouper {
 	g.cellOnly = len(by) == 1 && by[0].Name == "h3"
 	g.ordered = g.cellOnly
 	return g
+}
+
+// release returns g's memory to grouperPool.
+func (g *grouper) release() {
+	grouperPool.Put(&grouper{level: g.level, keys: g.keys, accs: g.accs,
+		cellDenseBuf: g.cellDenseBuf, denseBuf: g.denseBuf, orderBuf: g.orderBuf})
 }
 
 func (g *grouper) key(k *cubeKey) gkey {
@@ -832,6 +883,9 @@ func (g *grouper) addKey(gk gkey, a *cubeAcc) {
 		}
 		var ok bool
 		if i, ok = g.index[gk]; !ok {
+			if g.index == nil {
+				g.index = map[gkey]int32{}
+			}
 			i = g.push(gk)
 			g.index[gk] = i
 		}
@@ -920,15 +974,9 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 			read = scanCuboid(cb, spans, exact, m, g)
 		}
 	}
-	g.finish()
 	// Sort the groups by their values without formatting them first: H3 cells and months
 	// sort as numbers (same order as their text), other codes by the rank of their text.
-	order := make([]int32, 0, len(g.keys))
-	for i := range g.keys {
-		if g.accs[i].records() != 0 {
-			order = append(order, int32(i))
-		}
-	}
+	order, sorted := g.order()
 	ranks := make([][]uint32, len(q.By))
 	for i, d := range q.By {
 		var values []string
@@ -949,8 +997,8 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 		ranks[i] = rankOf(values)
 	}
 	sortGroups := slices.SortFunc[[]int32, int32]
-	if g.ordered {
-		sortGroups = func([]int32, func(a, b int32) int) {} // appended in order
+	if sorted {
+		sortGroups = func([]int32, func(a, b int32) int) {}
 	}
 	sortGroups(order, func(a, b int32) int {
 		ka, kb := &g.keys[a], &g.keys[b]
@@ -976,17 +1024,21 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 	}
 	r.Columns = append(r.Columns, q.Measures...)
 	regionCol := slices.IndexFunc(q.By, func(d CubeDim) bool { return d.Name == "region" })
-	r.Rows = make([][]any, 0, len(order))
-	customers := make([]int64, 0, len(order))
 	rb := newRowBuilder(len(q.By), q.Measures, len(order))
+	r.Rows, r.mem = rb.mem.rows, rb.mem
+	customers := make([]int64, 0, len(order))
+	ids := make([]measureID, len(q.Measures))
+	for j, m := range q.Measures {
+		ids[j] = measureOf(m)
+	}
 	for _, i := range order {
 		row, gk := rb.next(), &g.keys[i]
 		for j, d := range q.By {
 			row[j] = rb.dim(c, st, d, g.level[j], gk.cell, gk.codes[j])
 		}
 		a := &g.accs[i]
-		for j, m := range q.Measures {
-			row[len(q.By)+j] = rb.measure(m, a, func() (float64, bool) {
+		for j, id := range ids {
+			row[len(q.By)+j] = rb.measure(id, a, func() (float64, bool) {
 				if regionCol < 0 {
 					return 0, false
 				}
@@ -997,9 +1049,11 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 		r.Rows = append(r.Rows, row)
 		customers = append(customers, int64(a.n[0]))
 	}
+	rb.mem.text = rb.text // the buffer that grew, for the next query
 	c.fillActivities(st, q, m, g, res, r, order) // cube_activities.go
 	ffp.fill(c, q, r, customers, c.pops)
 	c.mu.RUnlock()
+	g.release()
 	return r, nil
 }
 
@@ -1360,36 +1414,61 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, res int,
 
 // rowBuilder builds the rows of a result with few allocations: the values of all rows
 // share one backing array, the texts formatted for them (H3 cells, months, revenues) share
-// one strings.Builder — its String aliases the bytes written, which it never changes, so
-// each text is a substring of it — and the values themselves (counts, ratios, string
-// headers) sit in slabs that the rows' interface values point into (box), instead of one
-// allocation per boxed value: at 10⁵ rows those allocations were most of a query's time.
+// one byte buffer — appended to, never changed, so each text is a string over its bytes —
+// and the values themselves (counts, ratios, string headers) sit in slabs that the rows'
+// interface values point into (box), instead of one allocation per boxed value: at 10⁵
+// rows those allocations were most of a query's time. The memory comes from rowPool and
+// goes back with CubeResult.Release, so that a server answering roll-ups of hundreds of
+// thousands of rows reuses it instead of faulting in and zeroing fresh memory each time.
 type rowBuilder struct {
 	width  int
 	vals   []any
-	text   strings.Builder
+	text   []byte
 	tmp    [32]byte
 	ints   []int64
 	floats []float64
 	strs   []string
+	mem    *rowMem
+}
+
+// rowMem is the memory of a result's rows, kept in rowPool between queries.
+type rowMem struct {
+	rows   [][]any
+	vals   []any
+	text   []byte
+	ints   []int64
+	floats []float64
+	strs   []string
+}
+
+var rowPool = sync.Pool{New: func() any { return new(rowMem) }}
+
+// reuse returns buf emptied with room for n, in its own memory when it is big enough.
+func reuse[T any](buf []T, n int) []T {
+	if cap(buf) < n || buf == nil {
+		return make([]T, 0, n)
+	}
+	return buf[:0]
 }
 
 // newRowBuilder returns a builder of rows of dims dimensions and measures, with room for
 // about rows of them.
 func newRowBuilder(dims int, measures []string, rows int) *rowBuilder {
 	width := dims + len(measures)
-	b := &rowBuilder{width: width, vals: make([]any, width*rows)}
-	b.text.Grow(rows * 24)
+	mem := rowPool.Get().(*rowMem)
+	mem.rows, mem.vals, mem.text = reuse(mem.rows, rows), reuse(mem.vals, width*rows), reuse(mem.text, rows*24)
+	b := &rowBuilder{width: width, vals: mem.vals[:width*rows], text: mem.text, mem: mem}
 	ints, floats := 0, 0
 	for _, m := range measures {
-		switch _, _, k := number(m, &cubeAcc{n: [3]int32{1}, won: 1}, func() (float64, bool) { return 1, true }); k {
+		switch _, _, k := number(measureOf(m), &cubeAcc{n: [3]int32{1}, won: 1}, func() (float64, bool) { return 1, true }); k {
 		case numInt:
 			ints++
 		case numFloat:
 			floats++
 		}
 	}
-	b.ints, b.floats, b.strs = make([]int64, 0, ints*rows), make([]float64, 0, floats*rows), make([]string, 0, dims*rows)
+	mem.ints, mem.floats, mem.strs = reuse(mem.ints, ints*rows), reuse(mem.floats, floats*rows), reuse(mem.strs, dims*rows)
+	b.ints, b.floats, b.strs = mem.ints, mem.floats, mem.strs
 	return b
 }
 
@@ -1431,9 +1510,15 @@ func (b *rowBuilder) next() []any {
 
 // str returns p as a string held by the builder.
 func (b *rowBuilder) str(p []byte) string {
-	start := b.text.Len()
-	b.text.Write(p)
-	return b.text.String()[start:]
+	if len(p) == 0 {
+		return ""
+	}
+	if len(b.text)+len(p) > cap(b.text) { // a new buffer: the texts so far keep the old one
+		b.text = make([]byte, 0, max(4096, 2*cap(b.text)))
+	}
+	start := len(b.text)
+	b.text = append(b.text, p...)
+	return unsafe.String(&b.text[start], len(p))
 }
 
 // dim returns the value of dimension d (region level index level) of a group with cell
@@ -1441,22 +1526,22 @@ func (b *rowBuilder) str(p []byte) string {
 func (b *rowBuilder) dim(c *Cube, st *cubeState, d CubeDim, level int, cell uint64, code uint32) any {
 	switch d.Name {
 	case "h3":
-		return b.string(b.str(strconv.AppendUint(b.tmp[:0], cell, 16)))
+		return b.string(b.str(appendHex(b.tmp[:0], cell)))
 	case "month":
 		return b.string(b.str(appendMonth(b.tmp[:0], int32(code))))
 	}
 	return b.string(c.value(st, d, level, code))
 }
 
-// measure returns measure name of a, as measure does, its value held by the builder.
-func (b *rowBuilder) measure(name string, a *cubeAcc, pop func() (float64, bool)) any {
-	switch name {
-	case "revenue":
+// measure returns measure id of a, as measure does, its value held by the builder.
+func (b *rowBuilder) measure(id measureID, a *cubeAcc, pop func() (float64, bool)) any {
+	switch id {
+	case mRevenue:
 		return b.number(b.str(appendCents(b.tmp[:0], a.cents[0]+a.cents[1]+a.cents[2])))
-	case "customer_revenue":
+	case mCustomerRevenue:
 		return b.number(b.str(appendCents(b.tmp[:0], a.cents[0])))
 	}
-	switch i, f, k := number(name, a, pop); k {
+	switch i, f, k := number(id, a, pop); k {
 	case numInt:
 		return b.int(i)
 	case numFloat:
@@ -1523,13 +1608,14 @@ func (q *CubeQuery) row(keys []string, a *cubeAcc, pops map[string]map[string]fl
 }
 
 func measure(name string, a *cubeAcc, pop func() (float64, bool)) any {
-	switch name {
-	case "revenue":
+	id := measureOf(name)
+	switch id {
+	case mRevenue:
 		return FormatCents(a.cents[0] + a.cents[1] + a.cents[2])
-	case "customer_revenue":
+	case mCustomerRevenue:
 		return FormatCents(a.cents[0])
 	}
-	switch i, f, k := number(name, a, pop); k {
+	switch i, f, k := number(id, a, pop); k {
 	case numInt:
 		return i
 	case numFloat:
@@ -1545,33 +1631,58 @@ const (
 	numFloat        // a float64 ratio
 )
 
-// number returns measure name of a when it is a count (int64) or a ratio (float64), and
+// measureID names a measure computed from a cell's sums (number, rowBuilder.measure):
+// the name is looked up once per query, not once per row.
+type measureID uint8
+
+const (
+	mOther measureID = iota // computed elsewhere (activities, footfall), or unknown
+	mRecords
+	mCustomers
+	mProspects
+	mLeads
+	mRevenue
+	mCustomerRevenue
+	mWon
+	mLost
+	mConversionRate
+	mRevenuePerCustomer
+	mPenetration
+)
+
+var measureIDs = map[string]measureID{"records": mRecords, "customers": mCustomers, "prospects": mProspects,
+	"leads": mLeads, "revenue": mRevenue, "customer_revenue": mCustomerRevenue, "won": mWon, "lost": mLost,
+	"conversion_rate": mConversionRate, "revenue_per_customer": mRevenuePerCustomer, "penetration": mPenetration}
+
+func measureOf(name string) measureID { return measureIDs[name] }
+
+// number returns measure id of a when it is a count (int64) or a ratio (float64), and
 // which; numNone for no value or a revenue.
-func number(name string, a *cubeAcc, pop func() (float64, bool)) (int64, float64, int) {
-	switch name {
-	case "records":
+func number(id measureID, a *cubeAcc, pop func() (float64, bool)) (int64, float64, int) {
+	switch id {
+	case mRecords:
 		return a.records(), 0, numInt
-	case "customers":
+	case mCustomers:
 		return int64(a.n[0]), 0, numInt
-	case "prospects":
+	case mProspects:
 		return int64(a.n[1]), 0, numInt
-	case "leads":
+	case mLeads:
 		return int64(a.n[2]), 0, numInt
-	case "won":
+	case mWon:
 		return int64(a.won), 0, numInt
-	case "lost":
+	case mLost:
 		return int64(a.lost), 0, numInt
-	case "conversion_rate":
+	case mConversionRate:
 		if a.won+a.lost == 0 {
 			return 0, 0, numNone
 		}
 		return 0, float64(a.won) / float64(a.won+a.lost), numFloat
-	case "revenue_per_customer":
+	case mRevenuePerCustomer:
 		if a.n[0] == 0 {
 			return 0, 0, numNone
 		}
 		return 0, float64(a.cents[0]) / float64(a.n[0]) / 100, numFloat
-	case "penetration":
+	case mPenetration:
 		p, ok := pop()
 		if !ok {
 			return 0, 0, numNone
@@ -1579,6 +1690,16 @@ func number(name string, a *cubeAcc, pop func() (float64, bool)) (int64, float64
 		return 0, float64(a.n[0]) * 1000 / p, numFloat
 	}
 	return 0, 0, numNone
+}
+
+// appendHex appends v in lower-case hexadecimal, as strconv.AppendUint(dst, v, 16) does
+// but without its general-base loop (an H3 cell is 15 digits).
+func appendHex(dst []byte, v uint64) []byte {
+	n := max(1, (bits.Len64(v)+3)/4)
+	for i := n - 1; i >= 0; i-- {
+		dst = append(dst, "0123456789abcdef"[v>>(4*uint(i))&15])
+	}
+	return dst
 }
 
 // FormatCents writes an amount of cents as an exact decimal number with two decimals.

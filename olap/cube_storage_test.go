@@ -3,6 +3,7 @@ package olap
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/gcrm/gcrm/crm"
@@ -236,5 +237,18 @@ func TestCube_WideCodes(t *testing.T) {
 		if len(res.Rows) != 1 || res.Rows[0][1] != int64(1) {
 			t.Fatalf("owner %s (from %s): %v, want one record", owner, res.Source, res.Rows)
 		}
+	}
+}
+
+func TestAppendHex(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 100000; i++ {
+		v := r.Uint64() >> r.IntN(64)
+		if got, want := string(appendHex(nil, v)), strconv.FormatUint(v, 16); got != want {
+			t.Fatalf("appendHex(%#x) = %q, want %q", v, got, want)
+		}
+	}
+	if got := string(appendHex([]byte("x"), 0)); got != "x0" {
+		t.Fatalf("appendHex(x, 0) = %q", got)
 	}
 }

@@ -206,6 +206,7 @@ func describe(q *olap.CubeQuery) string {
 func (f *cubeFixture) checkEqualsSQL(t *testing.T, c *olap.Cube, e *olap.Engine, n int) map[string]int {
 	t.Helper()
 	sources := map[string]int{}
+	var held, heldWant *olap.CubeResult
 	for i := 0; i < n; i++ {
 		q := f.randomQuery()
 		got, err := c.Query(q, e.Snapshot())
@@ -222,6 +223,15 @@ func (f *cubeFixture) checkEqualsSQL(t *testing.T, c *olap.Cube, e *olap.Engine,
 			t.Fatalf("query %d: %s (from %s)\ncube: %d rows %v\nsql:  %d rows %v\n%s %v", i, describe(q), got.Source,
 				len(got.Rows), head(got.Rows), len(want.Rows), head(want.Rows), sql, args)
 		}
+		// Results hold their rows until released, and released memory serves later
+		// queries: the previous result, still held, must not have changed.
+		if held != nil {
+			if !reflect.DeepEqual(held.Rows, heldWant.Rows) {
+				t.Fatalf("query %d: the result of query %d changed", i, i-1)
+			}
+			held.Release()
+		}
+		held, heldWant = got, want
 	}
 	return sources
 }

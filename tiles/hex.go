@@ -144,6 +144,7 @@ func (h *Hexagons) render(t olap.Tile, hq HexQuery) ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	defer res2.Release()
 	hl := newHexLayer(t)
 	for _, row := range res2.Rows {
 		props := geojson.Properties{"h3": row[0], "count": row[1]}

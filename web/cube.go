@@ -77,6 +77,7 @@ func (s *Server) cubeQuery(w http.ResponseWriter, r *http.Request, cube *olap.Cu
 		writeError(w, r, s.Log, err)
 		return
 	}
+	defer res.Release()
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="cube.csv"`)

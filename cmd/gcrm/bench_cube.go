@@ -179,6 +179,7 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 				sql, args := q.SQL()
 				return fmt.Errorf("%s: the cube (%s, %d rows) and SQL (%d rows) differ for %s\n%s %v", c.name, got.Source, len(got.Rows), len(want.Rows), benchCubeDescribe(q), sql, args)
 			}
+			got.Release()
 		}
 	}
 	total := 0
@@ -206,10 +207,12 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 		for i, c := range cats {
 			for _, q := range c.queries {
 				start := time.Now()
-				if _, err := cube.Query(q, engine.Snapshot()); err != nil {
+				got, err := cube.Query(q, engine.Snapshot())
+				if err != nil {
 					return err
 				}
 				res[i].cube = append(res[i].cube, time.Since(start))
+				got.Release() // as the server does once the rows are written
 				start = time.Now()
 				if _, err := olap.QueryCubeSQL(ctx, db, q, levels, pops); err != nil {
 					return err
