@@ -1049,7 +1049,8 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 		r.Rows = append(r.Rows, row)
 		customers = append(customers, int64(a.n[0]))
 	}
-	rb.mem.text = rb.text                        // the buffer that grew, for the next query
+	// Keep the text buffer that grew for the next query.
+	rb.mem.text = rb.text
 	c.fillActivities(st, q, m, g, res, r, order) // cube_activities.go
 	ffp.fill(c, q, r, customers, c.pops)
 	c.mu.RUnlock()

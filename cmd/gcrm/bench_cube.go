@@ -43,11 +43,12 @@ func benchCube(ctx context.Context, e env) int {
 	counties := fs.String("counties", "../shared/data/regions/us/counties-10m.geojson", "county boundaries (GeoJSON)")
 	states := fs.String("states", "../shared/data/regions/us/states-10m.geojson", "state boundaries (GeoJSON)")
 	places := fs.String("places", "../shared/data/places/us/geonames_cities1000_US.csv", "GeoNames places (weights for the points)")
+	warm := fs.Int("warm-rounds", 0, "after the A/B rounds, rounds of the cube alone, back to back (no PostGIS query between: warm caches), reported apart")
 	keep := fs.Bool("keep", false, "keep the scratch schema bench_cube; a later run with the same --customers and --seed reuses it")
 	if err := fs.Parse(e.args); err != nil {
 		return 2
 	}
-	if *n <= 0 || *rounds <= 0 || *queries <= 0 {
+	if *n <= 0 || *rounds <= 0 || *queries <= 0 || *warm < 0 {
 		fmt.Fprintln(e.stderr, "gcrm: --customers, --queries and --rounds must be positive")
 		return 2
 	}
@@ -56,7 +57,7 @@ func benchCube(ctx context.Context, e env) int {
 		return fail(e, err)
 	}
 	defer closeDB()
-	cfg := benchCubeConfig{customers: *n, queries: *queries, rounds: *rounds, seed: *seed, counties: *counties, states: *states, places: *places, keep: *keep}
+	cfg := benchCubeConfig{customers: *n, queries: *queries, rounds: *rounds, warm: *warm, seed: *seed, counties: *counties, states: *states, places: *places, keep: *keep}
 	if err := runBenchCube(ctx, e, main, cfg); err != nil {
 		return fail(e, err)
 	}
@@ -64,10 +65,10 @@ func benchCube(ctx context.Context, e env) int {
 }
 
 type benchCubeConfig struct {
-	customers, queries, rounds int
-	seed                       uint64
-	counties, states, places   string
-	keep                       bool
+	customers, queries, rounds, warm int
+	seed                             uint64
+	counties, states, places         string
+	keep                             bool
 }
 
 const benchCubeSchema = "bench_cube"
@@ -222,6 +223,20 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 		}
 		fmt.Fprintf(out, "round %d done\n", r)
 	}
+	warm := make([][]time.Duration, len(cats))
+	for r := 0; r < cfg.warm; r++ {
+		for i, c := range cats {
+			for _, q := range c.queries {
+				start := time.Now()
+				got, err := cube.Query(q, engine.Snapshot())
+				if err != nil {
+					return err
+				}
+				warm[i] = append(warm[i], time.Since(start))
+				got.Release()
+			}
+		}
+	}
 	fmt.Fprintf(out, "memory after the queries: %s\n", benchCubeMemory())
 	runtime.KeepAlive(engine)
 	runtime.KeepAlive(cube)
@@ -244,6 +259,12 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 	slices.Sort(ratios)
 	fmt.Fprintf(out, "%-60s %7d %9.3fms %9.3fms %9.1fms %9.1fms %8.0f×\n", "all", total, cubeMs(benchPct(allCube, 50)), cubeMs(benchPct(allCube, 99)),
 		cubeMs(benchPct(allSQL, 50)), cubeMs(benchPct(allSQL, 99)), float64(benchPct(allSQL, 50))/float64(benchPct(allCube, 50)))
+	if cfg.warm > 0 {
+		fmt.Fprintf(out, "\n%-60s %7s %10s %10s   (cube alone, %d rounds back to back)\n", "category", "queries", "warm p50", "warm p99", cfg.warm)
+		for i, c := range cats {
+			fmt.Fprintf(out, "%-60s %7d %9.3fms %9.3fms\n", c.name, len(c.queries), cubeMs(benchPct(warm[i], 50)), cubeMs(benchPct(warm[i], 99)))
+		}
+	}
 	fmt.Fprintf(out, "\ncube over %d customers: roll-ups (no bbox) p99 %.2f ms; all queries p50 %.3f ms vs PostGIS GROUP BY p50 %.0f ms: %.0f× faster (median per-category ratio %.0f×, worst %.0f×)\n",
 		st.Records, cubeMs(benchPct(rollCube, 99)), cubeMs(benchPct(allCube, 50)), cubeMs(benchPct(allSQL, 50)),
 		float64(benchPct(allSQL, 50))/float64(benchPct(allCube, 50)), ratios[len(ratios)/2], ratios[0])
