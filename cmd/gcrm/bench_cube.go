@@ -204,17 +204,25 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 	}
 	type times struct{ cube, sql []time.Duration }
 	res := make([]times, len(cats))
+	// timeCube times one query on the cube; the rows are released after, as the server
+	// does once they are written.
+	timeCube := func(q *olap.CubeQuery, to *[]time.Duration) error {
+		start := time.Now()
+		got, err := cube.Query(q, engine.Snapshot())
+		if err != nil {
+			return err
+		}
+		*to = append(*to, time.Since(start))
+		got.Release()
+		return nil
+	}
 	for r := 1; r <= cfg.rounds; r++ {
 		for i, c := range cats {
 			for _, q := range c.queries {
-				start := time.Now()
-				got, err := cube.Query(q, engine.Snapshot())
-				if err != nil {
+				if err := timeCube(q, &res[i].cube); err != nil {
 					return err
 				}
-				res[i].cube = append(res[i].cube, time.Since(start))
-				got.Release() // as the server does once the rows are written
-				start = time.Now()
+				start := time.Now()
 				if _, err := olap.QueryCubeSQL(ctx, db, q, levels, pops); err != nil {
 					return err
 				}
@@ -227,13 +235,9 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 	for r := 0; r < cfg.warm; r++ {
 		for i, c := range cats {
 			for _, q := range c.queries {
-				start := time.Now()
-				got, err := cube.Query(q, engine.Snapshot())
-				if err != nil {
+				if err := timeCube(q, &warm[i]); err != nil {
 					return err
 				}
-				warm[i] = append(warm[i], time.Since(start))
-				got.Release()
 			}
 		}
 	}
