@@ -72,6 +72,10 @@ func (s *Store) ScanPoints(ctx context.Context, fn func(*Point) error) (xmin int
 	return xmin, err
 }
 
+// changedPointsSQL reads the records written by transactions from $1 on: the newest rows,
+// found through the BRIN index on (rev, txid).
+const changedPointsSQL = `SELECT ` + pointColumns + ` FROM customers WHERE txid >= $1`
+
 // ScanChanges reads the change feed: every record and every deletion written by a
 // transaction whose txid is at or above since (a previous xmin), in one REPEATABLE READ
 // snapshot, and returns that snapshot's xmin for the next call. A change may be read more
@@ -82,7 +86,7 @@ func (s *Store) ScanChanges(ctx context.Context, since int64, put func(*Point) e
 		if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&xmin); err != nil {
 			return err
 		}
-		if err := scanPoints(ctx, tx, `SELECT `+pointColumns+` FROM customers WHERE txid >= $1`, []any{since}, put); err != nil {
+		if err := scanPoints(ctx, tx, changedPointsSQL, []any{since}, put); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT id, rev FROM customer_deletions WHERE txid >= $1`, since)

@@ -437,16 +437,22 @@ func AssignLevel(ctx context.Context, db *postgis.DB, level string) (AssignStats
 	return AssignAll(ctx, db, idx)
 }
 
+// assignChangedSQL reads the customers and deletions written after rev $1: the newest rows,
+// found through the BRIN index on customers (rev, txid).
+const assignChangedSQL = `SELECT id, geom, rev FROM customers WHERE rev > $1
+	UNION ALL SELECT id, NULL, rev FROM customer_deletions WHERE rev > $1`
+
 // AssignChanged assigns, at every loaded level, the customers written after rev sinceRev
 // (created, moved or deleted: customers.rev and customer_deletions.rev share one sequence)
 // and returns the newest rev seen, to pass next time. It is the hook for bulk writers: note
-// max(rev) before an import, call AssignChanged with it afterwards. One transaction.
+// the last rev before an import (coalesce(pg_sequence_last_value('customer_rev'), 0); not
+// max(rev), which has no btree to answer it and reads the whole table), call AssignChanged
+// with it afterwards. One transaction.
 func (a *Assigner) AssignChanged(ctx context.Context, db *postgis.DB, sinceRev int64) (maxRev int64, changed int, err error) {
 	maxRev = sinceRev
 	var ids []int64
 	var rowsOut [][]any
-	rows, err := db.Pool.Query(ctx, `SELECT id, geom, rev FROM customers WHERE rev > $1
-		UNION ALL SELECT id, NULL, rev FROM customer_deletions WHERE rev > $1`, sinceRev)
+	rows, err := db.Pool.Query(ctx, assignChangedSQL, sinceRev)
 	if err != nil {
 		return sinceRev, 0, postgis.Wrap(err)
 	}

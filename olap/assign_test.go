@@ -2,6 +2,7 @@ package olap_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -244,7 +245,7 @@ func TestAssigner_AssignChanged(t *testing.T) {
 	}
 	store := crm.NewStore(db)
 	var rev0 int64
-	if err := db.Pool.QueryRow(ctx, `SELECT coalesce(max(rev), 0) FROM customers`).Scan(&rev0); err != nil {
+	if err := db.Pool.QueryRow(ctx, `SELECT coalesce(pg_sequence_last_value('customer_rev'), 0)`).Scan(&rev0); err != nil {
 		t.Fatal(err)
 	}
 	austin := &crm.Customer{Name: "Austin"}
@@ -280,6 +281,43 @@ func TestAssigner_AssignChanged(t *testing.T) {
 	}
 	if got := codes(); got != "17031" {
 		t.Fatalf("after delete %q, want 17031", got)
+	}
+}
+
+// TestAssignChanged_AfterBulkLoad: after a bulk import (which builds the BRIN index on
+// customers (rev, txid) again), AssignChanged's query for the one record updated since
+// reads the rows near it, not the table.
+func TestAssignChanged_AfterBulkLoad(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	store := crm.NewStore(db)
+	const n = 60_000
+	var file strings.Builder
+	file.WriteString("external_id,name,lat,lon\n")
+	for i := range n {
+		fmt.Fprintf(&file, "e%d,Customer %d,%.4f,%.4f\n", i, i, 30+float64(i%1000)/100, -97+float64(i/1000)/100)
+	}
+	if res, err := store.Import(ctx, strings.NewReader(file.String()), crm.ImportOptions{}); err != nil || !res.Bulk {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	var rev0, id int64
+	var version int
+	if err := db.Pool.QueryRow(ctx, `SELECT coalesce(pg_sequence_last_value('customer_rev'), 0), id, version
+		FROM customers WHERE external_id = 'e30000'`).Scan(&rev0, &id, &version); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Update(ctx, crm.Scope{}, id, version, func(c *crm.Customer) error { return c.SetLocation(-87.63, 41.88) }); err != nil {
+		t.Fatal(err)
+	}
+	if read := pgtest.RowsRead(t, db, "customers", olap.AssignChangedSQL, rev0); read > n/20 {
+		t.Fatalf("AssignChanged's query read %d of %d rows to find the one updated", read, n)
+	}
+	a, err := olap.NewAssigner(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev, changed, err := a.AssignChanged(ctx, db, rev0); err != nil || changed != 1 || rev <= rev0 {
+		t.Fatalf("AssignChanged = %d, %d, %v", rev, changed, err)
 	}
 }
 

@@ -8,3 +8,6 @@ func CubeTestMode() func() {
 	cubeKeepAll, cubeMergeMin = true, 4
 	return func() { cubeKeepAll, cubeMergeMin = keep, merge }
 }
+
+// AssignChangedSQL is AssignChanged's query of the changed customers.
+const AssignChangedSQL = assignChangedSQL

@@ -155,3 +155,37 @@ func exec(ctx context.Context, url, sql string) error {
 	_, err = conn.Exec(ctx, sql)
 	return err
 }
+
+// RowsRead runs sql with args under EXPLAIN (ANALYZE, FORMAT JSON) on db and returns how
+// many rows of table the plan read: those its scans of table returned plus those their
+// filters and index rechecks removed. Tests use it to check that a query is answered from
+// an index rather than by reading the whole table.
+func RowsRead(t testing.TB, db *postgis.DB, table, sql string, args ...any) int64 {
+	t.Helper()
+	var out []struct{ Plan planNode }
+	if err := db.Pool.QueryRow(context.Background(), `EXPLAIN (ANALYZE, FORMAT JSON) `+sql, args...).Scan(&out); err != nil || len(out) != 1 {
+		t.Fatalf("EXPLAIN %s: %v", sql, err)
+	}
+	var read func(n planNode) int64
+	read = func(n planNode) int64 {
+		var rows int64
+		if n.Relation == table {
+			rows = int64(n.Loops * (n.Rows + n.RemovedByFilter + n.RemovedByRecheck))
+		}
+		for _, c := range n.Plans {
+			rows += read(c)
+		}
+		return rows
+	}
+	return read(out[0].Plan)
+}
+
+// planNode is a node of EXPLAIN's JSON plan (per-loop averages, as EXPLAIN gives them).
+type planNode struct {
+	Relation         string     `json:"Relation Name"`
+	Loops            float64    `json:"Actual Loops"`
+	Rows             float64    `json:"Actual Rows"`
+	RemovedByFilter  float64    `json:"Rows Removed by Filter"`
+	RemovedByRecheck float64    `json:"Rows Removed by Index Recheck"`
+	Plans            []planNode `json:"Plans"`
+}
