@@ -41,15 +41,25 @@ func TestImport_Rejects(t *testing.T) {
 	t.Run("Upsert", func(t *testing.T) { testImportRejects(t, true) })
 }
 
-func testImportRejects(t *testing.T, seeded bool) {
-	ctx := context.Background()
+// importStore returns a store on a new database, holding one record when seeded: an import
+// then goes through the staging table and the upsert instead of the bulk load.
+func importStore(t *testing.T, seeded bool) (*postgis.DB, *crm.Store) {
+	t.Helper()
 	db := pgtest.New(t)
 	s := crm.NewStore(db)
-	extra := 0
 	if seeded {
-		if err := s.Create(ctx, &crm.Customer{Name: "Already there"}); err != nil {
+		if err := s.Create(context.Background(), &crm.Customer{Name: "Already there"}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	return db, s
+}
+
+func testImportRejects(t *testing.T, seeded bool) {
+	ctx := context.Background()
+	db, s := importStore(t, seeded)
+	extra := 0
+	if seeded {
 		extra = 1
 	}
 	good := func(id string) string {
@@ -396,13 +406,7 @@ func TestImport_FeedIndexed(t *testing.T) {
 
 func testImportFeedIndexed(t *testing.T, seeded bool) {
 	ctx := context.Background()
-	db := pgtest.New(t)
-	s := crm.NewStore(db)
-	if seeded {
-		if err := s.Create(ctx, &crm.Customer{Name: "Already there"}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db, s := importStore(t, seeded)
 	const n = 60_000
 	res, err := s.Import(ctx, strings.NewReader(geonamesCSV(t, n)), crm.ImportOptions{})
 	if err != nil || res.Bulk == seeded || res.Inserted != n {
