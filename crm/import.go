@@ -173,6 +173,7 @@ type importer struct {
 	// direct: the table was empty, so rows are copied straight into it (bulk load): each
 	// row's id and rev are base + its row number, all rows share one transaction id.
 	direct          bool
+	directFields    int // the fields of a bulk load's tuples: len(directColumns())
 	baseID, baseRev int64
 	txid            int64
 }
@@ -192,33 +193,21 @@ const stageColumns = `row_no, external_id, kind, name, street, city, region, pos
 	segment, status, owner, revenue, email, phone, consent_email, attributes,
 	geocode_precision, geocode_confidence, geocode_source, geocode_error`
 
-// directColumns are the customers columns a bulk load copies, in order, and how many.
-// attributes and geocode_error are left out (every row gets the column defaults: an empty
-// JSON object, an empty text) when no row can have another value: the file has no
-// attribute column, or there is no geocoder. The server then neither reads nor checks them.
-func (im *importer) directColumns() string {
-	cols := `id, rev, txid, external_id, kind, name, street, city, region, postcode, country, geom, h3,
-	segment, status, owner, revenue, email, phone, consent_email`
+// directColumns are the customers columns a bulk load copies, in order. attributes and
+// geocode_error are left out (every row gets the column defaults: an empty JSON object, an
+// empty text) when no row can have another value: the file has no attribute column, or
+// there is no geocoder. The server then neither reads nor checks them.
+func (im *importer) directColumns() []string {
+	cols := []string{"id", "rev", "txid", "external_id", "kind", "name", "street", "city", "region", "postcode",
+		"country", "geom", "h3", "segment", "status", "owner", "revenue", "email", "phone", "consent_email"}
 	if im.copyAttrs() {
-		cols += `, attributes`
+		cols = append(cols, "attributes")
 	}
-	cols += `, geocode_precision, geocode_confidence, geocode_source`
+	cols = append(cols, "geocode_precision", "geocode_confidence", "geocode_source")
 	if im.copyGeocodeError() {
-		cols += `, geocode_error`
+		cols = append(cols, "geocode_error")
 	}
 	return cols
-}
-
-// directFields is the number of directColumns.
-func (im *importer) directFields() int {
-	n := 23
-	if im.copyAttrs() {
-		n++
-	}
-	if im.copyGeocodeError() {
-		n++
-	}
-	return n
 }
 
 func (im *importer) copyAttrs() bool        { return !im.direct || len(im.h.attrs) > 0 }
@@ -235,7 +224,9 @@ func (im *importer) run(tx pgx.Tx) error {
 	if err != nil {
 		return err
 	}
-	target := `customers (` + im.directColumns() + `)`
+	cols := im.directColumns()
+	target := `customers (` + strings.Join(cols, ", ") + `)`
+	im.directFields = len(cols)
 	if !im.direct {
 		if _, err := tx.Exec(ctx, createStage); err != nil {
 			return err
@@ -621,7 +612,7 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 
 	// One tuple in COPY's binary format: no text to format here or to parse on the server.
 	if im.direct {
-		b = binary.BigEndian.AppendUint16(b, uint16(im.directFields()))
+		b = binary.BigEndian.AppendUint16(b, uint16(im.directFields))
 		b = appendBinaryInt8(b, im.baseID+row)
 		b = appendBinaryInt8(b, im.baseRev+row)
 		b = appendBinaryInt8(b, im.txid)

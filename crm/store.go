@@ -150,7 +150,7 @@ func (s *Store) Find(ctx context.Context, f Filter) ([]*Customer, string, error)
 		where = append(where, map[bool]string{true: "geom IS NOT NULL", false: "geom IS NULL"}[*f.Located])
 	}
 	if t := strings.TrimSpace(f.Text); t != "" {
-		p := arg("%" + escapeLike(t) + "%")
+		p := arg("%" + postgis.EscapeLike(t) + "%")
 		where = append(where, "(name ILIKE "+p+" OR external_id ILIKE "+p+" OR email ILIKE "+p+" OR city ILIKE "+p+" OR postcode ILIKE "+p+")")
 	}
 	sql := `SELECT ` + customerColumns + ` FROM customers WHERE ` + strings.Join(where, " AND ") +
@@ -167,10 +167,6 @@ func (s *Store) Find(ctx context.Context, f Filter) ([]*Customer, string, error)
 		next = base64.RawURLEncoding.EncodeToString(b[:])
 	}
 	return list, next, nil
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // Create inserts c (after Validate) and fills its id, version, rev and times.

@@ -534,7 +534,7 @@ func (c *Cube) finish(st *cubeState) {
 						}
 					}
 					k := recs.key(s, CubeRes)
-					a := accOf(&k, recs.cents[s])
+					a := accOf(k.kind, k.status, recs.cents[s])
 					yield(&k, &a)
 				}
 			})
@@ -568,11 +568,12 @@ func (f *cubeFact) key() cubeKey {
 		regions: f.regions, kind: f.kind}
 }
 
-func accOf(k *cubeKey, cents int64) cubeAcc {
+// accOf is what one record of kind and status with revenue cents adds to a cell.
+func accOf(kind uint8, status uint32, cents int64) cubeAcc {
 	var a cubeAcc
-	a.n[k.kind] = 1
-	a.cents[k.kind] = cents
-	switch k.status {
+	a.n[kind] = 1
+	a.cents[kind] = cents
+	switch status {
 	case codeWon:
 		a.won = 1
 	case codeLost:
@@ -631,7 +632,7 @@ func (c *Cube) Apply(p *crm.Point) {
 	s, had := recs.find(p.ID)
 	if had {
 		k := recs.key(int(s), CubeRes)
-		a := accOf(&k, recs.cents[s])
+		a := accOf(k.kind, k.status, recs.cents[s])
 		for _, cb := range st.cuboids {
 			cb.add(&k, &a, -1)
 		}
@@ -649,7 +650,7 @@ func (c *Cube) Apply(p *crm.Point) {
 			recs.tail[p.ID] = recs.add(p.ID, &f)
 		}
 		k := f.key()
-		a := accOf(&k, f.cents)
+		a := accOf(k.kind, k.status, f.cents)
 		for _, cb := range st.cuboids {
 			cb.add(&k, &a, 1)
 		}

@@ -723,26 +723,36 @@ func (g *grouper) useOrdinals(st *cubeState) {
 }
 
 // order returns the groups that hold records, and whether they are in row order: when
-// they were appended in cell order, or when every group is in cellDense (read in its
-// order).
-func (g *grouper) order() ([]int32, bool) {
+// they were appended in cell order, when every group is in cellDense (read in its order),
+// or, grouped by one coded dimension whose codes in text order are byText (nil for
+// others), when every group is in the dense index (read in that order, with no sort).
+func (g *grouper) order(byText []uint32) ([]int32, bool) {
 	order := g.orderBuf[:0]
-	if g.cellDense != nil && len(g.cells) == 0 {
+	keep := func(v int32) { // v: a group + 1, or 0
+		if v > 0 && g.accs[v-1].records() != 0 {
+			order = append(order, v-1)
+		}
+	}
+	sorted := true
+	switch {
+	case g.cellDense != nil && len(g.cells) == 0:
 		for _, v := range g.cellDense {
-			if v > 0 && g.accs[v-1].records() != 0 {
-				order = append(order, v-1)
+			keep(v)
+		}
+	case byText != nil && g.dense != nil && len(g.index) == 0:
+		for _, code := range byText {
+			if j := code - g.base[0]; j < g.size[0] {
+				keep(g.dense[j])
 			}
 		}
-		g.orderBuf = order
-		return order, true
-	}
-	for i := range g.keys {
-		if g.accs[i].records() != 0 {
-			order = append(order, int32(i))
+	default:
+		for i := range g.keys {
+			keep(int32(i) + 1)
 		}
+		sorted = g.ordered
 	}
 	g.orderBuf = order
-	return order, g.ordered
+	return order, sorted
 }
 
 // maxDense bounds the slots of a grouper's dense index.
@@ -977,8 +987,8 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 	}
 	// Sort the groups by their values without formatting them first: H3 cells and months
 	// sort as numbers (same order as their text), other codes by the rank of their text.
-	order, sorted := g.order()
 	ranks := make([][]uint32, len(q.By))
+	var byText []uint32 // with one coded dimension: its codes in text order
 	for i, d := range q.By {
 		var values []string
 		switch d.Name {
@@ -997,20 +1007,11 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 		}
 		to := textOrderOf(values)
 		ranks[i] = to.rank
-		// One dimension of codes, every group in the dense index: read the groups in the
-		// codes' text order instead of sorting them.
-		if !sorted && len(q.By) == 1 && g.dense != nil && len(g.index) == 0 {
-			order = order[:0]
-			for _, code := range to.codes {
-				if j := code - g.base[0]; j < g.size[0] {
-					if v := g.dense[j]; v > 0 && g.accs[v-1].records() != 0 {
-						order = append(order, v-1)
-					}
-				}
-			}
-			sorted = true
+		if len(q.By) == 1 {
+			byText = to.codes
 		}
 	}
+	order, sorted := g.order(byText)
 	sortGroups := slices.SortFunc[[]int32, int32]
 	if sorted {
 		sortGroups = func([]int32, func(a, b int32) int) {}
@@ -1039,13 +1040,13 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 	}
 	r.Columns = append(r.Columns, q.Measures...)
 	regionCol := slices.IndexFunc(q.By, func(d CubeDim) bool { return d.Name == "region" })
-	rb := newRowBuilder(len(q.By), q.Measures, len(order))
-	r.Rows, r.mem = rb.mem.rows, rb.mem
-	customers := make([]int64, 0, len(order))
 	ids := make([]measureID, len(q.Measures))
 	for j, m := range q.Measures {
 		ids[j] = measureOf(m)
 	}
+	rb := newRowBuilder(len(q.By), ids, len(order))
+	r.Rows, r.mem = rb.rows, rb.rowMem
+	customers := make([]int64, 0, len(order))
 	for _, i := range order {
 		row, gk := rb.next(), &g.keys[i]
 		for j, d := range q.By {
@@ -1064,8 +1065,6 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 		r.Rows = append(r.Rows, row)
 		customers = append(customers, int64(a.n[0]))
 	}
-	// Keep the text buffer that grew for the next query.
-	rb.mem.text = rb.text
 	c.fillActivities(st, q, m, g, res, r, order) // cube_activities.go
 	ffp.fill(c, q, r, customers, c.pops)
 	c.mu.RUnlock()
@@ -1409,20 +1408,12 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, res int,
 			return
 		}
 		if cellRes >= 0 { // the group is the cell: no key of every dimension
-			var a cubeAcc
-			kind := recs.kind[s]
-			a.n[kind], a.cents[kind] = 1, recs.cents[s]
-			switch recs.status.at(s) {
-			case codeWon:
-				a.won = 1
-			case codeLost:
-				a.lost = 1
-			}
+			a := accOf(recs.kind[s], recs.status.at(s), recs.cents[s])
 			g.addKey(gkey{cell: h3Parent(recs.cell[s], cellRes)}, &a)
 			return
 		}
 		k := recs.key(s, kres)
-		a := accOf(&k, recs.cents[s])
+		a := accOf(k.kind, k.status, recs.cents[s])
 		g.add(&k, &a)
 	}
 	read := spanLen(spans) + recs.len() - recs.sorted
@@ -1464,17 +1455,14 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, res int,
 // goes back with CubeResult.Release, so that a server answering roll-ups of hundreds of
 // thousands of rows reuses it instead of faulting in and zeroing fresh memory each time.
 type rowBuilder struct {
-	width  int
-	vals   []any
-	text   []byte
-	tmp    [32]byte
-	ints   []int64
-	floats []float64
-	strs   []string
-	mem    *rowMem
+	*rowMem
+	width int
+	free  []any // vals not yet given to a row
+	tmp   [32]byte
 }
 
-// rowMem is the memory of a result's rows, kept in rowPool between queries.
+// rowMem is the memory of a result's rows, kept in rowPool between queries. A slab that
+// fills up is replaced by a bigger one, which the next query then reuses.
 type rowMem struct {
 	rows   [][]any
 	vals   []any
@@ -1494,25 +1482,23 @@ func reuse[T any](buf []T, n int) []T {
 	return buf[:0]
 }
 
-// newRowBuilder returns a builder of rows of dims dimensions and measures, with room for
-// about rows of them.
-func newRowBuilder(dims int, measures []string, rows int) *rowBuilder {
-	width := dims + len(measures)
+// newRowBuilder returns a builder of rows of dims dimensions and the measures ids, with
+// room for about rows of them.
+func newRowBuilder(dims int, ids []measureID, rows int) *rowBuilder {
+	width := dims + len(ids)
 	mem := rowPool.Get().(*rowMem)
-	mem.rows, mem.vals, mem.text = reuse(mem.rows, rows), reuse(mem.vals, width*rows), reuse(mem.text, rows*24)
-	b := &rowBuilder{width: width, vals: mem.vals[:width*rows], text: mem.text, mem: mem}
 	ints, floats := 0, 0
-	for _, m := range measures {
-		switch _, _, k := number(measureOf(m), &cubeAcc{n: [3]int32{1}, won: 1}, func() (float64, bool) { return 1, true }); k {
+	for _, id := range ids { // what each measure gives, asked of a cell where every one has a value
+		switch _, _, k := number(id, &cubeAcc{n: [3]int32{1}, won: 1}, func() (float64, bool) { return 1, true }); k {
 		case numInt:
 			ints++
 		case numFloat:
 			floats++
 		}
 	}
+	mem.rows, mem.vals, mem.text = reuse(mem.rows, rows), reuse(mem.vals, width*rows), reuse(mem.text, rows*24)
 	mem.ints, mem.floats, mem.strs = reuse(mem.ints, ints*rows), reuse(mem.floats, floats*rows), reuse(mem.strs, dims*rows)
-	b.ints, b.floats, b.strs = mem.ints, mem.floats, mem.strs
-	return b
+	return &rowBuilder{rowMem: mem, width: width, free: mem.vals[:width*rows]}
 }
 
 // eface is the layout of an interface value in the Go runtime: its dynamic type and a
@@ -1543,11 +1529,11 @@ func (b *rowBuilder) number(s string) any { return box(json.Number(""), slot(&b.
 
 // next returns the next row's values (width of them).
 func (b *rowBuilder) next() []any {
-	if len(b.vals) < b.width {
-		b.vals = make([]any, b.width*64)
+	if len(b.free) < b.width {
+		b.free = make([]any, b.width*64)
 	}
-	row := b.vals[:b.width:b.width]
-	b.vals = b.vals[b.width:]
+	row := b.free[:b.width:b.width]
+	b.free = b.free[b.width:]
 	return row
 }
 

@@ -206,15 +206,16 @@ func (r *cubeRecords) statusMonthRuns(m *match, statuses []uint64, anyStatus boo
 	if r.byStatusMonth == nil || m.monthIn == nil {
 		return nil, false
 	}
+	indexed := (len(r.smStart) - 1) / r.smMonths // statuses
 	if anyStatus {
-		statuses = statuses[:0]
-		for v := range (len(r.smStart) - 1) / r.smMonths {
-			statuses = append(statuses, uint64(v))
+		statuses = make([]uint64, indexed)
+		for v := range statuses {
+			statuses[v] = uint64(v)
 		}
 	}
 	var out []span
 	for _, st := range statuses {
-		if int(st) >= (len(r.smStart)-1)/r.smMonths {
+		if int(st) >= indexed {
 			continue
 		}
 		for i, in := range m.monthIn {

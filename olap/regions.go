@@ -653,7 +653,7 @@ func (s *RegionStore) SearchRegions(ctx context.Context, text string, limit int)
 	if text == "" {
 		return []*RegionInfo{}, nil
 	}
-	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(text)
+	like := postgis.EscapeLike(text)
 	rows, err := s.DB.Pool.Query(ctx, `SELECT `+regionColumns+` FROM regions
 		WHERE name ILIKE '%' || $1 || '%' OR code = $2
 		ORDER BY lower(name) = lower($2) OR code = $2 DESC, name ILIKE $1 || '%' DESC, area_m2 DESC, level, code

@@ -29,16 +29,31 @@ import (
 // maxRejectsShown caps the rejects a JSON answer carries; the count says how many there were.
 const maxRejectsShown = 100
 
-// rejectList collects "row,reason" records written by the importers' csv.Writer.
+// maxRejectBytes bounds what a rejectList keeps: room for maxRejectsShown rejects, not for
+// every reject of a big file.
+const maxRejectBytes = 1 << 20
+
+// rejectList collects the first "row,reason" records written by the importers' csv.Writer.
 type rejectList struct {
-	buf bytes.Buffer
-	w   *csv.Writer
+	buf  bytes.Buffer
+	full bool // bytes were dropped: the last record kept may be cut
+	w    *csv.Writer
 }
 
 func newRejectList() *rejectList {
 	l := &rejectList{}
-	l.w = csv.NewWriter(&l.buf)
+	l.w = csv.NewWriter(l)
 	return l
+}
+
+// Write keeps p while the list has room (csv.Writer's output).
+func (l *rejectList) Write(p []byte) (int, error) {
+	if room := maxRejectBytes - l.buf.Len(); len(p) > room {
+		l.full = true
+		l.buf.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return l.buf.Write(p)
 }
 
 // first returns up to maxRejectsShown of the rejects.
@@ -50,6 +65,9 @@ func (l *rejectList) first() []crm.Reject {
 	for len(out) < maxRejectsShown {
 		rec, err := r.Read()
 		if err != nil {
+			if l.full && len(out) > 0 { // the end of what was kept: the last record may be cut
+				out = out[:len(out)-1]
+			}
 			break
 		}
 		row, _ := strconv.ParseInt(rec[0], 10, 64)

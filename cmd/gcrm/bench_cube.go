@@ -49,7 +49,7 @@ func benchCube(ctx context.Context, e env) int {
 		return 2
 	}
 	if *n <= 0 || *rounds <= 0 || *queries <= 0 || *warm < 0 {
-		fmt.Fprintln(e.stderr, "gcrm: --customers, --queries and --rounds must be positive")
+		fmt.Fprintln(e.stderr, "gcrm: --customers, --queries and --rounds must be positive, --warm-rounds not negative")
 		return 2
 	}
 	main, closeDB, err := db.open(ctx, e)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gcrm/gcrm/geo"
 	"github.com/jackc/pgx/v5"
@@ -114,4 +115,10 @@ func constraintField(pe *pgconn.PgError) string {
 		return pe.ConstraintName
 	}
 	return "key"
+}
+
+// EscapeLike escapes s for a LIKE or ILIKE pattern (with the default escape character):
+// its %, _ and \ match themselves.
+func EscapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
