@@ -1,6 +1,10 @@
 package main
 
-import "context"
+import (
+	"context"
+	"os"
+	"runtime/pprof"
+)
 
 func init() {
 	register("bench", "benchmarks side by side with their reference: gcrm bench NAME (gcrm bench -h lists them)", benchCmd)
@@ -17,4 +21,22 @@ var benches = map[string]command{
 // benchCmd dispatches 'gcrm bench NAME …' to the benchmark with the remaining args.
 func benchCmd(ctx context.Context, e env) int {
 	return dispatch(ctx, e, "gcrm bench NAME [flags]", "benchmark", benches)
+}
+
+// startCPUProfile profiles this process into the file GCRM_BENCH_CPUPROFILE names, if any,
+// until the returned stop is called.
+func startCPUProfile(e env) (stop func(), err error) {
+	path := e.getenv("GCRM_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

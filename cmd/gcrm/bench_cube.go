@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -189,19 +188,13 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 	}
 	fmt.Fprintf(out, "equal: all %d queries give the same rows from the cube and from PostGIS\n\n", total)
 
-	// A/B rounds. GCRM_BENCH_CPUPROFILE=file profiles the process meanwhile (the cube's
-	// side: PostGIS runs in its own processes).
-	if path := e.getenv("GCRM_BENCH_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	// A/B rounds, profiled when GCRM_BENCH_CPUPROFILE is set (the cube's side: PostGIS runs
+	// in its own processes).
+	stop, err := startCPUProfile(e)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	type times struct{ cube, sql []time.Duration }
 	res := make([]times, len(cats))
 	// timeCube times one query on the cube; the rows are released after, as the server

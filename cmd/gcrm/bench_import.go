@@ -69,6 +69,11 @@ func benchImport(ctx context.Context, e env) int {
 		return fail(e, err)
 	}
 	defer closeDB()
+	stop, err := startCPUProfile(e)
+	if err != nil {
+		return fail(e, err)
+	}
+	defer stop()
 	if err := runBenchImport(ctx, e, main, path, *rounds, *keep); err != nil {
 		return fail(e, err)
 	}
