@@ -35,13 +35,11 @@ func (st *cubeState) putActs(p *crm.Point) {
 	st.acts[p.ID] = actRec{n: p.Activities, x: x, y: y, cell: uint64(p.Cell)}
 }
 
-// fillActivities sets the activities column of r's rows; order[j] is the group of row j.
-func (c *Cube) fillActivities(st *cubeState, q *CubeQuery, m *match, g *grouper, res int, r *CubeResult, order []int32) {
-	col := slices.Index(q.Measures, "activities")
-	if col < 0 {
+// fillActivities sets the activities of t's groups.
+func (c *Cube) fillActivities(st *cubeState, q *CubeQuery, m *match, g *grouper, res int, t *resultGroups) {
+	if !slices.Contains(t.ids, mActivities) {
 		return
 	}
-	col += len(q.By)
 	sums := make([]int64, len(g.keys))
 	if !m.none {
 		var x0, y0, x1, y1 uint32
@@ -69,7 +67,5 @@ func (c *Cube) fillActivities(st *cubeState, q *CubeQuery, m *match, g *grouper,
 			}
 		}
 	}
-	for j, i := range order {
-		r.Rows[j][col] = sums[i]
-	}
+	t.acts = sums
 }

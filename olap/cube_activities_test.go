@@ -43,11 +43,11 @@ func TestCube_ActivitiesEqualSQL(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: SQL: %v", describe(q), err)
 			}
-			if !reflect.DeepEqual(got.Rows, want.Rows) {
-				t.Fatalf("query %d: %s (from %s)\ncube: %v\nsql:  %v", i, describe(q), got.Source, head(got.Rows), head(want.Rows))
+			if !reflect.DeepEqual(got.Rows(), want.Rows()) {
+				t.Fatalf("query %d: %s (from %s)\ncube: %v\nsql:  %v", i, describe(q), got.Source, head(got.Rows()), head(want.Rows()))
 			}
 			col := len(q.By) + slices.Index(q.Measures, "activities")
-			for _, r := range got.Rows {
+			for _, r := range got.Rows() {
 				if r[col].(int64) > 0 {
 					withActs++
 					break
@@ -95,7 +95,7 @@ func TestCube_ActivitiesEqualSQL(t *testing.T) {
 	q := &olap.CubeQuery{Measures: []string{"records", "activities"}, By: []olap.CubeDim{{Name: "region", Level: "state"}, {Name: "kind"}}}
 	a, _ := f.cube.Query(q, f.engine.Snapshot())
 	b, _ := c2.Query(q, e2.Snapshot())
-	if !reflect.DeepEqual(a.Rows, b.Rows) {
-		t.Fatalf("incremental %v\nrebuilt %v", a.Rows, b.Rows)
+	if !reflect.DeepEqual(a.Rows(), b.Rows()) {
+		t.Fatalf("incremental %v\nrebuilt %v", a.Rows(), b.Rows())
 	}
 }

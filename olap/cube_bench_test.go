@@ -64,7 +64,7 @@ func BenchmarkCubeQuery(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					rows, src, read = len(res.Rows), res.Source, res.Read
+					rows, src, read = len(res.Rows()), res.Source, res.Read
 				}
 				b.ReportMetric(float64(rows), "rows")
 				b.Logf("%s: %d rows, %d read", src, rows, read)

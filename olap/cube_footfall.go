@@ -270,7 +270,7 @@ func (p *footfallPlan) fill(c *Cube, q *CubeQuery, r *CubeResult, customers []in
 			row[nb+j] = v
 		}
 	}
-	for i, row := range r.Rows {
+	for i, row := range r.rows {
 		a := areas[rowKey(row)]
 		if a != nil {
 			a.seen = true
@@ -291,11 +291,11 @@ func (p *footfallPlan) fill(c *Cube, q *CubeQuery, r *CubeResult, customers []in
 			row[nb+j] = int64(0)
 		}
 		set(row, a, 0)
-		r.Rows = append(r.Rows, row)
+		r.rows = append(r.rows, row)
 		added = true
 	}
 	if added {
-		slices.SortFunc(r.Rows, func(x, y []any) int {
+		slices.SortFunc(r.rows, func(x, y []any) int {
 			for i := 0; i < nb; i++ {
 				if c := strings.Compare(x[i].(string), y[i].(string)); c != 0 {
 					return c

@@ -134,7 +134,7 @@ func TestCube_FootfallEqualsSQL(t *testing.T) {
 	}
 	// Without footfall the measures are null.
 	res, err := cube.Query(&olap.CubeQuery{Measures: []string{"customers", "footfall", "footfall_penetration"}}, engine.Snapshot())
-	if err != nil || len(res.Rows) != 1 || res.Rows[0][1] != nil || res.Rows[0][2] != nil {
+	if err != nil || len(res.Rows()) != 1 || res.Rows()[0][1] != nil || res.Rows()[0][2] != nil {
 		t.Fatalf("no footfall: %v, %v", res, err)
 	}
 	cache := &olap.FootfallCache{DB: db, TTL: time.Hour}
@@ -202,7 +202,7 @@ func TestCube_FootfallEqualsSQL(t *testing.T) {
 		want := footfallTruth(t, db, f, tc.sql, tc.args...)
 		nb := len(q.By)
 		seen := map[string]bool{}
-		for _, row := range got.Rows {
+		for _, row := range got.Rows() {
 			key := ""
 			if nb > 0 {
 				key = row[0].(string)
@@ -237,7 +237,7 @@ func TestCube_FootfallEqualsSQL(t *testing.T) {
 	a, _ := cube.Query(&olap.CubeQuery{Measures: []string{"footfall"}, By: []olap.CubeDim{{Name: "region", Level: "block"}}}, engine.Snapshot())
 	b, _ := cube.Query(&olap.CubeQuery{Measures: []string{"footfall"}, By: []olap.CubeDim{{Name: "region", Level: "block"}},
 		Filters: []olap.CubeFilter{{Dim: olap.CubeDim{Name: "kind"}, Values: []string{"lead"}}}}, engine.Snapshot())
-	if fmt.Sprint(a.Rows) != fmt.Sprint(b.Rows) {
-		t.Fatalf("a kind filter changed footfall:\n%v\n%v", a.Rows, b.Rows)
+	if fmt.Sprint(a.Rows()) != fmt.Sprint(b.Rows()) {
+		t.Fatalf("a kind filter changed footfall:\n%v\n%v", a.Rows(), b.Rows())
 	}
 }

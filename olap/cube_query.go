@@ -264,27 +264,6 @@ func appendMonth(dst []byte, m int32) []byte {
 	return append(dst, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-', byte('0'+mo/10), byte('0'+mo%10))
 }
 
-// CubeResult is the answer to a query: Columns are the by dimensions then the measures;
-// each row holds strings for dimensions and, for measures, int64 counts, json.Number
-// revenues (exact, two decimals), float64 ratios or nil (no value).
-type CubeResult struct {
-	Columns []string
-	Rows    [][]any
-	Source  string // the cuboid read, "points" (point columns) or "sql"
-	Read    int    // cells (or points) read
-	mem     *rowMem
-}
-
-// Release gives the memory of r's rows back for later queries: call it when done with r
-// (optional; nothing of r, not even a text taken from a row, may be used after it).
-func (r *CubeResult) Release() {
-	if r.mem != nil {
-		r.mem.rows = r.Rows[:0]
-		rowPool.Put(r.mem)
-		r.mem, r.Rows = nil, nil
-	}
-}
-
 // match is a query's filter compiled against one cube state.
 type match struct {
 	kinds   uint8
@@ -990,21 +969,10 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 	ranks := make([][]uint32, len(q.By))
 	var byText []uint32 // with one coded dimension: its codes in text order
 	for i, d := range q.By {
-		var values []string
-		switch d.Name {
-		case "kind":
-			values = crm.Kinds
-		case "status":
-			values = st.status.values
-		case "segment":
-			values = st.segment.values
-		case "owner":
-			values = st.owner.values
-		case "region":
-			values = c.regions[g.level[i]].codes
-		default:
+		if d.Name == "h3" || d.Name == "month" {
 			continue
 		}
+		values := c.values(st, d, g.level[i])
 		to := textOrderOf(values)
 		ranks[i] = to.rank
 		if len(q.By) == 1 {
@@ -1039,36 +1007,43 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 		r.Columns = append(r.Columns, d.String())
 	}
 	r.Columns = append(r.Columns, q.Measures...)
-	regionCol := slices.IndexFunc(q.By, func(d CubeDim) bool { return d.Name == "region" })
-	ids := make([]measureID, len(q.Measures))
+	t := &resultGroups{g: g, order: order, by: q.By, values: make([][]string, len(q.By)), dimKinds: make([]CubeKind, len(q.By)),
+		ids: make([]measureID, len(q.Measures))}
 	for j, m := range q.Measures {
-		ids[j] = measureOf(m)
+		t.ids[j] = measureOf(m)
 	}
-	rb := newRowBuilder(len(q.By), ids, len(order))
-	r.Rows, r.mem = rb.rows, rb.rowMem
-	customers := make([]int64, 0, len(order))
-	for _, i := range order {
-		row, gk := rb.next(), &g.keys[i]
-		for j, d := range q.By {
-			row[j] = rb.dim(c, st, d, g.level[j], gk.cell, gk.codes[j])
+	regionCol := -1
+	for i, d := range q.By {
+		switch d.Name {
+		case "h3":
+			t.dimKinds[i] = CubeCell
+		case "month":
+			t.dimKinds[i] = CubeMonth
+		default:
+			t.dimKinds[i], t.values[i] = CubeText, c.values(st, d, g.level[i])
 		}
-		a := &g.accs[i]
-		for j, id := range ids {
-			row[len(q.By)+j] = rb.measure(id, a, func() (float64, bool) {
-				if regionCol < 0 {
-					return 0, false
-				}
-				p, ok := c.pops[q.By[regionCol].Level][row[regionCol].(string)]
-				return p, ok && p > 0
-			})
+		if d.Name == "region" && regionCol < 0 {
+			regionCol = i
 		}
-		r.Rows = append(r.Rows, row)
-		customers = append(customers, int64(a.n[0]))
 	}
-	c.fillActivities(st, q, m, g, res, r, order) // cube_activities.go
-	ffp.fill(c, q, r, customers, c.pops)
+	if regionCol >= 0 && slices.Contains(t.ids, mPenetration) {
+		t.pops = make([]float64, len(g.keys))
+		pops := c.pops[q.By[regionCol].Level]
+		for _, i := range order {
+			t.pops[i] = pops[t.values[regionCol][g.keys[i].codes[regionCol]]]
+		}
+	}
+	r.grp = t
+	c.fillActivities(st, q, m, g, res, t) // cube_activities.go
+	if ffp != nil {
+		customers := make([]int64, len(order))
+		for j, i := range order {
+			customers[j] = int64(g.accs[i].n[0])
+		}
+		r.Rows()
+		ffp.fill(c, q, r, customers, c.pops)
+	}
 	c.mu.RUnlock()
-	g.release()
 	return r, nil
 }
 
@@ -1550,50 +1525,41 @@ func (b *rowBuilder) str(p []byte) string {
 	return unsafe.String(&b.text[start], len(p))
 }
 
-// dim returns the value of dimension d (region level index level) of a group with cell
-// and code, as Cube.format does.
-func (b *rowBuilder) dim(c *Cube, st *cubeState, d CubeDim, level int, cell uint64, code uint32) any {
-	switch d.Name {
-	case "h3":
-		return b.string(b.str(appendHex(b.tmp[:0], cell)))
-	case "month":
-		return b.string(b.str(appendMonth(b.tmp[:0], int32(code))))
+// value returns v as CubeValue.Value does, held by the builder.
+func (b *rowBuilder) value(v CubeValue) any {
+	switch v.Kind {
+	case CubeNull:
+		return nil
+	case CubeText:
+		return b.string(v.Text)
+	case CubeInt:
+		return b.int(v.Int())
+	case CubeFloat:
+		return b.float(v.Float())
+	case CubeCell, CubeMonth:
+		return b.string(b.str(v.AppendText(b.tmp[:0])))
+	case CubeCents:
+		return b.number(b.str(v.AppendText(b.tmp[:0])))
 	}
-	return b.string(c.value(st, d, level, code))
+	return v.Value()
 }
 
-// measure returns measure id of a, as measure does, its value held by the builder.
-func (b *rowBuilder) measure(id measureID, a *cubeAcc, pop func() (float64, bool)) any {
-	switch id {
-	case mRevenue:
-		return b.number(b.str(appendCents(b.tmp[:0], a.cents[0]+a.cents[1]+a.cents[2])))
-	case mCustomerRevenue:
-		return b.number(b.str(appendCents(b.tmp[:0], a.cents[0])))
-	}
-	switch i, f, k := number(id, a, pop); k {
-	case numInt:
-		return b.int(i)
-	case numFloat:
-		return b.float(f)
-	}
-	return nil
-}
-
-// value returns the text of code of a dimension held as codes (not h3 or month).
-func (c *Cube) value(st *cubeState, d CubeDim, level int, code uint32) string {
+// values returns the texts of the codes of a dimension held as codes (not h3 or month),
+// indexed by code.
+func (c *Cube) values(st *cubeState, d CubeDim, level int) []string {
 	switch d.Name {
 	case "kind":
-		return crm.Kinds[code]
+		return crm.Kinds
 	case "status":
-		return st.status.values[code]
+		return st.status.values
 	case "segment":
-		return st.segment.values[code]
+		return st.segment.values
 	case "owner":
-		return st.owner.values[code]
+		return st.owner.values
 	case "region":
-		return c.regions[level].codes[code]
+		return c.regions[level].codes
 	}
-	return ""
+	return nil
 }
 
 // result builds the rows (sorted by their dimension values) from grouped measures.
@@ -1609,10 +1575,10 @@ func (q *CubeQuery) result(keys [][]string, accs []cubeAcc, pops map[string]map[
 	}
 	slices.SortFunc(order, func(a, b int) int { return slices.Compare(keys[a], keys[b]) })
 	regionCol := slices.IndexFunc(q.By, func(d CubeDim) bool { return d.Name == "region" })
-	r.Rows = make([][]any, 0, len(keys))
+	r.rows = make([][]any, 0, len(keys))
 	for _, i := range order {
 		if accs[i].records() != 0 {
-			r.Rows = append(r.Rows, q.row(keys[i], &accs[i], pops, regionCol))
+			r.rows = append(r.rows, q.row(keys[i], &accs[i], pops, regionCol))
 		}
 	}
 	return r
@@ -1677,11 +1643,13 @@ const (
 	mConversionRate
 	mRevenuePerCustomer
 	mPenetration
+	mActivities // computed apart (fillActivities)
 )
 
 var measureIDs = map[string]measureID{"records": mRecords, "customers": mCustomers, "prospects": mProspects,
 	"leads": mLeads, "revenue": mRevenue, "customer_revenue": mCustomerRevenue, "won": mWon, "lost": mLost,
-	"conversion_rate": mConversionRate, "revenue_per_customer": mRevenuePerCustomer, "penetration": mPenetration}
+	"conversion_rate": mConversionRate, "revenue_per_customer": mRevenuePerCustomer, "penetration": mPenetration,
+	"activities": mActivities}
 
 func measureOf(name string) measureID { return measureIDs[name] }
 

@@ -70,8 +70,8 @@ func TestCube_FollowsRegions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got.Rows) == 0 || !reflect.DeepEqual(got.Rows, want.Rows) {
-			t.Fatalf("%s:\ncube %v\nsql  %v", describe(q), head(got.Rows), head(want.Rows))
+		if len(got.Rows()) == 0 || !reflect.DeepEqual(got.Rows(), want.Rows()) {
+			t.Fatalf("%s:\ncube %v\nsql  %v", describe(q), head(got.Rows()), head(want.Rows()))
 		}
 	}
 	compare(&olap.CubeQuery{Measures: []string{"records", "customers", "penetration"}, By: []olap.CubeDim{{Name: "region", Level: "zone"}, {Name: "kind"}}})
@@ -90,7 +90,7 @@ func TestCube_FollowsRegions(t *testing.T) {
 	}
 	wait("moved zones", func() bool {
 		now, _ := f.cube.Query(&olap.CubeQuery{Measures: []string{"records"}, By: []olap.CubeDim{{Name: "region", Level: "zone"}}}, f.engine.Snapshot())
-		return !reflect.DeepEqual(now.Rows, before.Rows)
+		return !reflect.DeepEqual(now.Rows(), before.Rows())
 	})
 	if zidx, err = olap.LoadRegionIndex(ctx, f.db, "zone"); err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func TestCube_FollowsRegions(t *testing.T) {
 	}
 	wait("new populations", func() bool {
 		now, _ := f.cube.Query(pen, f.engine.Snapshot())
-		return !reflect.DeepEqual(now.Rows, before.Rows)
+		return !reflect.DeepEqual(now.Rows(), before.Rows())
 	})
 	if pops["zone"], err = olap.LoadRegionPopulation(ctx, f.db, "zone"); err != nil || pops["zone"]["z11"] != 777 {
 		t.Fatalf("population of z11: %v, %v", pops["zone"]["z11"], err)

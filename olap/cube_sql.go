@@ -157,7 +157,7 @@ func QueryCubeSQL(ctx context.Context, db *postgis.DB, q *CubeQuery, levels []st
 	r := q.result(keys, accs, pops)
 	r.Source, r.Read = "sql", len(keys)
 	if j := slices.Index(q.Measures, "activities"); j >= 0 {
-		for _, row := range r.Rows {
+		for _, row := range r.rows {
 			key := make([]string, n)
 			for i := range key {
 				key[i] = row[i].(string)

@@ -172,8 +172,8 @@ func TestCube_MergesEqualRebuild(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Source != "points" || len(got.Rows) == 0 || fmt.Sprint(got.Rows) != fmt.Sprint(w.Rows) {
-				t.Fatalf("by %v, %v: %d rows from %s, rebuilt %d rows from %s", by, f, len(got.Rows), got.Source, len(w.Rows), w.Source)
+			if got.Source != "points" || len(got.Rows()) == 0 || fmt.Sprint(got.Rows()) != fmt.Sprint(w.Rows()) {
+				t.Fatalf("by %v, %v: %d rows from %s, rebuilt %d rows from %s", by, f, len(got.Rows()), got.Source, len(w.Rows()), w.Source)
 			}
 		}
 	}
@@ -202,7 +202,7 @@ func TestCube_MergesEqualRebuild(t *testing.T) {
 		t.Fatalf("after 300 new statuses: %d cuboids broken, query answered from %s", broken, res.Source)
 	}
 	var total int64
-	for _, row := range res.Rows {
+	for _, row := range res.Rows() {
 		total += row[2].(int64)
 	}
 	if total != int64(len(pts)+300) {
@@ -234,8 +234,8 @@ func TestCube_WideCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res.Rows) != 1 || res.Rows[0][1] != int64(1) {
-			t.Fatalf("owner %s (from %s): %v, want one record", owner, res.Source, res.Rows)
+		if len(res.Rows()) != 1 || res.Rows()[0][1] != int64(1) {
+			t.Fatalf("owner %s (from %s): %v, want one record", owner, res.Source, res.Rows())
 		}
 	}
 }

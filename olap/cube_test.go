@@ -218,15 +218,15 @@ func (f *cubeFixture) checkEqualsSQL(t *testing.T, c *olap.Cube, e *olap.Engine,
 			t.Fatalf("%s: SQL: %v", describe(q), err)
 		}
 		sources[got.Source]++
-		if !reflect.DeepEqual(got.Columns, want.Columns) || !reflect.DeepEqual(got.Rows, want.Rows) {
+		if !reflect.DeepEqual(got.Columns, want.Columns) || !reflect.DeepEqual(got.Rows(), want.Rows()) {
 			sql, args := q.SQL()
 			t.Fatalf("query %d: %s (from %s)\ncube: %d rows %v\nsql:  %d rows %v\n%s %v", i, describe(q), got.Source,
-				len(got.Rows), head(got.Rows), len(want.Rows), head(want.Rows), sql, args)
+				len(got.Rows()), head(got.Rows()), len(want.Rows()), head(want.Rows()), sql, args)
 		}
 		// Results hold their rows until released, and released memory serves later
 		// queries: the previous result, still held, must not have changed.
 		if held != nil {
-			if !reflect.DeepEqual(held.Rows, heldWant.Rows) {
+			if !reflect.DeepEqual(held.Rows(), heldWant.Rows()) {
 				t.Fatalf("query %d: the result of query %d changed", i, i-1)
 			}
 			held.Release()
@@ -393,8 +393,8 @@ func TestCube_IncrementalEqualsRebuild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(got.Rows, want.Rows) {
-			t.Fatalf("round %d: incremental cube has %d cells, rebuilt %d", round, len(got.Rows), len(want.Rows))
+		if !reflect.DeepEqual(got.Rows(), want.Rows()) {
+			t.Fatalf("round %d: incremental cube has %d cells, rebuilt %d", round, len(got.Rows()), len(want.Rows()))
 		}
 		gs, ws := f.cube.Stats(), rebuilt.Stats()
 		if gs.Records != ws.Records {
@@ -425,7 +425,7 @@ func TestCube_Scope(t *testing.T) {
 			t.Fatal(err)
 		}
 		var total int64
-		for _, row := range res.Rows {
+		for _, row := range res.Rows() {
 			total += row[len(row)-1].(int64)
 			if len(q.By) == 1 && q.By[0].Name == "owner" && row[0] != "ann" {
 				t.Fatalf("%s: a row of owner %v", describe(q), row[0])

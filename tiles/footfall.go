@@ -3,6 +3,7 @@ package tiles
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/gcrm/gcrm/olap"
 	"github.com/paulmach/orb/geojson"
@@ -58,7 +59,11 @@ func (l *FootfallTiles) Tile(ctx context.Context, t olap.Tile, q FootfallTileQue
 	}
 	hl := newHexLayer(t)
 	for _, v := range vals {
-		hl.add(v.Cell, geojson.Properties{"h3": v.Cell, "mean": v.Mean, "estimated": v.Estimated, "sensors": v.Sensors})
+		cell, err := strconv.ParseUint(v.Cell, 16, 64)
+		if err != nil {
+			continue
+		}
+		hl.add(cell, geojson.Properties{"h3": v.Cell, "mean": v.Mean, "estimated": v.Estimated, "sensors": v.Sensors})
 	}
 	body, err := hl.encode(FootfallLayerName)
 	if err != nil {

@@ -146,14 +146,17 @@ func (h *Hexagons) render(t olap.Tile, hq HexQuery) ([]byte, int, error) {
 	}
 	defer res2.Release()
 	hl := newHexLayer(t)
-	for _, row := range res2.Rows {
-		props := geojson.Properties{"h3": row[0], "count": row[1]}
+	var row []olap.CubeValue
+	for i := range res2.Len() {
+		row = res2.AppendRow(row[:0], i)
+		cell := row[0].Num
+		props := geojson.Properties{"h3": strconv.FormatUint(cell, 16), "count": propValue(row[1])}
 		if len(measures) > 1 {
 			if v := propValue(row[2]); v != nil {
 				props[hq.Measure] = v
 			}
 		}
-		hl.add(row[0].(string), props)
+		hl.add(cell, props)
 	}
 	body, err := hl.encode(HexLayerName)
 	return body, len(hl.fc.Features), err
@@ -176,12 +179,8 @@ func newHexLayer(t olap.Tile) *hexLayer {
 
 // add appends the hexagon of cell (hexadecimal H3 index) with props when it touches the
 // tile; a bad index or a hexagon across the antimeridian is left out.
-func (l *hexLayer) add(cell string, props geojson.Properties) {
-	c, err := strconv.ParseUint(cell, 16, 64)
-	if err != nil {
-		return
-	}
-	ring := hexRing(geo.Cell(c))
+func (l *hexLayer) add(cell uint64, props geojson.Properties) {
+	ring := hexRing(geo.Cell(cell))
 	if ring == nil || !ring.Bound().Intersects(l.clip) {
 		return
 	}
@@ -226,18 +225,14 @@ func hexRing(c geo.Cell) orb.Ring {
 }
 
 // propValue turns a cube measure value into a tile property (nil: none).
-func propValue(v any) any {
-	switch v := v.(type) {
-	case int64:
-		return v
-	case float64:
-		return v
-	case interface{ Float64() (float64, error) }: // revenue (json.Number)
-		f, err := v.Float64()
-		if err != nil {
-			return nil
-		}
-		return f
+func propValue(v olap.CubeValue) any {
+	switch v.Kind {
+	case olap.CubeInt:
+		return v.Int()
+	case olap.CubeFloat:
+		return v.Float()
+	case olap.CubeCents: // revenue
+		return float64(v.Int()) / 100
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"hash/fnv"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/gcrm/gcrm/geo"
@@ -83,10 +82,12 @@ func (s *Server) cubeQuery(w http.ResponseWriter, r *http.Request, cube *olap.Cu
 		w.Header().Set("Content-Disposition", `attachment; filename="cube.csv"`)
 		cw := csv.NewWriter(w)
 		_ = cw.Write(res.Columns)
-		rec := make([]string, len(res.Columns))
-		for _, row := range res.Rows {
-			for i, v := range row {
-				rec[i] = csvValue(v)
+		var row []olap.CubeValue
+		var rec []string
+		for i := range res.Len() {
+			row, rec = res.AppendRow(row[:0], i), rec[:0]
+			for _, v := range row {
+				rec = append(rec, csvValue(v))
 			}
 			_ = cw.Write(rec)
 		}
@@ -98,21 +99,18 @@ func (s *Server) cubeQuery(w http.ResponseWriter, r *http.Request, cube *olap.Cu
 
 // csvValue formats one cell of a cube row; a formula-looking text is prefixed with ' so
 // spreadsheets do not run it.
-func csvValue(v any) string {
-	switch v := v.(type) {
-	case nil:
+func csvValue(v olap.CubeValue) string {
+	switch v.Kind {
+	case olap.CubeNull:
 		return ""
-	case string:
-		if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-			return "'" + v
+	case olap.CubeText, olap.CubeCell, olap.CubeMonth:
+		t := string(v.AppendText(nil))
+		if t != "" && strings.ContainsRune("=+-@\t\r", rune(t[0])) {
+			return "'" + t
 		}
-		return v
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64)
+		return t
 	}
-	return fmt.Sprint(v)
+	return string(v.AppendText(nil))
 }
 
 func (s *Server) cubeMeta(w http.ResponseWriter, r *http.Request, cube *olap.Cube) {
