@@ -199,7 +199,10 @@ func (c *csvReader) parse() string {
 		}
 		break
 	}
-	if !utf8.Valid(c.field) {
+	// Every field must be valid UTF-8 on its own (the fields run together can be valid when
+	// one ends and the next starts inside a character). The record's other bytes are ASCII
+	// quotes, commas and line ends, so checking the raw record checks each field.
+	if !utf8.Valid(c.raw) {
 		return "not valid UTF-8; save the file as UTF-8"
 	}
 	if bytes.IndexByte(c.field, 0) >= 0 {
