@@ -193,3 +193,27 @@ func copyTupleFields(b []byte) int {
 	}
 	return n
 }
+
+// FuzzCSVSplitPlain: the quote-free fast path reads a line exactly as parse does, and
+// leaves to parse every quote-free line parse calls broken.
+func FuzzCSVSplitPlain(f *testing.F) {
+	for _, s := range []string{"a,b,c\n", "a,,\r\n", "x\r\r\n", "\xc3,\xa9\n", "a\x00b\n", "a\rb,c", ",", "\"q\",1\n", "caf\xc3\xa9,1\r"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i+1] // one physical line, as readLine gives
+		}
+		c := newCSVReader(strings.NewReader(""))
+		ok := c.splitPlain(line)
+		fast := append([]string(nil), c.record...)
+		c.raw = append(c.raw[:0], line...)
+		reason := c.parse()
+		switch {
+		case ok && (reason != "" || !reflect.DeepEqual(fast, c.record)):
+			t.Fatalf("%q: fast path %q, parse %q (reason %q)", line, fast, c.record, reason)
+		case !ok && reason == "" && !bytes.Contains(line, []byte(`"`)):
+			t.Fatalf("%q: fast path refused a quote-free line parse reads as %q", line, c.record)
+		}
+	})
+}
