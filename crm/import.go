@@ -1,7 +1,6 @@
 package crm
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/csv"
@@ -409,8 +408,9 @@ func (im *importer) produce(w io.Writer) error {
 		})
 	}
 	g.Go(func() error {
-		bw := bufio.NewWriterSize(w, 256<<10)
-		if _, err := bw.Write(copyBinaryHeader); err != nil {
+		// Each batch's tuples go to w in one write, without a buffer between: through the
+		// pipe to COPY they are copied once, into the connection's buffer.
+		if _, err := w.Write(copyBinaryHeader); err != nil {
 			return err
 		}
 		for b := range order {
@@ -437,7 +437,7 @@ func (im *importer) produce(w io.Writer) error {
 					}
 				}
 			}
-			if _, err := bw.Write(b.out); err != nil {
+			if _, err := w.Write(b.out); err != nil {
 				return err
 			}
 			free <- b
@@ -445,10 +445,8 @@ func (im *importer) produce(w io.Writer) error {
 		if err := ctx.Err(); err != nil { // the reader failed: the stream must not end well
 			return err
 		}
-		if _, err := bw.Write(copyBinaryTrailer); err != nil {
-			return err
-		}
-		return bw.Flush()
+		_, err := w.Write(copyBinaryTrailer)
+		return err
 	})
 	return g.Wait()
 }
