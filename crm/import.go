@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"math"
 	"runtime"
@@ -428,13 +427,11 @@ func (im *importer) produce(w io.Writer) error {
 				}
 				im.staged++
 				im.lastRow = r.row
-				if r.extID != "" {
+				if r.extID != "" && !im.maybeDup { // after one alarm the SQL pass runs anyway
 					if im.ids == nil {
 						im.ids = newIDFilter()
 					}
-					if im.ids.add(r.extID) {
-						im.maybeDup = true
-					}
+					im.maybeDup = im.ids.add(r.extID)
 				}
 			}
 			if _, err := w.Write(b.out); err != nil {
@@ -895,41 +892,4 @@ func (im *importer) upsertSQL() string {
 	return `WITH up AS (` + insert + `
 		RETURNING (xmax = 0) AS inserted, rev)
 	SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), coalesce(max(rev), 0) FROM up`
-}
-
-// idFilter is a fixed-size Bloom filter over external ids: when it has never seen an id
-// before, the file has no repeated ids and the SQL dedupe pass can be skipped. It only ever
-// proves absence; the dedupe in SQL decides. It is blocked: an id sets one bit in each of
-// the 8 words of one 64-byte block, so an add touches one cache line (scattered probes
-// into 16 MiB cost a cache miss each). 16 MiB whatever the file size: with a million ids a
-// false alarm (which only costs the SQL pass) has odds of about 1 in 1,000.
-type idFilter struct {
-	seed   maphash.Seed
-	blocks [][8]uint64
-}
-
-const idFilterBlockBits = 18 // 2^18 blocks of 64 bytes
-
-// idFilterSalts spread an id's hash over the block's words (those of Parquet's split block
-// Bloom filter: odd 32-bit multipliers).
-var idFilterSalts = [8]uint32{0x47b6137b, 0x44974d91, 0x8824ad5b, 0xa2b7289d, 0x705495c7, 0x2df1424b, 0x9efc4947, 0x5c6bfb31}
-
-func newIDFilter() *idFilter {
-	return &idFilter{seed: maphash.MakeSeed(), blocks: make([][8]uint64, 1<<idFilterBlockBits)}
-}
-
-// add records id and reports whether it may have been added before.
-func (f *idFilter) add(id string) bool {
-	h := maphash.String(f.seed, id)
-	blk := &f.blocks[h>>(64-idFilterBlockBits)] // the high bits pick the block, the low 32 the bits
-	x := uint32(h)
-	seen := true
-	for i, salt := range idFilterSalts {
-		m := uint64(1) << ((x * salt) >> 26)
-		if blk[i]&m == 0 {
-			seen = false
-			blk[i] |= m
-		}
-	}
-	return seen
 }
