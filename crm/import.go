@@ -169,11 +169,10 @@ type importer struct {
 	maybeDup bool
 
 	// direct: the table was empty, so rows are copied straight into it (bulk load): each
-	// row's id and rev are base + its row number, all rows share one transaction id.
+	// row's id and rev are base + its row number.
 	direct          bool
 	directFields    int // the fields of a bulk load's tuples: len(directColumns())
 	baseID, baseRev int64
-	txid            int64
 }
 
 const createStage = `CREATE TEMP TABLE import_stage (
@@ -191,12 +190,14 @@ const stageColumns = `row_no, external_id, kind, name, street, city, region, pos
 	segment, status, owner, revenue, email, phone, consent_email, attributes,
 	geocode_precision, geocode_confidence, geocode_source, geocode_error`
 
-// directColumns are the customers columns a bulk load copies, in order. attributes and
-// geocode_error are left out (every row gets the column defaults: an empty JSON object, an
-// empty text) when no row can have another value: the file has no attribute column, or
-// there is no geocoder. The server then neither reads nor checks them.
+// directColumns are the customers columns a bulk load copies, in order. txid is left to
+// its default, txid_current(): the one transaction's id for every row (a stable function,
+// so COPY still inserts in batches). attributes and geocode_error are left out (every row
+// gets the column defaults: an empty JSON object, an empty text) when no row can have
+// another value: the file has no attribute column, or there is no geocoder. The server then
+// neither reads nor checks them.
 func (im *importer) directColumns() []string {
-	cols := []string{"id", "rev", "txid", "external_id", "kind", "name", "street", "city", "region", "postcode",
+	cols := []string{"id", "rev", "external_id", "kind", "name", "street", "city", "region", "postcode",
 		"country", "geom", "h3", "segment", "status", "owner", "revenue", "email", "phone", "consent_email"}
 	if im.copyAttrs() {
 		cols = append(cols, "attributes")
@@ -610,7 +611,6 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 		b = binary.BigEndian.AppendUint16(b, uint16(im.directFields))
 		b = appendBinaryInt8(b, im.baseID+row)
 		b = appendBinaryInt8(b, im.baseRev+row)
-		b = appendBinaryInt8(b, im.txid)
 	} else {
 		b = binary.BigEndian.AppendUint16(b, 24)
 		b = appendBinaryInt8(b, row)
@@ -806,8 +806,8 @@ func (im *importer) prepareBulk(tx pgx.Tx) ([]string, error) {
 		SET LOCAL backend_flush_after = '1MB'`); err != nil {
 		return nil, err
 	}
-	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('customers', 'id')), nextval('customer_rev'), txid_current()`).Scan(
-		&im.baseID, &im.baseRev, &im.txid); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('customers', 'id')), nextval('customer_rev')`).Scan(
+		&im.baseID, &im.baseRev); err != nil {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, `

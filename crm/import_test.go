@@ -412,6 +412,12 @@ func testImportFeedIndexed(t *testing.T, seeded bool) {
 	if err != nil || res.Bulk == seeded || res.Inserted != n {
 		t.Fatalf("%+v, %v", res, err)
 	}
+	// Every row imported carries the id of the transaction that wrote it (the bulk load
+	// leaves it to the column's default), as the feed's snapshots compare it.
+	var wrong int64
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM customers WHERE txid % 4294967296 <> xmin::text::bigint`).Scan(&wrong); err != nil || wrong != 0 {
+		t.Fatalf("%d rows carry another transaction's id (%v)", wrong, err)
+	}
 	var since, id int64
 	var version int
 	if err := db.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, id, version
