@@ -192,25 +192,36 @@ const stageColumns = `row_no, external_id, kind, name, street, city, region, pos
 
 // directColumns are the customers columns a bulk load copies, in order. txid is left to
 // its default, txid_current(): the one transaction's id for every row (a stable function,
-// so COPY still inserts in batches). attributes and geocode_error are left out (every row
-// gets the column defaults: an empty JSON object, an empty text) when no row can have
-// another value: the file has no attribute column, or there is no geocoder. The server then
-// neither reads nor checks them.
+// so COPY still inserts in batches). attributes are left out (every row gets the column
+// default, an empty JSON object) when the file has no attribute column; the geocode columns
+// when there is no geocoder: every row's is then the file's point (see geocodeDefaults).
+// The server then neither reads nor checks them.
 func (im *importer) directColumns() []string {
 	cols := []string{"id", "rev", "external_id", "kind", "name", "street", "city", "region", "postcode",
 		"country", "geom", "h3", "segment", "status", "owner", "revenue", "email", "phone", "consent_email"}
 	if im.copyAttrs() {
 		cols = append(cols, "attributes")
 	}
-	cols = append(cols, "geocode_precision", "geocode_confidence", "geocode_source")
-	if im.copyGeocodeError() {
-		cols = append(cols, "geocode_error")
+	if im.copyGeocode() {
+		cols = append(cols, "geocode_precision", "geocode_confidence", "geocode_source", "geocode_error")
 	}
 	return cols
 }
 
-func (im *importer) copyAttrs() bool        { return !im.direct || len(im.h.attrs) > 0 }
-func (im *importer) copyGeocodeError() bool { return !im.direct || im.opt.Geocoder != nil }
+func (im *importer) copyAttrs() bool   { return !im.direct || len(im.h.attrs) > 0 }
+func (im *importer) copyGeocode() bool { return !im.direct || im.opt.Geocoder != nil }
+
+// geocodeDefaults makes a bulk load's geocode (precision given, confidence 1, the Source
+// option; no error) the defaults of the customers geocode columns, so COPY leaves them out,
+// and returns the statement that gives the columns their own defaults back (run before the
+// indexes are built, in the same transaction: nobody else sees the table meanwhile).
+const geocodeDefaults = `SELECT 'ALTER TABLE customers ' || string_agg(format('ALTER COLUMN %I SET DEFAULT %s', a.attname, v.val), ', '),
+		'ALTER TABLE customers ' || string_agg(format('ALTER COLUMN %I %s', a.attname,
+			coalesce('SET DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), 'DROP DEFAULT')), ', ')
+	FROM (VALUES ('geocode_precision', quote_literal('given')), ('geocode_confidence', '1'),
+		('geocode_source', quote_literal($1::text)), ('geocode_error', quote_literal(''))) v (col, val)
+	JOIN pg_attribute a ON a.attrelid = 'customers'::regclass AND a.attname = v.col
+	LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum`
 
 func (im *importer) run(tx pgx.Tx) error {
 	ctx := im.ctx
@@ -656,10 +667,10 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 	default:
 		b = appendBinaryJSONB(b, attrs)
 	}
-	b = appendBinaryText(b, gc.Precision)
-	b = appendBinaryFloat4(b, float32(gc.Confidence))
-	b = appendBinaryText(b, gc.Source)
-	if im.copyGeocodeError() {
+	if im.copyGeocode() {
+		b = appendBinaryText(b, gc.Precision)
+		b = appendBinaryFloat4(b, float32(gc.Confidence))
+		b = appendBinaryText(b, gc.Source)
 		b = appendBinaryText(b, gc.Error)
 	}
 	return b, attrs, extID, ""
@@ -776,7 +787,8 @@ func (im *importer) dedupe(tx pgx.Tx) error {
 // the table, drops every index but the primary key and those another table's constraint
 // needs, and takes the bases of the ids and revs (nobody else can take ids or revs while
 // the table is locked, as every writer of customers and customer_deletions writes
-// customers first). It returns the statements that build the indexes again: one sorted
+// customers first). It returns the statements that build the indexes again (and give
+// the geocode columns their own defaults back, see geocodeDefaults): one sorted
 // build per index is much cheaper than an index insertion per row. That holds for the
 // feed's BRIN index too: kept through COPY it still costs a revmap lookup per row (COPY
 // +0.4 s for 1 M rows) and leaves the new ranges unsummarized, for every poll of the feed
@@ -844,6 +856,16 @@ func (im *importer) prepareBulk(tx pgx.Tx) ([]string, error) {
 		if _, err := tx.Exec(ctx, drop); err != nil {
 			return nil, err
 		}
+	}
+	if im.opt.Geocoder == nil {
+		var set, undo string
+		if err := tx.QueryRow(ctx, geocodeDefaults, im.opt.Source).Scan(&set, &undo); err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec(ctx, set); err != nil {
+			return nil, err
+		}
+		restore = append([]string{undo}, restore...)
 	}
 	im.direct, im.res.Bulk = true, true
 	return restore, nil
