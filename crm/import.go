@@ -211,10 +211,11 @@ func (im *importer) directColumns() []string {
 func (im *importer) copyAttrs() bool   { return !im.direct || len(im.h.attrs) > 0 }
 func (im *importer) copyGeocode() bool { return !im.direct || im.opt.Geocoder != nil }
 
-// geocodeDefaults makes a bulk load's geocode (precision given, confidence 1, the Source
-// option; no error) the defaults of the customers geocode columns, so COPY leaves them out,
-// and returns the statement that gives the columns their own defaults back (run before the
-// indexes are built, in the same transaction: nobody else sees the table meanwhile).
+// geocodeDefaults selects two statements: one that makes a bulk load's geocode (precision
+// given, confidence 1, the Source option $1, no error) the defaults of the customers geocode
+// columns, so COPY can leave them out, and one that gives the columns their own defaults
+// back (run before the indexes are built, in the same transaction: nobody else sees the
+// table meanwhile).
 const geocodeDefaults = `SELECT 'ALTER TABLE customers ' || string_agg(format('ALTER COLUMN %I SET DEFAULT %s', a.attname, v.val), ', '),
 		'ALTER TABLE customers ' || string_agg(format('ALTER COLUMN %I %s', a.attname,
 			coalesce('SET DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), 'DROP DEFAULT')), ', ')
