@@ -61,6 +61,10 @@ func TestCSVReader_Resync(t *testing.T) {
 		{"StrayQuoteLater", "a,b\n\"x,1\n2,3\n4,\"5\"6\n7,8\n", []string{"a|b", "!", "2|3", "!", "7|8"}},
 		{"BareQuote", "a,b\nx\"y,1\n2,3\n", []string{"a|b", "!", "2|3"}},
 		{"BadUTF8", "a,b\n\xff,1\n2,3\n", []string{"a|b", "!", "2|3"}},
+		// Each half of a two-byte character is invalid alone (PostgreSQL would refuse the
+		// whole COPY), although the two fields run together are valid.
+		{"UTF8SplitByComma", "a,b\n\xc3,\xa91\n2,3\n", []string{"a|b", "!", "2|3"}},
+		{"UTF8SplitByQuote", "a,b\n\"x\xc3\",\"\xa9\"\n\"\xc3\"\"\xa9\",1\n2,3\n", []string{"a|b", "!", "!", "2|3"}},
 		{"BOM", "\xef\xbb\xbfa,b\n1,2\n", []string{"a|b", "1|2"}},
 		{"LongLine", "a,b\n" + strings.Repeat("x", 600<<10) + ",1\n2,3\n", []string{"a|b", strings.Repeat("x", 600<<10) + "|1", "2|3"}},
 		{"TooLongLine", "a,b\n" + strings.Repeat("x", 3<<20) + ",1\n2,3\n", []string{"a|b", "!", "2|3"}},
@@ -99,6 +103,13 @@ func FuzzImportCSV(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		recs, _ := readAll(t, data)
+		for _, r := range recs {
+			for _, v := range r {
+				if !utf8.ValidString(v) { // PostgreSQL would fail the whole COPY
+					t.Fatalf("field %q of %q is not valid UTF-8", v, r)
+				}
+			}
+		}
 		if len(recs) == 0 || recs[0] == nil {
 			return
 		}
@@ -181,4 +192,28 @@ func copyTupleFields(b []byte) int {
 		return -1
 	}
 	return n
+}
+
+// FuzzCSVSplitPlain: the quote-free fast path reads a line exactly as parse does, and
+// leaves to parse every quote-free line parse calls broken.
+func FuzzCSVSplitPlain(f *testing.F) {
+	for _, s := range []string{"a,b,c\n", "a,,\r\n", "x\r\r\n", "\xc3,\xa9\n", "a\x00b\n", "a\rb,c", ",", "\"q\",1\n", "caf\xc3\xa9,1\r"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line = line[:i+1] // one physical line, as readLine gives
+		}
+		c := newCSVReader(strings.NewReader(""))
+		ok := c.splitPlain(line)
+		fast := append([]string(nil), c.record...)
+		c.raw = append(c.raw[:0], line...)
+		reason := c.parse()
+		switch {
+		case ok && (reason != "" || !reflect.DeepEqual(fast, c.record)):
+			t.Fatalf("%q: fast path %q, parse %q (reason %q)", line, fast, c.record, reason)
+		case !ok && reason == "" && !bytes.Contains(line, []byte(`"`)):
+			t.Fatalf("%q: fast path refused a quote-free line parse reads as %q", line, c.record)
+		}
+	})
 }

@@ -1,13 +1,11 @@
 package crm
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"math"
 	"runtime"
@@ -171,11 +169,10 @@ type importer struct {
 	maybeDup bool
 
 	// direct: the table was empty, so rows are copied straight into it (bulk load): each
-	// row's id and rev are base + its row number, all rows share one transaction id.
+	// row's id and rev are base + its row number.
 	direct          bool
 	directFields    int // the fields of a bulk load's tuples: len(directColumns())
 	baseID, baseRev int64
-	txid            int64
 }
 
 const createStage = `CREATE TEMP TABLE import_stage (
@@ -193,25 +190,39 @@ const stageColumns = `row_no, external_id, kind, name, street, city, region, pos
 	segment, status, owner, revenue, email, phone, consent_email, attributes,
 	geocode_precision, geocode_confidence, geocode_source, geocode_error`
 
-// directColumns are the customers columns a bulk load copies, in order. attributes and
-// geocode_error are left out (every row gets the column defaults: an empty JSON object, an
-// empty text) when no row can have another value: the file has no attribute column, or
-// there is no geocoder. The server then neither reads nor checks them.
+// directColumns are the customers columns a bulk load copies, in order. txid is left to
+// its default, txid_current(): the one transaction's id for every row (a stable function,
+// so COPY still inserts in batches). attributes are left out (every row gets the column
+// default, an empty JSON object) when the file has no attribute column; the geocode columns
+// when there is no geocoder: every row's is then the file's point (see geocodeDefaults).
+// The server then neither reads nor checks them.
 func (im *importer) directColumns() []string {
-	cols := []string{"id", "rev", "txid", "external_id", "kind", "name", "street", "city", "region", "postcode",
+	cols := []string{"id", "rev", "external_id", "kind", "name", "street", "city", "region", "postcode",
 		"country", "geom", "h3", "segment", "status", "owner", "revenue", "email", "phone", "consent_email"}
 	if im.copyAttrs() {
 		cols = append(cols, "attributes")
 	}
-	cols = append(cols, "geocode_precision", "geocode_confidence", "geocode_source")
-	if im.copyGeocodeError() {
-		cols = append(cols, "geocode_error")
+	if im.copyGeocode() {
+		cols = append(cols, "geocode_precision", "geocode_confidence", "geocode_source", "geocode_error")
 	}
 	return cols
 }
 
-func (im *importer) copyAttrs() bool        { return !im.direct || len(im.h.attrs) > 0 }
-func (im *importer) copyGeocodeError() bool { return !im.direct || im.opt.Geocoder != nil }
+func (im *importer) copyAttrs() bool   { return !im.direct || len(im.h.attrs) > 0 }
+func (im *importer) copyGeocode() bool { return !im.direct || im.opt.Geocoder != nil }
+
+// geocodeDefaults selects two statements: one that makes a bulk load's geocode (precision
+// given, confidence 1, the Source option $1, no error) the defaults of the customers geocode
+// columns, so COPY can leave them out, and one that gives the columns their own defaults
+// back (run before the indexes are built, in the same transaction: nobody else sees the
+// table meanwhile).
+const geocodeDefaults = `SELECT 'ALTER TABLE customers ' || string_agg(format('ALTER COLUMN %I SET DEFAULT %s', a.attname, v.val), ', '),
+		'ALTER TABLE customers ' || string_agg(format('ALTER COLUMN %I %s', a.attname,
+			coalesce('SET DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), 'DROP DEFAULT')), ', ')
+	FROM (VALUES ('geocode_precision', quote_literal('given')), ('geocode_confidence', '1'),
+		('geocode_source', quote_literal($1::text)), ('geocode_error', quote_literal(''))) v (col, val)
+	JOIN pg_attribute a ON a.attrelid = 'customers'::regclass AND a.attname = v.col
+	LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum`
 
 func (im *importer) run(tx pgx.Tx) error {
 	ctx := im.ctx
@@ -409,8 +420,9 @@ func (im *importer) produce(w io.Writer) error {
 		})
 	}
 	g.Go(func() error {
-		bw := bufio.NewWriterSize(w, 256<<10)
-		if _, err := bw.Write(copyBinaryHeader); err != nil {
+		// Each batch's tuples go to w in one write, without a buffer between: through the
+		// pipe to COPY they are copied once, into the connection's buffer.
+		if _, err := w.Write(copyBinaryHeader); err != nil {
 			return err
 		}
 		for b := range order {
@@ -428,16 +440,14 @@ func (im *importer) produce(w io.Writer) error {
 				}
 				im.staged++
 				im.lastRow = r.row
-				if r.extID != "" {
+				if r.extID != "" && !im.maybeDup { // after one alarm the SQL pass runs anyway
 					if im.ids == nil {
 						im.ids = newIDFilter()
 					}
-					if im.ids.add(r.extID) {
-						im.maybeDup = true
-					}
+					im.maybeDup = im.ids.add(r.extID)
 				}
 			}
-			if _, err := bw.Write(b.out); err != nil {
+			if _, err := w.Write(b.out); err != nil {
 				return err
 			}
 			free <- b
@@ -445,10 +455,8 @@ func (im *importer) produce(w io.Writer) error {
 		if err := ctx.Err(); err != nil { // the reader failed: the stream must not end well
 			return err
 		}
-		if _, err := bw.Write(copyBinaryTrailer); err != nil {
-			return err
-		}
-		return bw.Flush()
+		_, err := w.Write(copyBinaryTrailer)
+		return err
 	})
 	return g.Wait()
 }
@@ -615,7 +623,6 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 		b = binary.BigEndian.AppendUint16(b, uint16(im.directFields))
 		b = appendBinaryInt8(b, im.baseID+row)
 		b = appendBinaryInt8(b, im.baseRev+row)
-		b = appendBinaryInt8(b, im.txid)
 	} else {
 		b = binary.BigEndian.AppendUint16(b, 24)
 		b = appendBinaryInt8(b, row)
@@ -661,10 +668,10 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 	default:
 		b = appendBinaryJSONB(b, attrs)
 	}
-	b = appendBinaryText(b, gc.Precision)
-	b = appendBinaryFloat4(b, float32(gc.Confidence))
-	b = appendBinaryText(b, gc.Source)
-	if im.copyGeocodeError() {
+	if im.copyGeocode() {
+		b = appendBinaryText(b, gc.Precision)
+		b = appendBinaryFloat4(b, float32(gc.Confidence))
+		b = appendBinaryText(b, gc.Source)
 		b = appendBinaryText(b, gc.Error)
 	}
 	return b, attrs, extID, ""
@@ -781,7 +788,8 @@ func (im *importer) dedupe(tx pgx.Tx) error {
 // the table, drops every index but the primary key and those another table's constraint
 // needs, and takes the bases of the ids and revs (nobody else can take ids or revs while
 // the table is locked, as every writer of customers and customer_deletions writes
-// customers first). It returns the statements that build the indexes again: one sorted
+// customers first). It returns the statements that build the indexes again (and give
+// the geocode columns their own defaults back, see geocodeDefaults): one sorted
 // build per index is much cheaper than an index insertion per row. That holds for the
 // feed's BRIN index too: kept through COPY it still costs a revmap lookup per row (COPY
 // +0.4 s for 1 M rows) and leaves the new ranges unsummarized, for every poll of the feed
@@ -811,8 +819,8 @@ func (im *importer) prepareBulk(tx pgx.Tx) ([]string, error) {
 		SET LOCAL backend_flush_after = '1MB'`); err != nil {
 		return nil, err
 	}
-	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('customers', 'id')), nextval('customer_rev'), txid_current()`).Scan(
-		&im.baseID, &im.baseRev, &im.txid); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('customers', 'id')), nextval('customer_rev')`).Scan(
+		&im.baseID, &im.baseRev); err != nil {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, `
@@ -849,6 +857,16 @@ func (im *importer) prepareBulk(tx pgx.Tx) ([]string, error) {
 		if _, err := tx.Exec(ctx, drop); err != nil {
 			return nil, err
 		}
+	}
+	if im.opt.Geocoder == nil {
+		var set, undo string
+		if err := tx.QueryRow(ctx, geocodeDefaults, im.opt.Source).Scan(&set, &undo); err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec(ctx, set); err != nil {
+			return nil, err
+		}
+		restore = append([]string{undo}, restore...)
 	}
 	im.direct, im.res.Bulk = true, true
 	return restore, nil
@@ -897,36 +915,4 @@ func (im *importer) upsertSQL() string {
 	return `WITH up AS (` + insert + `
 		RETURNING (xmax = 0) AS inserted, rev)
 	SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), coalesce(max(rev), 0) FROM up`
-}
-
-// idFilter is a fixed-size Bloom filter over external ids: when it has never seen an id
-// before, the file has no repeated ids and the SQL dedupe pass can be skipped. It only ever
-// proves absence; the dedupe in SQL decides. 16 MiB whatever the file size: with a million
-// ids a false alarm (which only costs the SQL pass) has odds of about 1 in 100.
-type idFilter struct {
-	seed maphash.Seed
-	bits []uint64
-}
-
-const idFilterBits = 1 << 27
-const idFilterHashes = 6
-
-func newIDFilter() *idFilter {
-	return &idFilter{seed: maphash.MakeSeed(), bits: make([]uint64, idFilterBits/64)}
-}
-
-// add records id and reports whether it may have been added before.
-func (f *idFilter) add(id string) bool {
-	h := maphash.String(f.seed, id)
-	h1, h2 := h&0xffffffff, h>>32|1
-	seen := true
-	for i := uint64(0); i < idFilterHashes; i++ {
-		bit := (h1 + i*h2) % idFilterBits
-		w, m := bit/64, uint64(1)<<(bit%64)
-		if f.bits[w]&m == 0 {
-			seen = false
-			f.bits[w] |= m
-		}
-	}
-	return seen
 }

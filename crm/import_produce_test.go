@@ -25,7 +25,7 @@ func produceOnce(t *testing.T, file string, workers int, direct bool) ([]byte, s
 	var rejects strings.Builder
 	var progress []int64
 	im := &importer{ctx: context.Background(), h: h, cr: cr, res: &ImportResult{}, workers: workers,
-		direct: direct, baseID: 1000, baseRev: 5000, txid: 77,
+		direct: direct, baseID: 1000, baseRev: 5000,
 		opt: ImportOptions{Source: "import", KeepRejects: 1000, Rejects: &rejects,
 			Progress: func(_, rows int64) { progress = append(progress, rows) }}}
 	var out bytes.Buffer

@@ -412,6 +412,12 @@ func testImportFeedIndexed(t *testing.T, seeded bool) {
 	if err != nil || res.Bulk == seeded || res.Inserted != n {
 		t.Fatalf("%+v, %v", res, err)
 	}
+	// Every row imported carries the id of the transaction that wrote it (the bulk load
+	// leaves it to the column's default), as the feed's snapshots compare it.
+	var wrong int64
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM customers WHERE txid % 4294967296 <> xmin::text::bigint`).Scan(&wrong); err != nil || wrong != 0 {
+		t.Fatalf("%d rows carry another transaction's id (%v)", wrong, err)
+	}
 	var since, id int64
 	var version int
 	if err := db.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, id, version
@@ -488,6 +494,35 @@ func TestImport_Values(t *testing.T) {
 					!reflect.DeepEqual(attrs, wantAttrs) || conf != 1 {
 					t.Fatalf("row %d (revenue %s): equal %v, null id %v, h3 %x, attributes %v, confidence %v", i, r, ok, nullID, h3, attrs, conf)
 				}
+			}
+		})
+	}
+}
+
+// TestImport_GeocodeOfFile: rows placed by the file get precision given, confidence 1 and
+// the source option, in both load paths (the bulk load leaves them to column defaults it
+// sets for the load), and the columns' own defaults are back afterwards.
+func TestImport_GeocodeOfFile(t *testing.T) {
+	for _, seeded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("seeded=%v", seeded), func(t *testing.T) {
+			ctx := context.Background()
+			db, s := importStore(t, seeded)
+			const source = `it's a "survey" \ 2026`
+			res, err := s.Import(ctx, strings.NewReader("name,lat,lon\nA,30.27,-97.74\nB,40.7,-74\n"), crm.ImportOptions{Source: source})
+			if err != nil || res.Bulk == seeded || res.Inserted != 2 {
+				t.Fatalf("%+v, %v", res, err)
+			}
+			var wrong int64
+			if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM customers WHERE name IN ('A', 'B') AND (geocode_precision,
+				geocode_confidence, geocode_source, geocode_error) IS DISTINCT FROM ('given', 1, $1, '')`, source).Scan(&wrong); err != nil || wrong != 0 {
+				t.Fatalf("%d rows with another geocode (%v)", wrong, err)
+			}
+			var prec, src, gerr string
+			var conf float32
+			if err := db.Pool.QueryRow(ctx, `INSERT INTO customers (kind, name) VALUES ('lead', 'defaults')
+				RETURNING geocode_precision, geocode_confidence, geocode_source, geocode_error`).Scan(&prec, &conf, &src, &gerr); err != nil ||
+				prec != "" || conf != 0 || src != "" || gerr != "" {
+				t.Fatalf("after the import the defaults are %q, %v, %q, %q (%v)", prec, conf, src, gerr, err)
 			}
 		})
 	}

@@ -31,28 +31,32 @@ func latLngToCell(lat, lng float64, res int) Cell {
 	face, i, j, k := h3FaceIJK(lat*degsToRads, lng*degsToRads, res)
 
 	// From the finest resolution up: each step's digit is where the cell sits in its parent.
+	// The steps work on axial coordinates (a, b) = (i-k, j-k): H3's upAp7/downAp7 and the
+	// differences depend on nothing else, and ijkNormalize keeps them, so the normalisations
+	// the C code does at every step are left to the end (the integers are the same).
 	h := uint64(1)<<59 | uint64(res)<<52 | (uint64(1)<<45 - 1) // cell mode, res, digits 7
+	a, b := i-k, j-k
 	for r := res - 1; r >= 0; r-- {
-		li, lj, lk := i, j, k
-		var ci, cj, ck int
+		la, lb := a, b
+		var ca, cb int
 		if (r+1)%2 == 1 { // class III child resolution
-			i, j, k = upAp7(i, j, k)
-			ci, cj, ck = downAp7(i, j, k)
+			a, b = upAp7(a, b)
+			ca, cb = downAp7(a, b)
 		} else {
-			i, j, k = upAp7r(i, j, k)
-			ci, cj, ck = downAp7r(i, j, k)
+			a, b = upAp7r(a, b)
+			ca, cb = downAp7r(a, b)
 		}
-		di, dj, dk := ijkNormalize(li-ci, lj-cj, lk-ck)
-		h = setDigit(h, r+1, uint64(di*4+dj*2+dk)) // a unit vector's digit is its i, j, k bits
+		h = setDigit(h, r+1, axialDigit(la-ca, lb-cb))
 	}
+	i, j, k = ijkNormalize(a, b, 0)
 	if i > 2 || j > 2 || k > 2 {
 		return h3.LatLngToCell(h3.LatLng{Lat: lat, Lng: lng}, res)
 	}
 	slot := &h3BaseCells[face][i][j][k]
 	if e := slot.Load(); e&baseKnown != 0 && e&basePentagon == 0 {
 		h |= uint64(e&0x7f) << 45
-		for range (e >> 8) & 7 {
-			h = rotate60ccw(h, res)
+		if rots := (e >> 8) & 7; rots > 0 {
+			h = rotateDigits(h, res, &rot60ccwN[rots])
 		}
 		return Cell(h)
 	}
@@ -277,27 +281,19 @@ func round7(n int) int {
 	return -((-n + 3) / 7)
 }
 
-// upAp7 is the parent (class II) of a class III cell; upAp7r of a class II cell.
-func upAp7(i, j, k int) (int, int, int) {
-	i, j = i-k, j-k
-	return ijkNormalize(round7(3*i-j), round7(i+2*j), 0)
-}
+// upAp7 is the parent (class II) of a class III cell; upAp7r of a class II cell. Both take
+// and return axial coordinates (i-k, j-k): H3's _upAp7 reads nothing else of its input.
+func upAp7(a, b int) (int, int) { return round7(3*a - b), round7(a + 2*b) }
 
-func upAp7r(i, j, k int) (int, int, int) {
-	i, j = i-k, j-k
-	return ijkNormalize(round7(2*i+j), round7(3*j-i), 0)
-}
+func upAp7r(a, b int) (int, int) { return round7(2*a + b), round7(3*b - a) }
 
-// downAp7 is the centre child (class III) of a class II cell; downAp7r of a class III cell.
-// The res r unit vectors in res r+1 are (3,0,1), (1,3,0), (0,1,3), and for downAp7r
-// (3,1,0), (0,3,1), (1,0,3).
-func downAp7(i, j, k int) (int, int, int) {
-	return ijkNormalize(3*i+j, 3*j+k, i+3*k)
-}
+// downAp7 is the centre child (class III) of a class II cell; downAp7r of a class III cell;
+// in axial coordinates. The res r unit vectors in res r+1 are (3,0,1), (1,3,0), (0,1,3),
+// and for downAp7r (3,1,0), (0,3,1), (1,0,3): (i, j, 0) goes to (3i+j, 3j, i), axial
+// (2i+j, 3j-i), and for downAp7r to (3i, i+3j, j), axial (3i-j, i+2j).
+func downAp7(a, b int) (int, int) { return 2*a + b, 3*b - a }
 
-func downAp7r(i, j, k int) (int, int, int) {
-	return ijkNormalize(3*i+k, i+3*j, j+3*k)
-}
+func downAp7r(a, b int) (int, int) { return 3*a - b, a + 2*b }
 
 func digit(h uint64, r int) uint64 { return h >> ((15 - r) * 3) & 7 }
 
@@ -318,11 +314,49 @@ var rot60ccw = func() (m [8]uint64) {
 	return m
 }()
 
-func rotate60ccw(h uint64, res int) uint64 {
+// rot60ccwN[n] maps a digit to the digit turned n times 60° counter-clockwise.
+var rot60ccwN = func() (m [6][8]uint64) {
+	for d := range 8 {
+		m[0][d] = uint64(d)
+		for n := 1; n < 6; n++ {
+			m[n][d] = rot60ccw[m[n-1][d]]
+		}
+	}
+	return m
+}()
+
+func rotate60ccw(h uint64, res int) uint64 { return rotateDigits(h, res, &rot60ccw) }
+
+// rotateDigits maps each of h's digits 1..res through rot.
+func rotateDigits(h uint64, res int, rot *[8]uint64) uint64 {
 	for r := 1; r <= res; r++ {
-		h = setDigit(h, r, rot60ccw[digit(h, r)])
+		h = setDigit(h, r, rot[digit(h, r)])
 	}
 	return h
+}
+
+// axialDigits[a+1][b+1] is the digit of the unit vector with axial coordinates (a, b) (its
+// normalised i, j, k bits), or 8 for (1,-1) and (-1,1), which are not unit vectors.
+var axialDigits = func() (m [3][3]uint64) {
+	for a := -1; a <= 1; a++ {
+		for b := -1; b <= 1; b++ {
+			i, j, k := ijkNormalize(a, b, 0)
+			m[a+1][b+1] = uint64(i*4 + j*2 + k)
+		}
+	}
+	return m
+}()
+
+// axialDigit is the digit of the difference (a, b) between a cell and its parent's centre
+// child: i*4 + j*2 + k of its normalised coordinates, as the C code takes it.
+func axialDigit(a, b int) uint64 {
+	if uint(a+1) <= 2 && uint(b+1) <= 2 {
+		if d := axialDigits[a+1][b+1]; d < 8 {
+			return d
+		}
+	}
+	i, j, k := ijkNormalize(a, b, 0)
+	return uint64(i*4 + j*2 + k)
 }
 
 // learnBaseCell keeps the base cell and rotation of a face's res-0 coordinates once the Go

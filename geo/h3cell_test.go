@@ -76,3 +76,46 @@ func BenchmarkLatLngToCell(b *testing.B) {
 		}
 	})
 }
+
+// TestAxialSteps: the digit loop's steps in axial coordinates give what H3's _upAp7,
+// _upAp7r, _downAp7, _downAp7r (written here on i, j, k as in the C code, each followed by
+// _ijkNormalize) give, and axialDigit the C digit of any normalised difference, for
+// coordinates in every sextant, any representation of them, and large values.
+func TestAxialSteps(t *testing.T) {
+	upAp7IJK := func(i, j, k int) (int, int, int) {
+		i, j = i-k, j-k
+		return ijkNormalize(round7(3*i-j), round7(i+2*j), 0)
+	}
+	upAp7rIJK := func(i, j, k int) (int, int, int) {
+		i, j = i-k, j-k
+		return ijkNormalize(round7(2*i+j), round7(3*j-i), 0)
+	}
+	downAp7IJK := func(i, j, k int) (int, int, int) { return ijkNormalize(3*i+j, 3*j+k, i+3*k) }
+	downAp7rIJK := func(i, j, k int) (int, int, int) { return ijkNormalize(3*i+k, i+3*j, j+3*k) }
+	axial := func(i, j, k int) [2]int { return [2]int{i - k, j - k} }
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := range 200_000 {
+		lim := 50
+		if n%2 == 0 {
+			lim = 1 << 40 // res 15 coordinates reach ≈ 7^15
+		}
+		i, j, k := rng.IntN(2*lim)-lim, rng.IntN(2*lim)-lim, rng.IntN(2*lim)-lim
+		a, b := i-k, j-k
+		for _, s := range []struct {
+			name string
+			ijk  func(i, j, k int) (int, int, int)
+			ax   func(a, b int) (int, int)
+		}{{"upAp7", upAp7IJK, upAp7}, {"upAp7r", upAp7rIJK, upAp7r}, {"downAp7", downAp7IJK, downAp7}, {"downAp7r", downAp7rIJK, downAp7r}} {
+			ga, gb := s.ax(a, b)
+			if want := axial(s.ijk(i, j, k)); [2]int{ga, gb} != want {
+				t.Fatalf("%s(%d, %d, %d): axial %v, C %v", s.name, i, j, k, [2]int{ga, gb}, want)
+			}
+		}
+		if lim == 50 {
+			di, dj, dk := ijkNormalize(i%3, j%3, k%3)
+			if got, want := axialDigit(di-dk, dj-dk), uint64(di*4+dj*2+dk); got != want {
+				t.Fatalf("axialDigit(%d, %d) = %d, want %d", di-dk, dj-dk, got, want)
+			}
+		}
+	}
+}
