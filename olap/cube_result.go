@@ -35,7 +35,6 @@ func NewCubeResult(columns []string, rows [][]any, source string) *CubeResult {
 type resultGroups struct {
 	g        *grouper
 	order    []int32     // the group of each row
-	by       []CubeDim   //
 	values   [][]string  // per by dimension held as codes: the text of each code
 	dimKinds []CubeKind  // per by dimension: CubeCell (h3), CubeMonth or CubeText (a code's text)
 	ids      []measureID // per measure
@@ -148,7 +147,7 @@ func (r *CubeResult) AppendRow(dst []CubeValue, i int) []CubeValue {
 		return dst
 	}
 	n := len(dst)
-	dst = slices.Grow(dst, len(t.by)+len(t.ids))[:n+len(t.by)+len(t.ids)]
+	dst = slices.Grow(dst, len(t.dimKinds)+len(t.ids))[:n+len(t.dimKinds)+len(t.ids)]
 	row := dst[n:]
 	gi := t.order[i]
 	gk, a := &t.g.keys[gi], &t.g.accs[gi]
@@ -164,7 +163,7 @@ func (r *CubeResult) AppendRow(dst []CubeValue, i int) []CubeValue {
 		}
 	}
 	for j, id := range t.ids {
-		v := &row[len(t.by)+j]
+		v := &row[len(t.dimKinds)+j]
 		v.Kind, v.Num = t.measure(id, gi, a)
 		v.Text = ""
 	}
@@ -207,7 +206,7 @@ func (r *CubeResult) Rows() [][]any {
 		return r.rows
 	}
 	t := r.grp
-	rb := newRowBuilder(len(t.by), t.ids, len(t.order))
+	rb := newRowBuilder(len(t.dimKinds), t.ids, len(t.order))
 	rows := rb.rows
 	var vals []CubeValue
 	for i := range t.order {
