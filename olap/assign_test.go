@@ -390,6 +390,14 @@ func TestFollowAssignments_Resume(t *testing.T) {
 	}
 	stop := follow()
 	waitFor(a.ID, "48453")
+	// The bulk pass assigns Austin before the follower stores its feed position (its first
+	// read of the feed): stopping in between would leave none to resume from.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var n int
+		if err := db.Pool.QueryRow(bg, `SELECT count(*) FROM region_assignment_state WHERE level = ''`).Scan(&n); err != nil || n > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	stop()
 	var feed int64
 	var stateAt time.Time

@@ -46,7 +46,7 @@ func h3Range(f uint64, r int) (lo, hi uint64) {
 // web-mercator position (±1 cm), as the engine does.
 func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *match, g *grouper) (string, int) {
 	recs := st.recs
-	var box rect
+	box := bbox{res: -1}
 	box.x0, box.y0 = Project(b.Min[0], b.Max[1])
 	box.x1, box.y1 = Project(b.Max[0], b.Min[1])
 	w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
@@ -68,16 +68,29 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 	}
 	// The cells covering the bbox: at the cuboid's resolution (an inside cell's records
 	// are then skipped whole), coarser only when that takes too many cells; without a
-	// cuboid, cells about 1/8 of the bbox across (a thin margin of records outside).
+	// cuboid, cells about 1/8 of the bbox across (a thin margin of records outside) — or,
+	// grouped by cells at least two resolutions finer than cells as wide as the bbox, those
+	// (a few), as sumRuns then skips the runs outside at every resolution between: finding
+	// the cells takes PolygonToCells 80-150 µs for a few, 1.8 ms for 640.
 	size := max(h, w*math.Cos(latMax*math.Pi/180))
 	q := 0
 	if cb != nil {
 		for q = cb.res; q > 0 && math.Pow(size/cellRadiusDeg(q), 2) > 20000; q-- {
 		}
 	} else {
+		coarse := 0
+		for coarse < CubeRes && cellRadiusDeg(coarse) > size {
+			coarse++
+		}
 		for q < CubeRes && cellRadiusDeg(q) > size/8 {
 			q++
 		}
+		if g.cellOnly && g.by[0].Res >= coarse+2 {
+			q = coarse
+		}
+	}
+	if g.cellOnly {
+		box.cells(b, latMax, q+1, g.by[0].Res)
 	}
 	qr, qrLon := cellRadiusDeg(q), lonScale(cellRadiusDeg(q))
 	loop := h3.GeoLoop{

@@ -1218,18 +1218,51 @@ func (c *Cube) spans(st *cubeState, cb *cuboid, m *match, cells []uint64) (_ []s
 	return mergeSpans(out), exact
 }
 
-// recordSpans returns the sorted record slots under cells (nil: all).
+// recordSpans returns the sorted record slots under cells (nil: all). The cells' index
+// ranges are sorted and joined first, and each is then found by galloping forward from the
+// last one: a bbox's cover has hundreds of cells, often siblings (adjacent ranges), and a
+// binary search over all the records for each cost as much as reading them.
 func recordSpans(recs *cubeRecords, cells []uint64) []span {
 	if cells == nil {
 		return []span{{0, recs.sorted}}
 	}
-	out := make([]span, 0, len(cells))
-	for _, cell := range cells {
-		lo, hi := h3Range(cell, geo.CellResolution)
-		a, b := recs.cellSpan(lo, hi)
-		out = append(out, span{a, b})
+	type krange struct{ lo, hi uint64 }
+	ranges := make([]krange, len(cells))
+	for i, cell := range cells {
+		ranges[i].lo, ranges[i].hi = h3Range(cell, geo.CellResolution)
 	}
-	return mergeSpans(out)
+	slices.SortFunc(ranges, func(a, b krange) int { return cmp64(a.lo, b.lo) })
+	joined := ranges[:0]
+	for _, r := range ranges {
+		if n := len(joined); n > 0 && r.lo <= joined[n-1].hi+1 {
+			joined[n-1].hi = max(joined[n-1].hi, r.hi)
+			continue
+		}
+		joined = append(joined, r)
+	}
+	sorted := recs.cell[:recs.sorted]
+	out := make([]span, 0, len(joined))
+	at := 0
+	for _, r := range joined {
+		lo := at + leadBelow(sorted[at:], r.lo)
+		at = lo + leadBelow(sorted[lo:], r.hi+1)
+		if lo < at {
+			out = append(out, span{lo, at})
+		}
+	}
+	return out
+}
+
+// leadBelow returns the number of leading values of s (sorted) below v, galloping from the
+// start.
+func leadBelow(s []uint64, v uint64) int {
+	lo, next, step := 0, 0, 1
+	for next < len(s) && s[next] < v {
+		lo, next, step = next+1, next+step, step*2
+	}
+	hi := min(next, len(s))
+	i, _ := slices.BinarySearch(s[lo:hi], v)
+	return lo + i
 }
 
 // plan picks what answers a query without a bbox: the cuboid (holding the needed
@@ -1460,9 +1493,10 @@ func (r *rect) has(x, y uint32) bool { return x >= r.x0 && x <= r.x1 && y >= r.y
 
 // scanRecords groups the records in spans (and those written since the last sort) that m
 // keeps and that lie in box (nil: anywhere); with slots, the spans index slots (the
-// records' slots in another order). res > CubeRes groups by the record's own cell. It
-// returns the records read.
-func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, res int, m *match, g *grouper, box *rect) int {
+// records' slots in another order). res > CubeRes groups by the record's own cell. By one
+// H3 resolution, the spans are read a cell's run at a time (sumRuns). It returns the
+// records read.
+func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, res int, m *match, g *grouper, box *bbox) int {
 	recs := st.recs
 	kres := CubeRes
 	if res > CubeRes {
@@ -1502,6 +1536,10 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, res int,
 				word &= word - 1
 			}
 		}
+		spans = nil
+	}
+	if cellRes >= 0 {
+		read += sumRuns(recs, spans, cellRes, m, box, g) - spanLen(spans)
 		spans = nil
 	}
 	for _, sp := range spans {

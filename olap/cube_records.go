@@ -236,14 +236,6 @@ func (r *cubeRecords) statusMonthRuns(m *match, statuses []uint64, anyStatus boo
 	return out, true
 }
 
-// cellSpan returns the sorted slots [lo, hi) whose cell lies in [clo, chi].
-func (r *cubeRecords) cellSpan(clo, chi uint64) (int, int) {
-	cells := r.cell[:r.sorted]
-	lo, _ := slices.BinarySearch(cells, clo)
-	hi := lo + upperBound(cells[lo:], chi)
-	return lo, hi
-}
-
 // upperBound returns the number of leading values of s (sorted) that are ≤ v.
 func upperBound(s []uint64, v uint64) int {
 	lo, hi := 0, len(s)

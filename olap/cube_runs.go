@@ -1,0 +1,139 @@
+package olap
+
+import (
+	"math"
+
+	"github.com/paulmach/orb"
+)
+
+// bbox is a query's bbox in web-mercator (edges included), and, for H3 cells of resolution
+// from to res, the positions whose cell lies wholly outside the bbox (any position outside
+// out[r]) and, at res, wholly inside it (in), however far across the cell its other
+// records are.
+type bbox struct {
+	rect
+	res, from int // res -1: no cells known
+	in        rect
+	out       [16]rect
+}
+
+// cells fills in and out for the cells of resolution from to res of bound b (latMax: the
+// largest absolute latitude of b). A cell's records are within its diameter of one
+// another (2 × cellRadiusDeg, plus 0.1 m for the rounding of positions), so a record
+// farther inside the bbox than that has its whole cell inside, one farther outside its
+// whole cell outside.
+func (box *bbox) cells(b orb.Bound, latMax float64, from, res int) {
+	box.res, box.from = -1, max(0, min(from, res))
+	for r := box.from; r <= res; r++ {
+		d := 2*cellRadiusDeg(r) + 1e-6
+		if latMax+d >= 89 {
+			box.from = r + 1
+			continue
+		}
+		dLon := d / math.Cos((latMax+d)*math.Pi/180)
+		o := &box.out[r]
+		o.x0, o.y0 = Project(b.Min[0]-dLon, b.Max[1]+d)
+		o.x1, o.y1 = Project(b.Max[0]+dLon, b.Min[1]-d)
+		if r == res {
+			box.res = res
+			box.in = rect{x0: 1} // empty unless the bbox holds a cell
+			if b.Min[0]+dLon <= b.Max[0]-dLon && b.Min[1]+d <= b.Max[1]-d {
+				box.in.x0, box.in.y0 = Project(b.Min[0]+dLon, b.Max[1]-d)
+				box.in.x1, box.in.y1 = Project(b.Max[0]-dLon, b.Min[1]+d)
+			}
+		}
+	}
+}
+
+// sumRuns groups the sorted records in spans that m keeps and that lie in box (nil:
+// anywhere) by their H3 cell at resolution res. The records are in cell order, so those
+// of one cell at res are a run: the run is summed into one accumulator and added to its
+// group once — no key, accumulator or group look-up per record. With box at res, a run's
+// first record says whether the whole cell is inside the bbox (summed without the box
+// test) or outside it (skipped by a galloping search for its end). It returns the records
+// read (those of the runs not skipped).
+func sumRuns(recs *cubeRecords, spans []span, res int, m *match, box *bbox, g *grouper) int {
+	if recs.status.wide != nil {
+		return sumRunsOf(recs, recs.status.wide, spans, res, m, box, g)
+	}
+	return sumRunsOf(recs, recs.status.narrow, spans, res, m, box, g)
+}
+
+func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, res int, m *match, box *bbox, g *grouper) (read int) {
+	cell, x, y, kind, cents := recs.cell, recs.x, recs.y, recs.kind, recs.cents
+	// Only the kind is checked here; any other filter (sets, months, h3 cells) through
+	// okRecord. A dead slot's kind shifts the bit out of kinds, and kinds holds only 0, 1
+	// and 2 (crm.Kinds, the kinds a cubeAcc counts), which the sums below rely on.
+	kinds, rest := m.kinds&0b111, len(m.sets) > 0 || m.months != nil || m.cellsOK
+	known := box != nil && box.res == res
+	for _, sp := range spans {
+		for s := sp.lo; s < sp.hi; {
+			p := h3Parent(cell[s], res)
+			if h3Res(cell[s]) != 15 { // not a resolution-15 cell (none are): a run of one
+				if (box == nil || box.has(x[s], y[s])) && m.okRecord(recs, s) {
+					a := accOf(kind[s], uint32(status[s]), cents[s])
+					g.addKey(gkey{cell: p}, &a)
+				}
+				s, read = s+1, read+1
+				continue
+			}
+			_, end := h3Range(p, 15) // the run: the records up to p's last descendant
+			edge := box != nil
+			if known {
+				// Skip the records of the cell (at the coarsest resolution checked) that
+				// lies wholly outside.
+				skip := false
+				for r := box.from; r <= res; r++ {
+					if !box.out[r].has(x[s], y[s]) {
+						_, e := h3Range(h3Parent(cell[s], r), 15)
+						s, skip = runEnd(cell, s, sp.hi, e), true
+						break
+					}
+				}
+				if skip {
+					continue
+				}
+				edge = !box.in.has(x[s], y[s])
+			}
+			// Sums in registers, without branches on kind or status (both random from one
+			// record to the next): records and revenue in all, those of kinds 1 and 2
+			// (kind 0 is the rest), won and lost.
+			var n, n1, n2, won, lost uint32
+			var c, c1, c2 int64
+			t := s
+			for ; t < sp.hi && cell[t] <= end; t++ {
+				if edge && !box.has(x[t], y[t]) {
+					continue
+				}
+				k := kind[t]
+				if kinds&(1<<k) == 0 || rest && !m.okRecord(recs, t) {
+					continue
+				}
+				// k is 0, 1 or 2; a code st is won when st^codeWon is 0, and
+				// (0-1)>>31 is 1 where (v-1)>>31 is 0 for any other small v.
+				v, st := cents[t], uint32(status[t])
+				n++
+				n1 += uint32(k & 1)
+				n2 += uint32(k >> 1)
+				c += v
+				c1 += v & -int64(k&1)
+				c2 += v & -int64(k>>1)
+				won += (st ^ codeWon - 1) >> 31
+				lost += (st ^ codeLost - 1) >> 31
+			}
+			if n != 0 {
+				a := cubeAcc{n: [3]int32{int32(n - n1 - n2), int32(n1), int32(n2)}, cents: [3]int64{c - c1 - c2, c1, c2},
+					won: int32(won), lost: int32(lost)}
+				g.addKey(gkey{cell: p}, &a)
+			}
+			s, read = t, read+t-s
+		}
+	}
+	return read
+}
+
+// runEnd returns the first index in (s, hi) whose cell is after end, or hi (cell[s] ≤ end;
+// cells ascending): galloping, as a run may be long.
+func runEnd(cell []uint64, s, hi int, end uint64) int {
+	return s + 1 + leadBelow(cell[s+1:hi], end+1)
+}
