@@ -54,7 +54,11 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 	if latMax > 80 || w > 180 {
 		return "points", c.scanRecords(st, []span{{0, recs.sorted}}, nil, res, m, g, &box)
 	}
-	lonScale := func(rad float64) float64 { return rad / math.Cos((latMax+rad)*math.Pi/180) }
+	// A radius in degrees of longitude at the bbox's latitude widened by it. Past the pole
+	// the cosine turns negative and would shrink the cover: beyond 89° it is taken at 89°
+	// (with the bbox below 80°, only radii of 9° and more get there, and 57 times those is
+	// more than the cover's ±180° clamp keeps).
+	lonScale := func(rad float64) float64 { return rad / math.Cos(math.Min(latMax+rad, 89)*math.Pi/180) }
 	// The cuboid of the inside cells: cells at most 1/8 of the bbox across.
 	var cb *cuboid
 	for r := max(res, 0); r <= CubeRes && cb == nil; r++ {

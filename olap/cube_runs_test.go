@@ -23,14 +23,17 @@ func (f *cubeFixture) densePoint() orb.Point {
 
 // addDense inserts n records at dense points (random attributes), assigns them to the
 // regions and reloads the engine and cube.
-func (f *cubeFixture) addDense(t *testing.T, n int) {
+func (f *cubeFixture) addDense(t *testing.T, n int) { f.addPoints(t, n, f.densePoint) }
+
+// addPoints inserts n records at points from point, as addDense does.
+func (f *cubeFixture) addPoints(t *testing.T, n int, point func() orb.Point) {
 	t.Helper()
 	ctx := context.Background()
 	var kinds, names, segs, stats, owners, created []string
 	var lons, lats, revs []float64
 	var cells []int64
 	for i := 0; i < n; i++ {
-		p := f.densePoint()
+		p := point()
 		lons, lats = append(lons, p[0]), append(lats, p[1])
 		cells = append(cells, int64(geo.CellOf(p, geo.CellResolution)))
 		kinds = append(kinds, crm.Kinds[f.rng.IntN(3)])
@@ -196,4 +199,31 @@ func TestCube_BboxRunsEqualSQL(t *testing.T) {
 		t.Fatalf("only %d rows in all: the bboxes missed the dense records", n)
 	}
 	t.Logf("%d rows", n)
+}
+
+// A big bbox far north (Alaska) grouped by cells at least two resolutions finer than cells
+// as wide as the bbox is read through a few coarse cells widened by their radius: the
+// widening in longitude, radius / cos(latitude + radius), must not turn negative when
+// latitude + radius passes 90° (it shrank the cover and lost the records at the edges).
+func TestCube_BboxHighLatitude(t *testing.T) {
+	ctx := context.Background()
+	f := newCubeFixture(t, 100)
+	f.addPoints(t, 3000, func() orb.Point {
+		return orb.Point{-170 + f.rng.Float64()*50, 50 + f.rng.Float64()*30}
+	})
+	b := orb.Bound{Min: orb.Point{-168.00005, 50.40005}, Max: orb.Point{-121.00005, 79.50005}}
+	for _, res := range []int{2, 3, 5, 9} {
+		q := &olap.CubeQuery{Measures: []string{"records", "revenue", "won"}, By: []olap.CubeDim{{Name: "h3", Res: res}}, Bound: &b}
+		got, err := f.cube.Query(q, f.engine.Snapshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := olap.QueryCubeSQL(ctx, f.db, q, f.levels, f.pops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want.Rows()) < 10 || !reflect.DeepEqual(got.Rows(), want.Rows()) {
+			t.Fatalf("%s (from %s):\ncube: %d rows %v\nsql:  %d rows %v", describe(q), got.Source, len(got.Rows()), head(got.Rows()), len(want.Rows()), head(want.Rows()))
+		}
+	}
 }
