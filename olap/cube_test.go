@@ -82,29 +82,7 @@ func newCubeFixture(t *testing.T, n int) *cubeFixture {
 			t.Fatal(err)
 		}
 	}
-	// Records: random attributes, months over three years, revenue in cents (some negative).
-	var kinds, names, segs, stats, owners, created []string
-	var lons, lats, revs []float64
-	var cells []int64
-	for i := 0; i < n; i++ {
-		p := gridPoint(f.rng)
-		lons, lats = append(lons, p[0]), append(lats, p[1])
-		cells = append(cells, int64(geo.CellOf(p, geo.CellResolution)))
-		kinds = append(kinds, crm.Kinds[f.rng.IntN(3)])
-		names = append(names, "r"+strconv.Itoa(i))
-		segs = append(segs, cubeSegments[f.rng.IntN(len(cubeSegments))])
-		stats = append(stats, cubeStatuses[f.rng.IntN(len(cubeStatuses))])
-		owners = append(owners, cubeOwners[f.rng.IntN(len(cubeOwners))])
-		revs = append(revs, float64(f.rng.IntN(2_000_000)-100_000)/100)
-		created = append(created, time.Date(2023, time.Month(1+f.rng.IntN(36)), 1+f.rng.IntN(28), f.rng.IntN(24), 0, 0, 0, time.UTC).Format(time.RFC3339))
-	}
-	_, err := f.db.Pool.Exec(ctx, `INSERT INTO customers (kind, name, geom, h3, segment, status, owner, revenue, created_at)
-		SELECT k, n, ST_SetSRID(ST_MakePoint(x, y), 4326), h, sg, st, o, r::numeric(16,2), ca::timestamptz
-		FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::text[])
-			AS u(k, n, x, y, h, sg, st, o, r, ca)`, kinds, names, lons, lats, cells, segs, stats, owners, revs, created)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.insertRecords(t, n, "r", func() orb.Point { return gridPoint(f.rng) })
 	f.pops = map[string]map[string]float64{}
 	for _, l := range f.levels {
 		idx, err := olap.LoadRegionIndex(ctx, f.db, l)
@@ -121,6 +99,34 @@ func newCubeFixture(t *testing.T, n int) *cubeFixture {
 	}
 	f.engine, f.cube = f.load(t)
 	return f
+}
+
+// insertRecords inserts n records named prefix+i at points from point, with random
+// attributes, months over three years and revenue in cents (some negative).
+func (f *cubeFixture) insertRecords(t *testing.T, n int, prefix string, point func() orb.Point) {
+	t.Helper()
+	var kinds, names, segs, stats, owners, created []string
+	var lons, lats, revs []float64
+	var cells []int64
+	for i := 0; i < n; i++ {
+		p := point()
+		lons, lats = append(lons, p[0]), append(lats, p[1])
+		cells = append(cells, int64(geo.CellOf(p, geo.CellResolution)))
+		kinds = append(kinds, crm.Kinds[f.rng.IntN(3)])
+		names = append(names, prefix+strconv.Itoa(i))
+		segs = append(segs, cubeSegments[f.rng.IntN(len(cubeSegments))])
+		stats = append(stats, cubeStatuses[f.rng.IntN(len(cubeStatuses))])
+		owners = append(owners, cubeOwners[f.rng.IntN(len(cubeOwners))])
+		revs = append(revs, float64(f.rng.IntN(2_000_000)-100_000)/100)
+		created = append(created, time.Date(2023, time.Month(1+f.rng.IntN(36)), 1+f.rng.IntN(28), f.rng.IntN(24), 0, 0, 0, time.UTC).Format(time.RFC3339))
+	}
+	_, err := f.db.Pool.Exec(context.Background(), `INSERT INTO customers (kind, name, geom, h3, segment, status, owner, revenue, created_at)
+		SELECT k, n, ST_SetSRID(ST_MakePoint(x, y), 4326), h, sg, st, o, r::numeric(16,2), ca::timestamptz
+		FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::float8[], $10::text[])
+			AS u(k, n, x, y, h, sg, st, o, r, ca)`, kinds, names, lons, lats, cells, segs, stats, owners, revs, created)
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // load builds a new engine and cube from the database.
