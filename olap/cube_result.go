@@ -76,6 +76,19 @@ type CubeValue struct {
 // Int returns the count, cents, cell or month of v.
 func (v CubeValue) Int() int64 { return int64(v.Num) }
 
+// Cell returns the H3 cell of a value of an h3 dimension: its number, or its text parsed
+// when the row was made (Rows, NewCubeResult); ok false for another value.
+func (v CubeValue) Cell() (cell uint64, ok bool) {
+	switch v.Kind {
+	case CubeCell:
+		return v.Num, true
+	case CubeText:
+		c, err := strconv.ParseUint(v.Text, 16, 64)
+		return c, err == nil
+	}
+	return 0, false
+}
+
 // Float returns the ratio of v.
 func (v CubeValue) Float() float64 { return math.Float64frombits(v.Num) }
 

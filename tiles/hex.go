@@ -149,7 +149,10 @@ func (h *Hexagons) render(t olap.Tile, hq HexQuery) ([]byte, int, error) {
 	var row []olap.CubeValue
 	for i := range res2.Len() {
 		row = res2.AppendRow(row[:0], i)
-		cell := row[0].Num
+		cell, ok := row[0].Cell() // a number, or a text when footfall made the rows
+		if !ok {
+			continue
+		}
 		props := geojson.Properties{"h3": strconv.FormatUint(cell, 16), "count": propValue(row[1])}
 		if len(measures) > 1 {
 			if v := propValue(row[2]); v != nil {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"github.com/paulmach/orb/encoding/mvt"
 	"io"
 	"log/slog"
 	"math"
@@ -117,8 +118,19 @@ func TestCubeAPI_Footfall(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `,9600]`) { // (100+300+800)/3 × 24
 		t.Fatalf("after an import: %d %s", resp.StatusCode, body)
 	}
-	if hresp, _ := ts.do(t, "GET", hex, "", "If-None-Match", hetag); hresp.StatusCode != 200 {
+	hresp, hbody := ts.do(t, "GET", hex, "", "If-None-Match", hetag)
+	if hresp.StatusCode != 200 {
 		t.Fatalf("hexagon tile after an import: %d", hresp.StatusCode)
+	}
+	// The tile's hexagons carry the footfall (the answer's rows are made for footfall).
+	layers, err := mvt.Unmarshal([]byte(hbody))
+	if err != nil || len(layers) != 1 || len(layers[0].Features) == 0 {
+		t.Fatalf("hexagon tile: %v %v", err, layers)
+	}
+	for _, f := range layers[0].Features {
+		if _, ok := f.Properties["footfall"].(float64); !ok {
+			t.Fatalf("a hexagon without footfall: %v", f.Properties)
+		}
 	}
 	// CSV: the footfall columns are numbers, null is empty.
 	resp, body = ts.do(t, "GET", "/api/v1/cube?measures=customers,footfall&by=h3:10&filter=h3:"+cell+"&format=csv", "")
