@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"github.com/paulmach/orb/encoding/mvt"
 	"io"
 	"log/slog"
 	"math"
@@ -20,6 +19,7 @@ import (
 	"github.com/gcrm/gcrm/web"
 	"github.com/go-chi/chi/v5"
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/mvt"
 )
 
 // newFootfallServer is a cube server with two Melbourne sensors: a at (-37.8136,
