@@ -26,6 +26,13 @@ func cellRadiusDeg(r int) float64 {
 	return radiusDeg[r]
 }
 
+// lonDeg returns a distance of d degrees of latitude in degrees of longitude at latitude
+// lat widened by d (the farthest from the equator a point within d of lat can be). Past
+// the pole the cosine turns negative and would shrink what is widened: beyond 89° it is
+// taken at 89° (with a bbox below 80°, only distances of 9° and more get there, and 57
+// times those is more than a cover's ±180° clamp keeps).
+func lonDeg(d, lat float64) float64 { return d / math.Cos(math.Min(lat+d, 89)*math.Pi/180) }
+
 // h3Range returns the smallest and largest index of the descendants at resolution r of
 // cell f: in index order they are exactly the cells at r between the two.
 func h3Range(f uint64, r int) (lo, hi uint64) {
@@ -54,15 +61,10 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 	if latMax > 80 || w > 180 {
 		return "points", c.scanRecords(st, []span{{0, recs.sorted}}, nil, res, m, g, &box)
 	}
-	// A radius in degrees of longitude at the bbox's latitude widened by it. Past the pole
-	// the cosine turns negative and would shrink the cover: beyond 89° it is taken at 89°
-	// (with the bbox below 80°, only radii of 9° and more get there, and 57 times those is
-	// more than the cover's ±180° clamp keeps).
-	lonScale := func(rad float64) float64 { return rad / math.Cos(math.Min(latMax+rad, 89)*math.Pi/180) }
 	// The cuboid of the inside cells: cells at most 1/8 of the bbox across.
 	var cb *cuboid
 	for r := max(res, 0); r <= CubeRes && cb == nil; r++ {
-		if rad := cellRadiusDeg(r); 8*lonScale(rad) <= w && 8*rad <= h {
+		if rad := cellRadiusDeg(r); 8*lonDeg(rad, latMax) <= w && 8*rad <= h {
 			for _, o := range st.cuboids {
 				if !o.broken && o.dims&need == need && o.res >= r && (cb == nil || len(o.keys) < len(cb.keys)) {
 					cb = o
@@ -96,7 +98,7 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 	if g.cellOnly {
 		box.cells(b, latMax, q+1, g.by[0].Res)
 	}
-	qr, qrLon := cellRadiusDeg(q), lonScale(cellRadiusDeg(q))
+	qr, qrLon := cellRadiusDeg(q), lonDeg(cellRadiusDeg(q), latMax)
 	loop := h3.GeoLoop{
 		{Lat: math.Max(-89, b.Min[1]-qr), Lng: math.Max(-180, b.Min[0]-qrLon)}, {Lat: math.Max(-89, b.Min[1]-qr), Lng: math.Min(180, b.Max[0]+qrLon)},
 		{Lat: math.Min(89, b.Max[1]+qr), Lng: math.Min(180, b.Max[0]+qrLon)}, {Lat: math.Min(89, b.Max[1]+qr), Lng: math.Max(-180, b.Min[0]-qrLon)},
@@ -110,7 +112,7 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 		return "points", c.scanRecords(st, recSpans, nil, res, m, g, &box)
 	}
 	rad := cellRadiusDeg(cb.res)
-	radLon := lonScale(rad)
+	radLon := lonDeg(rad, latMax)
 	inside := map[uint64]bool{}
 	isInside := func(cell uint64) bool {
 		v, ok := inside[cell]

@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -1301,6 +1300,7 @@ func (c *Cube) plan(st *cubeState, m *match, need dimMask, res int, cells []uint
 // cell's group straight from its packed key. It returns the cells read.
 func scanCuboid(cb *cuboid, spans []span, exact bool, m *match, g *grouper) int {
 	x := g.extractor(cb)
+	read := spanLen(spans) + len(cb.keys) - cb.sorted
 	if exact && x != nil && g.cellOnly && g.ordered && len(g.keys) == 0 {
 		scanMerged(cb, spans, x, g)
 		spans = nil
@@ -1317,7 +1317,7 @@ func scanCuboid(cb *cuboid, spans []span, exact bool, m *match, g *grouper) int 
 		}
 	}
 	scanCells(cb, cb.sorted, len(cb.keys), m, g)
-	return spanLen(spans) + len(cb.keys) - cb.sorted
+	return read
 }
 
 // scanMerged groups the cells of spans, all kept (an exact read), by their cell alone, into
@@ -1337,8 +1337,10 @@ func scanMerged(cb *cuboid, spans []span, x *keyExtractor, g *grouper) {
 	codes := uint(cellBits(cb.res))
 	for _, sp := range spans {
 		for lo := sp.lo; lo < sp.hi; {
-			c := cb.keys[lo] >> codes
-			hi := lo + sort.Search(sp.hi-lo, func(k int) bool { return cb.keys[lo+k]>>codes != c })
+			hi := sp.hi
+			if next := (cb.keys[lo]>>codes + 1) << codes; next != 0 { // the next code's first key
+				hi = lo + leadBelow(cb.keys[lo:sp.hi], next)
+			}
 			h = append(h, head{cellOf(lo), lo, hi})
 			lo = hi
 		}

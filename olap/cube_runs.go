@@ -1,10 +1,6 @@
 package olap
 
-import (
-	"math"
-
-	"github.com/paulmach/orb"
-)
+import "github.com/paulmach/orb"
 
 // bbox is a query's bbox in web-mercator (edges included), and, for H3 cells of resolution
 // from to res, the positions whose cell lies wholly outside the bbox (any position outside
@@ -30,7 +26,7 @@ func (box *bbox) cells(b orb.Bound, latMax float64, from, res int) {
 			box.from = r + 1
 			continue
 		}
-		dLon := d / math.Cos((latMax+d)*math.Pi/180)
+		dLon := lonDeg(d, latMax)
 		o := &box.out[r]
 		o.x0, o.y0 = Project(b.Min[0]-dLon, b.Max[1]+d)
 		o.x1, o.y1 = Project(b.Max[0]+dLon, b.Min[1]-d)
