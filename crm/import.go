@@ -80,7 +80,9 @@ type ImportResult struct {
 }
 
 // ImportPhase is the time one step of an import took: "read+copy" (parsing and COPY into
-// the staging table, overlapped), "dedupe", "insert", "indexes" (bulk only).
+// the staging table, overlapped), "dedupe", "insert", "indexes" (bulk only); a bulk load
+// by swap also has "commit" (of the new table's rows, before its indexes are built) and
+// "swap".
 type ImportPhase struct {
 	Name     string        `json:"name"`
 	Duration time.Duration `json:"duration_ns"`
@@ -107,9 +109,13 @@ func (r *ImportResult) phase(name string, since time.Time) time.Time {
 // Memory stays constant for any file size: rows stream from the parser (validated on one
 // goroutine per core, in file order) through a binary COPY into a staging table, duplicates
 // are found there with SQL, and one INSERT … ON CONFLICT moves them into customers. Into an
-// empty customers table (the first, big load) the rows are copied straight into it instead,
-// truncated in the transaction and with most indexes dropped and built again at the end; the
-// table is locked for the duration of that import.
+// empty customers table (the first, big load) the rows are copied into a new table shaped
+// like it, its indexes built side by side on other connections, and that table swapped in
+// for customers (import_swap.go): writers of customers wait for the whole import, readers
+// see the empty table until it commits (they wait only for the swap, a few milliseconds).
+// Where the swap cannot carry everything of customers over (a view on it, say) the rows
+// are copied straight into customers, truncated in the transaction and with most indexes
+// dropped and built again at the end; readers then wait too.
 //
 // Returns EINVALID when the header makes the file unusable (no name column, lat without lon),
 // EUNAVAILABLE when ctx ends, and wrapped database errors otherwise.
@@ -137,7 +143,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opt ImportOptions) (res
 	if err != nil {
 		return nil, err
 	}
-	im := &importer{ctx: ctx, opt: opt, h: h, cr: cr, res: &ImportResult{}}
+	im := &importer{ctx: ctx, db: s.DB, opt: opt, h: h, cr: cr, res: &ImportResult{}}
 	err = s.DB.WithTx(ctx, func(tx pgx.Tx) error { return im.run(tx) })
 	if err != nil {
 		if ctx.Err() != nil {
@@ -155,6 +161,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opt ImportOptions) (res
 // importer is the state of one Import.
 type importer struct {
 	ctx context.Context
+	db  *postgis.DB
 	opt ImportOptions
 	h   *importHeader
 	cr  *csvReader
@@ -168,10 +175,12 @@ type importer struct {
 	ids      *idFilter
 	maybeDup bool
 
-	// direct: the table was empty, so rows are copied straight into it (bulk load): each
-	// row's id and rev are base + its row number.
+	// direct: the table was empty, so rows are copied straight into it or into the
+	// table swapped in for it (bulk load): each row's id and rev are base + its row number.
 	direct          bool
-	directFields    int // the fields of a bulk load's tuples: len(directColumns())
+	directFields    int    // the fields of a bulk load's tuples: len(directColumns())
+	bulkTable       string // the table a bulk load copies into: customers or swap.stage
+	swap            *bulkSwap
 	baseID, baseRev int64
 }
 
@@ -215,13 +224,13 @@ func (im *importer) copyGeocode() bool { return !im.direct || im.opt.Geocoder !=
 // given, confidence 1, the Source option $1, no error) the defaults of the customers geocode
 // columns, so COPY can leave them out, and one that gives the columns their own defaults
 // back (run before the indexes are built, in the same transaction: nobody else sees the
-// table meanwhile).
-const geocodeDefaults = `SELECT 'ALTER TABLE customers ' || string_agg(format('ALTER COLUMN %I SET DEFAULT %s', a.attname, v.val), ', '),
-		'ALTER TABLE customers ' || string_agg(format('ALTER COLUMN %I %s', a.attname,
+// table meanwhile). $2 is the table (customers, or the table a swap loads).
+const geocodeDefaults = `SELECT 'ALTER TABLE ' || $2 || ' ' || string_agg(format('ALTER COLUMN %I SET DEFAULT %s', a.attname, v.val), ', '),
+		'ALTER TABLE ' || $2 || ' ' || string_agg(format('ALTER COLUMN %I %s', a.attname,
 			coalesce('SET DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), 'DROP DEFAULT')), ', ')
 	FROM (VALUES ('geocode_precision', quote_literal('given')), ('geocode_confidence', '1'),
 		('geocode_source', quote_literal($1::text)), ('geocode_error', quote_literal(''))) v (col, val)
-	JOIN pg_attribute a ON a.attrelid = 'customers'::regclass AND a.attname = v.col
+	JOIN pg_attribute a ON a.attrelid = $2::text::regclass AND a.attname = v.col
 	LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum`
 
 func (im *importer) run(tx pgx.Tx) error {
@@ -235,6 +244,16 @@ func (im *importer) run(tx pgx.Tx) error {
 	if err != nil {
 		return err
 	}
+	if im.swap != nil {
+		err := im.runSwap(tx)
+		if !errors.Is(err, errSwapRefused) {
+			return err
+		}
+		im.swap = nil
+		if restore, err = im.prepareInPlace(tx); err != nil {
+			return err
+		}
+	}
 	cols := im.directColumns()
 	target := `customers (` + strings.Join(cols, ", ") + `)`
 	im.directFields = len(cols)
@@ -244,27 +263,9 @@ func (im *importer) run(tx pgx.Tx) error {
 		}
 		target = `import_stage (` + stageColumns + `)`
 	}
-	// Parse in other goroutines (see produce), COPY in this one: the two overlap (and the
-	// server works on its own core meanwhile).
 	t := time.Now()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := im.produce(pw)
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	_, copyErr := tx.Conn().PgConn().CopyFrom(ctx, pr, `COPY `+target+` FROM STDIN (FORMAT binary)`)
-	pr.CloseWithError(errCopyEnded) // unblock the producer if COPY failed first
-	perr := <-done
-	if perr != nil && !errors.Is(perr, errCopyEnded) {
-		return perr
-	}
-	if copyErr != nil {
-		return copyErr
-	}
-	if perr != nil {
-		return perr
+	if err := im.copyRows(tx, `COPY `+target+` FROM STDIN (FORMAT binary)`); err != nil {
+		return err
 	}
 	t = im.res.phase("read+copy", t)
 	if im.direct {
@@ -290,32 +291,37 @@ func (im *importer) run(tx pgx.Tx) error {
 	return nil
 }
 
+// copyRows streams the file's rows through copySQL in tx: parsed in other goroutines (see
+// produce), copied in this one; the two overlap (and the server works on its own core
+// meanwhile).
+func (im *importer) copyRows(tx pgx.Tx, copySQL string) error {
+	ctx := im.ctx
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := im.produce(pw)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	_, copyErr := tx.Conn().PgConn().CopyFrom(ctx, pr, copySQL)
+	pr.CloseWithError(errCopyEnded) // unblock the producer if COPY failed first
+	perr := <-done
+	if perr != nil && !errors.Is(perr, errCopyEnded) {
+		return perr
+	}
+	if copyErr != nil {
+		return copyErr
+	}
+	return perr
+}
+
 // finishBulk ends a bulk load: later rows repeating an external_id go, the sequences move
 // past the ids and revs used, and the indexes are built again.
 func (im *importer) finishBulk(tx pgx.Tx, restore []string, t time.Time) error {
 	ctx := im.ctx
-	if im.maybeDup {
-		if err := im.dedupe(tx); err != nil {
-			return err
-		}
-		t = im.res.phase("dedupe", t)
-	}
-	im.res.Inserted = im.staged
-	if im.lastRow > 0 {
-		if _, err := tx.Exec(ctx, `SELECT setval(pg_get_serial_sequence('customers', 'id'), $1), setval('customer_rev', $2)`,
-			im.baseID+im.lastRow, im.baseRev+im.lastRow); err != nil {
-			return err
-		}
-		if im.staged > 0 {
-			im.res.MaxRev = im.baseRev + im.lastRow
-			// The last row may have been a repeat. id and rev both grow with the row number
-			// here, and only id has a btree.
-			if im.res.Rejected > 0 && im.maybeDup {
-				if err := tx.QueryRow(ctx, `SELECT rev FROM customers ORDER BY id DESC LIMIT 1`).Scan(&im.res.MaxRev); err != nil {
-					return err
-				}
-			}
-		}
+	t, err := im.endLoad(tx, tx, t)
+	if err != nil {
+		return err
 	}
 	if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '512MB'`); err != nil {
 		return err
@@ -330,6 +336,36 @@ func (im *importer) finishBulk(tx pgx.Tx, restore []string, t time.Time) error {
 	}
 	im.res.phase("indexes", t)
 	return nil
+}
+
+// endLoad ends the COPY of a bulk load in tx (the transaction that copied): later rows
+// repeating an external_id go and the sequences move past the ids and revs used (in lt,
+// the transaction holding customers locked). It returns the time the phase ended.
+func (im *importer) endLoad(tx, lt pgx.Tx, t time.Time) (time.Time, error) {
+	if im.maybeDup {
+		if err := im.dedupe(tx); err != nil {
+			return t, err
+		}
+		t = im.res.phase("dedupe", t)
+	}
+	im.res.Inserted = im.staged
+	if im.lastRow > 0 {
+		if _, err := lt.Exec(im.ctx, `SELECT setval(pg_get_serial_sequence('customers', 'id'), $1), setval('customer_rev', $2)`,
+			im.baseID+im.lastRow, im.baseRev+im.lastRow); err != nil {
+			return t, err
+		}
+		if im.staged > 0 {
+			im.res.MaxRev = im.baseRev + im.lastRow
+			// The last row may have been a repeat. id and rev both grow with the row number
+			// here (the highest id kept has the highest rev).
+			if im.res.Rejected > 0 && im.maybeDup {
+				if err := tx.QueryRow(im.ctx, `SELECT rev FROM `+im.bulkTable+` ORDER BY id DESC LIMIT 1`).Scan(&im.res.MaxRev); err != nil {
+					return t, err
+				}
+			}
+		}
+	}
+	return t, nil
 }
 
 // refreshFeed keeps the change feed's BRIN index on (rev, txid) effective after an import
@@ -729,8 +765,8 @@ func (im *importer) dedupe(tx pgx.Tx) error {
 	table, rowNo, lat, lon, del := `import_stage`, `s.row_no`, `s.lat`, `s.lon`,
 		`DELETE FROM import_stage s USING import_dups d WHERE s.row_no = d.row_no`
 	if im.direct {
-		table, rowNo, lat, lon, del = `customers`, `(s.id - `+strconv.FormatInt(im.baseID, 10)+`)`, `ST_Y(s.geom)`, `ST_X(s.geom)`,
-			`DELETE FROM customers s USING import_dups d WHERE s.id - `+strconv.FormatInt(im.baseID, 10)+` = d.row_no`
+		table, rowNo, lat, lon, del = im.bulkTable, `(s.id - `+strconv.FormatInt(im.baseID, 10)+`)`, `ST_Y(s.geom)`, `ST_X(s.geom)`,
+			`DELETE FROM `+im.bulkTable+` s USING import_dups d WHERE s.id - `+strconv.FormatInt(im.baseID, 10)+` = d.row_no`
 	}
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE import_dups ON COMMIT DROP AS
 		SELECT row_no, first_row FROM (
@@ -785,28 +821,54 @@ func (im *importer) dedupe(tx pgx.Tx) error {
 }
 
 // prepareBulk makes the import a bulk load when the customers table is empty: it locks
-// the table, drops every index but the primary key and those another table's constraint
-// needs, and takes the bases of the ids and revs (nobody else can take ids or revs while
-// the table is locked, as every writer of customers and customer_deletions writes
-// customers first). It returns the statements that build the indexes again (and give
-// the geocode columns their own defaults back, see geocodeDefaults): one sorted
-// build per index is much cheaper than an index insertion per row. That holds for the
-// feed's BRIN index too: kept through COPY it still costs a revmap lookup per row (COPY
-// +0.4 s for 1 M rows) and leaves the new ranges unsummarized, for every poll of the feed
-// to read until summarized (brin_summarize_new_values: 1.1 s); built afterwards it is one
-// table scan (0.3 s) and summarizes every range.
+// the table against writers (readers go on) and takes the bases of the ids and revs
+// (nobody else can take ids or revs while the table is locked, as every writer of customers
+// and customer_deletions writes customers first). Then, when customers can be swapped
+// (planSwap), the load goes into a table built beside it (runSwap); otherwise it is copied
+// into customers itself (prepareInPlace), and prepareBulk returns the statements that
+// finish that.
 func (im *importer) prepareBulk(tx pgx.Tx) ([]string, error) {
 	ctx := im.ctx
 	var empty bool
 	if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM customers)`).Scan(&empty); err != nil || !empty {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `LOCK TABLE customers IN ACCESS EXCLUSIVE MODE`); err != nil {
+	if _, err := tx.Exec(ctx, `LOCK TABLE customers IN EXCLUSIVE MODE`); err != nil {
 		return nil, err
 	}
 	if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM customers)`).Scan(&empty); err != nil || !empty {
 		return nil, err
 	}
+	sw, err := im.planSwap(tx)
+	if err != nil {
+		return nil, err
+	}
+	// txid_current: a swap's rows carry the id of the transaction that copies them, which
+	// must start after this one has its own (see import_swap.go).
+	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('customers', 'id')), nextval('customer_rev'), txid_current()`).Scan(
+		&im.baseID, &im.baseRev, new(int64)); err != nil {
+		return nil, err
+	}
+	im.direct, im.res.Bulk = true, true
+	if sw != nil {
+		im.swap, im.bulkTable = sw, sw.stage
+		return nil, nil
+	}
+	return im.prepareInPlace(tx)
+}
+
+// prepareInPlace readies customers for a bulk load into itself: it locks the table against
+// readers too, drops every index but the primary key and those another table's constraint
+// needs, and returns the statements that build the indexes again (and give the geocode
+// columns their own defaults back, see geocodeDefaults): one sorted build per index is much
+// cheaper than an index insertion per row. That holds for the feed's BRIN index too: kept
+// through COPY it still costs a revmap lookup per row (COPY +0.4 s for 1 M rows) and leaves
+// the new ranges unsummarized, for every poll of the feed to read until summarized
+// (brin_summarize_new_values: 1.1 s); built afterwards it is one table scan (0.3 s) and
+// summarizes every range.
+func (im *importer) prepareInPlace(tx pgx.Tx) ([]string, error) {
+	ctx := im.ctx
+	im.bulkTable = "customers"
 	// Truncating the empty table gives it new files in this transaction: with wal_level=minimal
 	// COPY then writes no WAL for its rows or its primary key (the files are synced at commit),
 	// which halves the server's CPU for the load. No sequence is reset. A role without the
@@ -814,13 +876,9 @@ func (im *importer) prepareBulk(tx pgx.Tx) ([]string, error) {
 	// The sync at commit then waits for every page of the table to reach the disk (0.4–0.7 s
 	// for 1 M rows): backend_flush_after has the kernel start writing the table's pages while
 	// COPY is still filling it, so the commit finds most of them written.
-	if _, err := tx.Exec(ctx, `DO $$ BEGIN
+	if _, err := tx.Exec(ctx, `LOCK TABLE customers IN ACCESS EXCLUSIVE MODE; DO $$ BEGIN
 		IF has_table_privilege('customers', 'TRUNCATE') THEN TRUNCATE customers; END IF; END $$;
 		SET LOCAL backend_flush_after = '1MB'`); err != nil {
-		return nil, err
-	}
-	if err := tx.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('customers', 'id')), nextval('customer_rev')`).Scan(
-		&im.baseID, &im.baseRev); err != nil {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, `
@@ -858,18 +916,31 @@ func (im *importer) prepareBulk(tx pgx.Tx) ([]string, error) {
 			return nil, err
 		}
 	}
-	if im.opt.Geocoder == nil {
-		var set, undo string
-		if err := tx.QueryRow(ctx, geocodeDefaults, im.opt.Source).Scan(&set, &undo); err != nil {
-			return nil, err
-		}
-		if _, err := tx.Exec(ctx, set); err != nil {
-			return nil, err
-		}
+	undo, err := im.setGeocodeDefaults(tx, "customers")
+	if err != nil {
+		return nil, err
+	}
+	if undo != "" {
 		restore = append([]string{undo}, restore...)
 	}
-	im.direct, im.res.Bulk = true, true
 	return restore, nil
+}
+
+// setGeocodeDefaults makes a bulk load's geocode the defaults of table's geocode columns
+// when there is no geocoder (see geocodeDefaults), and returns the statement that gives
+// them their own back ("" when nothing was changed).
+func (im *importer) setGeocodeDefaults(tx pgx.Tx, table string) (string, error) {
+	if im.opt.Geocoder != nil {
+		return "", nil
+	}
+	var set, undo string
+	if err := tx.QueryRow(im.ctx, geocodeDefaults, im.opt.Source, table).Scan(&set, &undo); err != nil {
+		return "", err
+	}
+	if _, err := tx.Exec(im.ctx, set); err != nil {
+		return "", err
+	}
+	return undo, nil
 }
 
 // importColumns are the customers columns the upsert may set from the file, by field.
