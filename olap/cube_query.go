@@ -276,6 +276,22 @@ type match struct {
 	cells   []uint64 // any of these (h3 filter); each with its own resolution
 	cellsOK bool     // false: no h3 filter
 	none    bool     // matches nothing
+	// The sums the query's measures read besides the counts by kind (needs): a scan of
+	// records may leave the others zero, and not read their columns.
+	cents, wonLost bool
+}
+
+// needs sets which sums the measures ids read besides the counts by kind: revenue (cents)
+// and won/lost (statuses).
+func (m *match) needs(ids []measureID) {
+	for _, id := range ids {
+		switch id {
+		case mRevenue, mCustomerRevenue, mRevenuePerCustomer:
+			m.cents = true
+		case mWon, mLost, mConversionRate:
+			m.wonLost = true
+		}
+	}
 }
 
 type cubeSet struct {
@@ -328,6 +344,17 @@ func (m *match) month(mo int32) bool {
 }
 
 // okRecord is ok for record slot s, read from the columns (no key built).
+// statusOnly says whether m filters by nothing but kind, status and month (no other
+// attribute, region or cell): what the runs of cubeRecords.byStatusMonth select exactly.
+func (m *match) statusOnly() bool {
+	for i := range m.sets {
+		if m.sets[i].field != 0 {
+			return false
+		}
+	}
+	return !m.cellsOK
+}
+
 func (m *match) okRecord(r *cubeRecords, s int) bool {
 	if m.kinds&(1<<r.kind[s]) == 0 { // a dead slot's kind shifts the bit out
 		return false
@@ -897,6 +924,18 @@ func (g *grouper) addKey(gk gkey, a *cubeAcc) {
 	g.last, g.lastAt = gk, i
 }
 
+// addCell adds a to the group of cell p (g.cellOnly): appended straight away while the
+// cells come in order, as the sums of runs of records do.
+func (g *grouper) addCell(p uint64, a *cubeAcc) {
+	if n := len(g.keys); g.ordered && (n == 0 || p > g.keys[n-1].cell) {
+		g.keys = append(g.keys, gkey{cell: p})
+		g.accs = append(g.accs, *a)
+		g.last, g.lastAt = g.keys[n], int32(n)
+		return
+	}
+	g.addKey(gkey{cell: p}, a)
+}
+
 // lookup returns the group of key gk, if there is one.
 func (g *grouper) lookup(gk gkey) (int32, bool) {
 	switch {
@@ -944,6 +983,11 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 	c.mu.RLock()
 	st := c.st
 	m, need, res := c.compile(st, q)
+	ids := make([]measureID, len(q.Measures))
+	for j, name := range q.Measures {
+		ids[j] = measureOf(name)
+	}
+	m.needs(ids)
 	g := newGrouper(c, q.By)
 	g.useDense(c, st, m)
 	g.useOrdinals(st)
@@ -1020,11 +1064,7 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 		r.Columns = append(r.Columns, d.String())
 	}
 	r.Columns = append(r.Columns, q.Measures...)
-	t := &resultGroups{g: g, order: order, values: make([][]string, len(q.By)), dimKinds: make([]CubeKind, len(q.By)),
-		ids: make([]measureID, len(q.Measures))}
-	for j, m := range q.Measures {
-		t.ids[j] = measureOf(m)
-	}
+	t := &resultGroups{g: g, order: order, values: make([][]string, len(q.By)), dimKinds: make([]CubeKind, len(q.By)), ids: ids}
 	regionCol := -1
 	for i, d := range q.By {
 		switch d.Name {
@@ -1532,10 +1572,14 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, res int,
 				marks[s>>6] |= 1 << (s & 63)
 			}
 		}
-		for w, word := range marks {
-			for word != 0 {
-				visit(w<<6 | bits.TrailingZeros64(word))
-				word &= word - 1
+		if cellRes >= 0 && m.statusOnly() {
+			sumMarked(recs, marks, cellRes, m, g)
+		} else {
+			for w, word := range marks {
+				for word != 0 {
+					visit(w<<6 | bits.TrailingZeros64(word))
+					word &= word - 1
+				}
 			}
 		}
 		spans = nil

@@ -1,6 +1,10 @@
 package olap
 
-import "github.com/paulmach/orb"
+import (
+	"math/bits"
+
+	"github.com/paulmach/orb"
+)
 
 // bbox is a query's bbox in web-mercator (edges included), and, for H3 cells of resolution
 // from to res, the positions whose cell lies wholly outside the bbox (any position outside
@@ -61,6 +65,7 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 	// okRecord. A dead slot's kind shifts the bit out of kinds, and kinds holds only 0, 1
 	// and 2 (crm.Kinds, the kinds a cubeAcc counts), which the sums below rely on.
 	kinds, rest := m.kinds&0b111, len(m.sets) > 0 || m.months != nil || m.cellsOK
+	needCents, needWonLost := m.cents, m.wonLost
 	known := box != nil && box.res == res
 	for _, sp := range spans {
 		for s := sp.lo; s < sp.hi; {
@@ -68,7 +73,7 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 			if h3Res(cell[s]) != 15 { // not a resolution-15 cell (none are): a run of one
 				if (box == nil || box.has(x[s], y[s])) && m.okRecord(recs, s) {
 					a := accOf(kind[s], uint32(status[s]), cents[s])
-					g.addKey(gkey{cell: p}, &a)
+					g.addCell(p, &a)
 				}
 				s, read = s+1, read+1
 				continue
@@ -97,6 +102,31 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 			var n, n1, n2, won, lost uint32
 			var c, c1, c2 int64
 			t := s
+			if !edge && !rest {
+				// The whole run, its end found by galloping: only the columns the measures
+				// need are read (a count of records reads a byte a record, not 27).
+				e := runEnd(cell, s, sp.hi, end)
+				for ; t < e; t++ {
+					k := kind[t]
+					if kinds&(1<<k) == 0 {
+						continue
+					}
+					n++
+					n1 += uint32(k & 1)
+					n2 += uint32(k >> 1)
+					if needCents {
+						v := cents[t]
+						c += v
+						c1 += v & -int64(k&1)
+						c2 += v & -int64(k>>1)
+					}
+					if needWonLost {
+						st := uint32(status[t])
+						won += (st ^ codeWon - 1) >> 31
+						lost += (st ^ codeLost - 1) >> 31
+					}
+				}
+			}
 			for ; t < sp.hi && cell[t] <= end; t++ {
 				if edge && !box.has(x[t], y[t]) {
 					continue
@@ -120,7 +150,7 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 			if n != 0 {
 				a := cubeAcc{n: [3]int32{int32(n - n1 - n2), int32(n1), int32(n2)}, cents: [3]int64{c - c1 - c2, c1, c2},
 					won: int32(won), lost: int32(lost)}
-				g.addKey(gkey{cell: p}, &a)
+				g.addCell(p, &a)
 			}
 			s, read = t, read+t-s
 		}
@@ -132,4 +162,64 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 // cells ascending): galloping, as a run may be long.
 func runEnd(cell []uint64, s, hi int, end uint64) int {
 	return s + 1 + leadBelow(cell[s+1:hi], end+1)
+}
+
+// sumMarked groups the sorted records whose slots are marked (a bit a slot) by their H3
+// cell at resolution res, as sumRuns does: the slots of the runs of byStatusMonth that
+// hold m's statuses and months exactly (match.statusOnly), so only the kind is checked.
+// Read in slot order, the records of one cell come one after another: they are summed in
+// registers and added to their group once, and only the columns the measures need are
+// read (the month and status columns are not read for the filter again).
+func sumMarked(recs *cubeRecords, marks []uint64, res int, m *match, g *grouper) {
+	if recs.status.wide != nil {
+		sumMarkedOf(recs, recs.status.wide, marks, res, m, g)
+		return
+	}
+	sumMarkedOf(recs, recs.status.narrow, marks, res, m, g)
+}
+
+func sumMarkedOf[T uint16 | uint32](recs *cubeRecords, status []T, marks []uint64, res int, m *match, g *grouper) {
+	cell, kind, cents := recs.cell, recs.kind, recs.cents
+	kinds, needCents, needWonLost := m.kinds&0b111, m.cents, m.wonLost
+	var p uint64
+	var n, n1, n2, won, lost uint32
+	var c, c1, c2 int64
+	flush := func() {
+		if n != 0 {
+			a := cubeAcc{n: [3]int32{int32(n - n1 - n2), int32(n1), int32(n2)}, cents: [3]int64{c - c1 - c2, c1, c2},
+				won: int32(won), lost: int32(lost)}
+			g.addCell(p, &a)
+		}
+		n, n1, n2, won, lost, c, c1, c2 = 0, 0, 0, 0, 0, 0, 0, 0
+	}
+	for w, word := range marks {
+		for word != 0 {
+			s := w<<6 | bits.TrailingZeros64(word)
+			word &= word - 1
+			k := kind[s]
+			if kinds&(1<<k) == 0 { // a dead slot's kind shifts the bit out
+				continue
+			}
+			if q := h3Parent(cell[s], res); q != p {
+				flush()
+				p = q
+			}
+			// As in sumRunsOf: k is 0, 1 or 2.
+			n++
+			n1 += uint32(k & 1)
+			n2 += uint32(k >> 1)
+			if needCents {
+				v := cents[s]
+				c += v
+				c1 += v & -int64(k&1)
+				c2 += v & -int64(k>>1)
+			}
+			if needWonLost {
+				st := uint32(status[s])
+				won += (st ^ codeWon - 1) >> 31
+				lost += (st ^ codeLost - 1) >> 31
+			}
+		}
+	}
+	flush()
 }
