@@ -1642,10 +1642,10 @@ func newRowBuilder(dims int, ids []measureID, rows int) *rowBuilder {
 	mem := rowPool.Get().(*rowMem)
 	ints, floats := 0, 0
 	for _, id := range ids { // what each measure gives, asked of a cell where every one has a value
-		switch _, _, k := number(id, &cubeAcc{n: [3]int32{1}, won: 1}, func() (float64, bool) { return 1, true }); k {
-		case numInt:
+		switch k, _ := measureOfAcc(id, &cubeAcc{n: [3]int32{1}, won: 1}, 1); k {
+		case CubeInt:
 			ints++
-		case numFloat:
+		case CubeFloat:
 			floats++
 		}
 	}
@@ -1780,29 +1780,16 @@ func (q *CubeQuery) row(keys []string, a *cubeAcc, pops map[string]map[string]fl
 	return row
 }
 
+// measure returns measure name of a as Rows holds it (pop: the population of its region,
+// asked only for penetration).
 func measure(name string, a *cubeAcc, pop func() (float64, bool)) any {
-	id := measureOf(name)
-	switch id {
-	case mRevenue:
-		return FormatCents(a.cents[0] + a.cents[1] + a.cents[2])
-	case mCustomerRevenue:
-		return FormatCents(a.cents[0])
+	id, p := measureOf(name), 0.0
+	if id == mPenetration {
+		p, _ = pop()
 	}
-	switch i, f, k := number(id, a, pop); k {
-	case numInt:
-		return i
-	case numFloat:
-		return f
-	}
-	return nil
+	k, num := measureOfAcc(id, a, p)
+	return CubeValue{Kind: k, Num: num}.Value()
 }
-
-// Kinds of number a measure is (number).
-const (
-	numNone  = iota // no value (nil), or not a count or ratio
-	numInt          // an int64 count
-	numFloat        // a float64 ratio
-)
 
 // measureID names a measure computed from a cell's sums (number, rowBuilder.measure):
 // the name is looked up once per query, not once per row.
@@ -1831,40 +1818,44 @@ var measureIDs = map[string]measureID{"records": mRecords, "customers": mCustome
 
 func measureOf(name string) measureID { return measureIDs[name] }
 
-// number returns measure id of a when it is a count (int64) or a ratio (float64), and
-// which; numNone for no value or a revenue.
-func number(id measureID, a *cubeAcc, pop func() (float64, bool)) (int64, float64, int) {
+// measureOfAcc returns measure id of the sums a: its kind (CubeInt, CubeCents, CubeFloat,
+// or CubeNull for no value or a measure computed elsewhere) and number. pop is the
+// population of a's region (penetration; none when not above 0).
+func measureOfAcc(id measureID, a *cubeAcc, pop float64) (CubeKind, uint64) {
 	switch id {
 	case mRecords:
-		return a.records(), 0, numInt
+		return CubeInt, uint64(a.records())
 	case mCustomers:
-		return int64(a.n[0]), 0, numInt
+		return CubeInt, uint64(int64(a.n[0]))
 	case mProspects:
-		return int64(a.n[1]), 0, numInt
+		return CubeInt, uint64(int64(a.n[1]))
 	case mLeads:
-		return int64(a.n[2]), 0, numInt
+		return CubeInt, uint64(int64(a.n[2]))
 	case mWon:
-		return int64(a.won), 0, numInt
+		return CubeInt, uint64(int64(a.won))
 	case mLost:
-		return int64(a.lost), 0, numInt
+		return CubeInt, uint64(int64(a.lost))
+	case mRevenue:
+		return CubeCents, uint64(a.cents[0] + a.cents[1] + a.cents[2])
+	case mCustomerRevenue:
+		return CubeCents, uint64(a.cents[0])
 	case mConversionRate:
 		if a.won+a.lost == 0 {
-			return 0, 0, numNone
+			return CubeNull, 0
 		}
-		return 0, float64(a.won) / float64(a.won+a.lost), numFloat
+		return CubeFloat, math.Float64bits(float64(a.won) / float64(a.won+a.lost))
 	case mRevenuePerCustomer:
 		if a.n[0] == 0 {
-			return 0, 0, numNone
+			return CubeNull, 0
 		}
-		return 0, float64(a.cents[0]) / float64(a.n[0]) / 100, numFloat
+		return CubeFloat, math.Float64bits(float64(a.cents[0]) / float64(a.n[0]) / 100)
 	case mPenetration:
-		p, ok := pop()
-		if !ok {
-			return 0, 0, numNone
+		if !(pop > 0) {
+			return CubeNull, 0
 		}
-		return 0, float64(a.n[0]) * 1000 / p, numFloat
+		return CubeFloat, math.Float64bits(float64(a.n[0]) * 1000 / pop)
 	}
-	return 0, 0, numNone
+	return CubeNull, 0
 }
 
 // appendHex appends v in lower-case hexadecimal, as strconv.AppendUint(dst, v, 16) does

@@ -186,29 +186,18 @@ func (r *CubeResult) AppendRow(dst []CubeValue, i int) []CubeValue {
 // measure returns the kind and number of measure id of group gi (sums a).
 func (t *resultGroups) measure(id measureID, gi int32, a *cubeAcc) (CubeKind, uint64) {
 	switch id {
-	case mRevenue:
-		return CubeCents, uint64(a.cents[0] + a.cents[1] + a.cents[2])
-	case mCustomerRevenue:
-		return CubeCents, uint64(a.cents[0])
 	case mActivities:
 		if t.acts == nil {
 			return CubeNull, 0
 		}
 		return CubeInt, uint64(t.acts[gi])
-	}
-	switch i, f, k := number(id, a, func() (float64, bool) {
+	case mPenetration:
 		if t.pops == nil {
-			return 0, false
+			return CubeNull, 0
 		}
-		p := t.pops[gi]
-		return p, p > 0
-	}); k {
-	case numInt:
-		return CubeInt, uint64(i)
-	case numFloat:
-		return CubeFloat, math.Float64bits(f)
+		return measureOfAcc(id, a, t.pops[gi])
 	}
-	return CubeNull, 0
+	return measureOfAcc(id, a, 0)
 }
 
 // Rows returns the rows: strings for dimensions and, for measures, int64 counts,
