@@ -96,34 +96,14 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 				}
 				edge = !box.in.has(x[s], y[s])
 			}
-			// Sums in registers, without branches on kind or status (both random from one
-			// record to the next): records and revenue in all, those of kinds 1 and 2
-			// (kind 0 is the rest), won and lost.
-			var n, n1, n2, won, lost uint32
-			var c, c1, c2 int64
+			var sums runSums
 			t := s
 			if !edge && !rest {
 				// The whole run, its end found by galloping: only the columns the measures
 				// need are read (a count of records reads a byte a record, not 27).
-				e := runEnd(cell, s, sp.hi, end)
-				for ; t < e; t++ {
-					k := kind[t]
-					if kinds&(1<<k) == 0 {
-						continue
-					}
-					n++
-					n1 += uint32(k & 1)
-					n2 += uint32(k >> 1)
-					if needCents {
-						v := cents[t]
-						c += v
-						c1 += v & -int64(k&1)
-						c2 += v & -int64(k>>1)
-					}
-					if needWonLost {
-						st := uint32(status[t])
-						won += (st ^ codeWon - 1) >> 31
-						lost += (st ^ codeLost - 1) >> 31
+				for e := runEnd(cell, s, sp.hi, end); t < e; t++ {
+					if k := kind[t]; kinds&(1<<k) != 0 {
+						sumRecord(&sums, k, t, cents, status, needCents, needWonLost)
 					}
 				}
 			}
@@ -131,27 +111,11 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 				if edge && !box.has(x[t], y[t]) {
 					continue
 				}
-				k := kind[t]
-				if kinds&(1<<k) == 0 || rest && !m.okRecord(recs, t) {
-					continue
+				if k := kind[t]; kinds&(1<<k) != 0 && (!rest || m.okRecord(recs, t)) {
+					sumRecord(&sums, k, t, cents, status, needCents, needWonLost)
 				}
-				// k is 0, 1 or 2; a code st is won when st^codeWon is 0, and
-				// (0-1)>>31 is 1 where (v-1)>>31 is 0 for any other small v.
-				v, st := cents[t], uint32(status[t])
-				n++
-				n1 += uint32(k & 1)
-				n2 += uint32(k >> 1)
-				c += v
-				c1 += v & -int64(k&1)
-				c2 += v & -int64(k>>1)
-				won += (st ^ codeWon - 1) >> 31
-				lost += (st ^ codeLost - 1) >> 31
 			}
-			if n != 0 {
-				a := cubeAcc{n: [3]int32{int32(n - n1 - n2), int32(n1), int32(n2)}, cents: [3]int64{c - c1 - c2, c1, c2},
-					won: int32(won), lost: int32(lost)}
-				g.addCell(p, &a)
-			}
+			sums.addTo(g, p)
 			s, read = t, read+t-s
 		}
 	}
@@ -182,16 +146,7 @@ func sumMarkedOf[T uint16 | uint32](recs *cubeRecords, status []T, marks []uint6
 	cell, kind, cents := recs.cell, recs.kind, recs.cents
 	kinds, needCents, needWonLost := m.kinds&0b111, m.cents, m.wonLost
 	var p uint64
-	var n, n1, n2, won, lost uint32
-	var c, c1, c2 int64
-	flush := func() {
-		if n != 0 {
-			a := cubeAcc{n: [3]int32{int32(n - n1 - n2), int32(n1), int32(n2)}, cents: [3]int64{c - c1 - c2, c1, c2},
-				won: int32(won), lost: int32(lost)}
-			g.addCell(p, &a)
-		}
-		n, n1, n2, won, lost, c, c1, c2 = 0, 0, 0, 0, 0, 0, 0, 0
-	}
+	var sums runSums
 	for w, word := range marks {
 		for word != 0 {
 			s := w<<6 | bits.TrailingZeros64(word)
@@ -201,25 +156,49 @@ func sumMarkedOf[T uint16 | uint32](recs *cubeRecords, status []T, marks []uint6
 				continue
 			}
 			if q := h3Parent(cell[s], res); q != p {
-				flush()
-				p = q
+				sums.addTo(g, p)
+				p, sums = q, runSums{}
 			}
-			// As in sumRunsOf: k is 0, 1 or 2.
-			n++
-			n1 += uint32(k & 1)
-			n2 += uint32(k >> 1)
-			if needCents {
-				v := cents[s]
-				c += v
-				c1 += v & -int64(k&1)
-				c2 += v & -int64(k>>1)
-			}
-			if needWonLost {
-				st := uint32(status[s])
-				won += (st ^ codeWon - 1) >> 31
-				lost += (st ^ codeLost - 1) >> 31
-			}
+			sumRecord(&sums, k, s, cents, status, needCents, needWonLost)
 		}
 	}
-	flush()
+	sums.addTo(g, p)
+}
+
+// runSums are the sums of a run of records, kept without a branch on kind or status (both
+// random from one record to the next): records and revenue in all, those of kinds 1 and 2
+// (kind 0 is the rest), won and lost.
+type runSums struct {
+	n, n1, n2, won, lost uint32
+	c, c1, c2            int64
+}
+
+// sumRecord adds record t, of kind k, to r: its revenue and status only when needed (their
+// columns are not read otherwise). k is 0, 1 or 2 (the callers' kinds filter keeps no
+// other); a status code st is won when st^codeWon is 0, and (0-1)>>31 is 1 where (v-1)>>31
+// is 0 for any other small v.
+func sumRecord[T uint16 | uint32](r *runSums, k uint8, t int, cents []int64, status []T, needCents, needWonLost bool) {
+	r.n++
+	r.n1 += uint32(k & 1)
+	r.n2 += uint32(k >> 1)
+	if needCents {
+		v := cents[t]
+		r.c += v
+		r.c1 += v & -int64(k&1)
+		r.c2 += v & -int64(k>>1)
+	}
+	if needWonLost {
+		st := uint32(status[t])
+		r.won += (st ^ codeWon - 1) >> 31
+		r.lost += (st ^ codeLost - 1) >> 31
+	}
+}
+
+// addTo adds the sums, when they hold records, to the group of cell p.
+func (r *runSums) addTo(g *grouper, p uint64) {
+	if r.n != 0 {
+		a := cubeAcc{n: [3]int32{int32(r.n - r.n1 - r.n2), int32(r.n1), int32(r.n2)}, cents: [3]int64{r.c - r.c1 - r.c2, r.c1, r.c2},
+			won: int32(r.won), lost: int32(r.lost)}
+		g.addCell(p, &a)
+	}
 }
