@@ -262,10 +262,12 @@ func (sw *bulkSwap) buildIndexes(ctx context.Context, im *importer) error {
 				return err
 			}
 			defer conn.Close(context.WithoutCancel(gctx))
+			if _, err := conn.Exec(gctx, `SET maintenance_work_mem = '512MB'; SET max_parallel_maintenance_workers = 0`); err != nil {
+				return err
+			}
 			for x := range next {
 				// One implicit transaction: committed when the build ends.
-				if _, err := conn.Exec(gctx, `SET maintenance_work_mem = '512MB'; SET max_parallel_maintenance_workers = 0;
-					CREATE `+x.uniqueWord()+`INDEX `+x.temp+` ON `+sw.stage+` USING `+x.usingDef); err != nil {
+				if _, err := conn.Exec(gctx, `CREATE `+x.uniqueWord()+`INDEX `+x.temp+` ON `+sw.stage+` USING `+x.usingDef); err != nil {
 					return err
 				}
 			}

@@ -343,7 +343,6 @@ func (m *match) month(mo int32) bool {
 	return i >= 0 && i < int64(len(m.monthIn)) && m.monthIn[i]
 }
 
-// okRecord is ok for record slot s, read from the columns (no key built).
 // statusOnly says whether m filters by nothing but kind, status and month (no other
 // attribute, region or cell): what the runs of cubeRecords.byStatusMonth select exactly.
 func (m *match) statusOnly() bool {
@@ -355,6 +354,7 @@ func (m *match) statusOnly() bool {
 	return !m.cellsOK
 }
 
+// okRecord is ok for record slot s, read from the columns (no key built).
 func (m *match) okRecord(r *cubeRecords, s int) bool {
 	if m.kinds&(1<<r.kind[s]) == 0 { // a dead slot's kind shifts the bit out
 		return false
@@ -1769,29 +1769,28 @@ func (q *CubeQuery) row(keys []string, a *cubeAcc, pops map[string]map[string]fl
 		row = append(row, s)
 	}
 	for _, m := range q.Measures {
-		row = append(row, measure(m, a, func() (float64, bool) {
+		row = append(row, measure(m, a, func() float64 {
 			if regionCol < 0 {
-				return 0, false
+				return 0
 			}
-			p, ok := pops[q.By[regionCol].Level][keys[regionCol]]
-			return p, ok && p > 0
+			return pops[q.By[regionCol].Level][keys[regionCol]]
 		}))
 	}
 	return row
 }
 
 // measure returns measure name of a as Rows holds it (pop: the population of its region,
-// asked only for penetration).
-func measure(name string, a *cubeAcc, pop func() (float64, bool)) any {
+// 0 for none, asked only for penetration).
+func measure(name string, a *cubeAcc, pop func() float64) any {
 	id, p := measureOf(name), 0.0
 	if id == mPenetration {
-		p, _ = pop()
+		p = pop()
 	}
 	k, num := measureOfAcc(id, a, p)
 	return CubeValue{Kind: k, Num: num}.Value()
 }
 
-// measureID names a measure computed from a cell's sums (number, rowBuilder.measure):
+// measureID names a measure computed from a cell's sums (measureOfAcc):
 // the name is looked up once per query, not once per row.
 type measureID uint8
 

@@ -96,27 +96,25 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 				}
 				edge = !box.in.has(x[s], y[s])
 			}
+			// The run's end found by galloping; only the columns the checks and the measures
+			// need are read (inside the bbox with no filter but kinds, a count of records
+			// reads a byte a record, not 27). The run without checks has a loop of its own:
+			// the checks' branches, even never taken, cost it a tenth.
 			var sums runSums
-			t := s
+			e := runEnd(cell, s, sp.hi, end)
 			if !edge && !rest {
-				// The whole run, its end found by galloping: only the columns the measures
-				// need are read (a count of records reads a byte a record, not 27).
-				for e := runEnd(cell, s, sp.hi, end); t < e; t++ {
-					if k := kind[t]; kinds&(1<<k) != 0 {
-						sumRecord(&sums, k, t, cents, status, needCents, needWonLost)
+				sums = sumRun(kind[s:e], cents[s:e], status[s:e], kinds, needCents, needWonLost)
+			} else {
+				for t := s; t < e; t++ {
+					k := kind[t]
+					if kinds&(1<<k) == 0 || edge && !box.has(x[t], y[t]) || rest && !m.okRecord(recs, t) {
+						continue
 					}
-				}
-			}
-			for ; t < sp.hi && cell[t] <= end; t++ {
-				if edge && !box.has(x[t], y[t]) {
-					continue
-				}
-				if k := kind[t]; kinds&(1<<k) != 0 && (!rest || m.okRecord(recs, t)) {
 					sumRecord(&sums, k, t, cents, status, needCents, needWonLost)
 				}
 			}
 			sums.addTo(g, p)
-			s, read = t, read+t-s
+			s, read = e, read+e-s
 		}
 	}
 	return read
@@ -192,6 +190,34 @@ func sumRecord[T uint16 | uint32](r *runSums, k uint8, t int, cents []int64, sta
 		r.won += (st ^ codeWon - 1) >> 31
 		r.lost += (st ^ codeLost - 1) >> 31
 	}
+}
+
+// sumRun sums the records of a run (their kinds, revenues and statuses) that kinds keeps,
+// as sumRecord does, in local variables: kept in registers, where a runSums stays in
+// memory (a struct of more than four fields), they make the run a tenth faster.
+func sumRun[T uint16 | uint32](kind []uint8, cents []int64, status []T, kinds uint8, needCents, needWonLost bool) runSums {
+	var n, n1, n2, won, lost uint32
+	var c, c1, c2 int64
+	for t, k := range kind {
+		if kinds&(1<<k) == 0 {
+			continue
+		}
+		n++
+		n1 += uint32(k & 1)
+		n2 += uint32(k >> 1)
+		if needCents {
+			v := cents[t]
+			c += v
+			c1 += v & -int64(k&1)
+			c2 += v & -int64(k>>1)
+		}
+		if needWonLost {
+			st := uint32(status[t])
+			won += (st ^ codeWon - 1) >> 31
+			lost += (st ^ codeLost - 1) >> 31
+		}
+	}
+	return runSums{n: n, n1: n1, n2: n2, won: won, lost: lost, c: c, c1: c1, c2: c2}
 }
 
 // addTo adds the sums, when they hold records, to the group of cell p.

@@ -293,18 +293,7 @@ func TestCube_MonthRangeRunsEqualSQL(t *testing.T) {
 	} {
 		for _, res := range []int{3, 7, 9, 12} {
 			for _, measures := range [][]string{{"records"}, {"customers", "revenue", "won", "lost", "conversion_rate", "revenue_per_customer"}} {
-				q := &olap.CubeQuery{Measures: measures, By: []olap.CubeDim{{Name: "h3", Res: res}}, Filters: filters}
-				got, err := f.cube.Query(q, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := olap.QueryCubeSQL(context.Background(), f.db, q, f.levels, f.pops)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !reflect.DeepEqual(got.Rows(), want.Rows()) {
-					t.Fatalf("%s (from %s): cube %d rows %v, SQL %d rows %v", describe(q), got.Source, got.Len(), head(got.Rows()), want.Len(), head(want.Rows()))
-				}
+				f.equalSQL(t, &olap.CubeQuery{Measures: measures, By: []olap.CubeDim{{Name: "h3", Res: res}}, Filters: filters})
 			}
 		}
 	}

@@ -180,8 +180,8 @@ func newHexLayer(t olap.Tile) *hexLayer {
 	return &hexLayer{t: t, clip: clip, fc: geojson.NewFeatureCollection()}
 }
 
-// add appends the hexagon of cell (hexadecimal H3 index) with props when it touches the
-// tile; a bad index or a hexagon across the antimeridian is left out.
+// add appends the hexagon of H3 cell with props when it touches the tile; a bad index or
+// a hexagon across the antimeridian is left out.
 func (l *hexLayer) add(cell uint64, props geojson.Properties) {
 	ring := hexRing(geo.Cell(cell))
 	if ring == nil || !ring.Bound().Intersects(l.clip) {
