@@ -99,11 +99,14 @@ func (r *ImportResult) phase(name string, since time.Time) time.Time {
 // leaves the database as it was.
 //
 // The first row names the columns (external_id,name,kind,lat,lon,street,city,region,
-// postcode,country,segment,status,owner,revenue,email,phone,consent_email, in any order,
-// case-insensitive, with a few aliases such as latitude, lng, zip); other columns go to the
-// record's attributes. A row whose external_id is already stored updates that record (its
-// version and rev move on; only the file's columns change, attributes are merged); a row
-// without external_id is always a new record. When an external_id appears twice in the file
+// postcode,country,segment,status,owner,revenue,email,phone,consent_email,created_at, in any
+// order, case-insensitive, with a few aliases such as latitude, lng, zip, created); other
+// columns go to the record's attributes. created_at is a date (2024-03-15, midnight UTC) or
+// an RFC 3339 timestamp (2024-03-15T10:20:00Z), at most a day ahead of now; blank, a new
+// record gets the time of the import and an updated one keeps its own. A row whose
+// external_id is already stored updates that record (its version and rev move on; only the
+// file's columns change, attributes are merged); a row without external_id is always a new
+// record. When an external_id appears twice in the file
 // the first row wins and later ones are rejected.
 //
 // Memory stays constant for any file size: rows stream from the parser (validated on one
@@ -182,28 +185,57 @@ type importer struct {
 	bulkTable       string // the table a bulk load copies into: customers or swap.stage
 	swap            *bulkSwap
 	baseID, baseRev int64
+
+	// now is the transaction's now() when the file has a created_at column: a bulk load's
+	// blank created_at (COPY cannot fall back to the column default per row), and the limit
+	// (a day later) of a creation date.
+	now time.Time
 }
 
-const createStage = `CREATE TEMP TABLE import_stage (
-	row_no bigint NOT NULL, external_id text, kind text NOT NULL, name text NOT NULL,
+// stageTable is the staging table's columns; a file with created_at adds the column
+// (createStage).
+const stageTable = `row_no bigint NOT NULL, external_id text, kind text NOT NULL, name text NOT NULL,
 	street text NOT NULL, city text NOT NULL, region text NOT NULL, postcode text NOT NULL,
 	country text NOT NULL, lon float8, lat float8, h3 bigint, segment text NOT NULL,
 	status text NOT NULL, owner text NOT NULL, revenue numeric NOT NULL, email text NOT NULL,
 	phone text NOT NULL, consent_email boolean NOT NULL, attributes jsonb,
 	geocode_precision text NOT NULL, geocode_confidence real NOT NULL,
-	geocode_source text NOT NULL, geocode_error text NOT NULL
-) ON COMMIT DROP`
+	geocode_source text NOT NULL, geocode_error text NOT NULL`
 
-// stageColumns are the staging columns as they are copied, in order.
+// stageColumns are the staging columns as they are copied, in order (stageFields of them;
+// created_at follows when the file has it: stageCopyColumns).
 const stageColumns = `row_no, external_id, kind, name, street, city, region, postcode, country, lon, lat, h3,
 	segment, status, owner, revenue, email, phone, consent_email, attributes,
 	geocode_precision, geocode_confidence, geocode_source, geocode_error`
+
+// stageFields is the number of stageColumns.
+const stageFields = 24
+
+// createStage creates the staging table. Only a file with a created_at column stages one:
+// a file without copies exactly what it did before the column existed. A blank created_at
+// is staged as NULL (upsertSQL says what it becomes).
+func (im *importer) createStage() string {
+	cols := stageTable
+	if im.h.has(fCreatedAt) {
+		cols += `, created_at timestamptz`
+	}
+	return `CREATE TEMP TABLE import_stage (` + cols + `) ON COMMIT DROP`
+}
+
+// stageCopyColumns are the staging columns a COPY fills, in order.
+func (im *importer) stageCopyColumns() string {
+	if im.h.has(fCreatedAt) {
+		return stageColumns + `, created_at`
+	}
+	return stageColumns
+}
 
 // directColumns are the customers columns a bulk load copies, in order. txid is left to
 // its default, txid_current(): the one transaction's id for every row (a stable function,
 // so COPY still inserts in batches). attributes are left out (every row gets the column
 // default, an empty JSON object) when the file has no attribute column; the geocode columns
-// when there is no geocoder: every row's is then the file's point (see geocodeDefaults).
+// when there is no geocoder: every row's is then the file's point (see geocodeDefaults);
+// created_at when the file has no such column (every row gets now()).
 // The server then neither reads nor checks them.
 func (im *importer) directColumns() []string {
 	cols := []string{"id", "rev", "external_id", "kind", "name", "street", "city", "region", "postcode",
@@ -213,6 +245,9 @@ func (im *importer) directColumns() []string {
 	}
 	if im.copyGeocode() {
 		cols = append(cols, "geocode_precision", "geocode_confidence", "geocode_source", "geocode_error")
+	}
+	if im.h.has(fCreatedAt) {
+		cols = append(cols, "created_at")
 	}
 	return cols
 }
@@ -240,6 +275,11 @@ func (im *importer) run(tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '256MB'; SELECT pg_advisory_xact_lock(7262004)`); err != nil {
 		return err
 	}
+	if im.h.has(fCreatedAt) {
+		if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&im.now); err != nil {
+			return err
+		}
+	}
 	restore, err := im.prepareBulk(tx)
 	if err != nil {
 		return err
@@ -258,10 +298,10 @@ func (im *importer) run(tx pgx.Tx) error {
 	target := `customers (` + strings.Join(cols, ", ") + `)`
 	im.directFields = len(cols)
 	if !im.direct {
-		if _, err := tx.Exec(ctx, createStage); err != nil {
+		if _, err := tx.Exec(ctx, im.createStage()); err != nil {
 			return err
 		}
-		target = `import_stage (` + stageColumns + `)`
+		target = `import_stage (` + im.stageCopyColumns() + `)`
 	}
 	t := time.Now()
 	if err := im.copyRows(tx, `COPY `+target+` FROM STDIN (FORMAT binary)`); err != nil {
@@ -593,6 +633,15 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 	if !ok {
 		return fail("consent_email %s is not yes or no (use true/false, yes/no or 1/0)", quoteValue(get(fConsentEmail)))
 	}
+	var created time.Time // zero: blank
+	if v := get(fCreatedAt); v != "" {
+		if created, ok = parseCreatedAt(v); !ok {
+			return fail("created_at %s is not a date (write it like 2024-03-15, or with a time and offset like 2024-03-15T10:20:00Z)", quoteValue(v))
+		}
+		if created.After(im.now.Add(24 * time.Hour)) {
+			return fail("created_at %s is in the future; a creation date must be today or earlier", quoteValue(v))
+		}
+	}
 	var lon, lat float64
 	var gc Geocode
 	located := false
@@ -660,7 +709,11 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 		b = appendBinaryInt8(b, im.baseID+row)
 		b = appendBinaryInt8(b, im.baseRev+row)
 	} else {
-		b = binary.BigEndian.AppendUint16(b, 24)
+		n := stageFields
+		if h.has(fCreatedAt) {
+			n++
+		}
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
 		b = appendBinaryInt8(b, row)
 	}
 	if extID == "" {
@@ -709,6 +762,15 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 		b = appendBinaryFloat4(b, float32(gc.Confidence))
 		b = appendBinaryText(b, gc.Source)
 		b = appendBinaryText(b, gc.Error)
+	}
+	switch {
+	case !h.has(fCreatedAt):
+	case created.IsZero() && im.direct:
+		b = appendBinaryTimestamptz(b, im.now)
+	case created.IsZero():
+		b = appendBinaryNull(b)
+	default:
+		b = appendBinaryTimestamptz(b, created)
 	}
 	return b, attrs, extID, ""
 }
@@ -775,9 +837,13 @@ func (im *importer) dedupe(tx pgx.Tx) error {
 		WHERE row_no <> first_row`); err != nil {
 		return err
 	}
+	created := `NULL::timestamptz`
+	if im.h.has(fCreatedAt) {
+		created = `s.created_at`
+	}
 	rows, err := tx.Query(ctx, `SELECT d.row_no, d.first_row, s.external_id, s.kind, s.name, s.street, s.city,
 			s.region, s.postcode, s.country, `+lat+`, `+lon+`, s.segment, s.status, s.owner, s.revenue::text,
-			s.email, s.phone, s.consent_email, coalesce(s.attributes, '{}')
+			s.email, s.phone, s.consent_email, coalesce(s.attributes, '{}'), `+created+`
 		FROM import_dups d JOIN `+table+` s ON `+rowNo+` = d.row_no ORDER BY d.row_no`)
 	if err != nil {
 		return err
@@ -789,10 +855,14 @@ func (im *importer) dedupe(tx pgx.Tx) error {
 		var lat, lon *float64
 		var consent bool
 		var attrs map[string]any
+		var createdAt *time.Time
 		if err := rows.Scan(&row, &first, &v[fExternalID], &v[fKind], &v[fName], &v[fStreet], &v[fCity],
 			&v[fRegion], &v[fPostcode], &v[fCountry], &lat, &lon, &v[fSegment], &v[fStatus], &v[fOwner],
-			&v[fRevenue], &v[fEmail], &v[fPhone], &consent, &attrs); err != nil {
+			&v[fRevenue], &v[fEmail], &v[fPhone], &consent, &attrs, &createdAt); err != nil {
 			return err
+		}
+		if createdAt != nil {
+			v[fCreatedAt] = createdAt.UTC().Format(time.RFC3339)
 		}
 		if lat != nil && lon != nil {
 			v[fLat], v[fLon] = strconv.FormatFloat(*lat, 'g', -1, 64), strconv.FormatFloat(*lon, 'g', -1, 64)
@@ -948,20 +1018,27 @@ var importColumns = map[importField]string{
 	fKind: "kind", fName: "name", fStreet: "street", fCity: "city", fRegion: "region",
 	fPostcode: "postcode", fCountry: "country", fSegment: "segment", fStatus: "status",
 	fOwner: "owner", fRevenue: "revenue", fEmail: "email", fPhone: "phone", fConsentEmail: "consent_email",
+	fCreatedAt: "created_at",
 }
 
 // upsertSQL inserts the staged rows; a row whose external_id exists updates that record's
 // columns the file has (location and geocode always; attributes merged) when something
-// differs.
+// differs. A blank created_at (NULL in the stage) is the record's own when it exists, so
+// the update keeps it, else now().
 func (im *importer) upsertSQL() string {
+	createdCol, created := "", ""
+	if im.h.has(fCreatedAt) {
+		createdCol = ", created_at"
+		created = `, coalesce(s.created_at, (SELECT created_at FROM customers o WHERE o.external_id = s.external_id), now())`
+	}
 	insert := `INSERT INTO customers AS c (external_id, kind, name, street, city, region, postcode, country,
 			geom, h3, segment, status, owner, revenue, email, phone, consent_email, attributes,
-			geocode_precision, geocode_confidence, geocode_source, geocode_error)
+			geocode_precision, geocode_confidence, geocode_source, geocode_error` + createdCol + `)
 		SELECT external_id, kind, name, street, city, region, postcode, country,
 			CASE WHEN lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(lon, lat), 4326) END, h3,
 			segment, status, owner, revenue, email, phone, consent_email, coalesce(attributes, '{}'),
-			geocode_precision, geocode_confidence, geocode_source, geocode_error
-		FROM import_stage`
+			geocode_precision, geocode_confidence, geocode_source, geocode_error` + created + `
+		FROM import_stage s`
 	{
 		set := []string{"geom", "h3", "geocode_precision", "geocode_confidence", "geocode_source", "geocode_error"}
 		for f := importField(0); f < numImportFields; f++ {

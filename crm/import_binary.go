@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"strconv"
+	"time"
 )
 
 // The import streams rows to COPY in PostgreSQL's binary format: every field is its length
@@ -115,4 +116,14 @@ func appendBinaryNumeric(b []byte, v float64) []byte {
 		b = binary.BigEndian.AppendUint16(b, d)
 	}
 	return b
+}
+
+// pgEpochMicro is where PostgreSQL's binary timestamps count from, 2000-01-01 UTC, in Unix
+// microseconds.
+var pgEpochMicro = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+
+// appendBinaryTimestamptz appends t as timestamptz: microseconds since 2000-01-01 UTC (not
+// t.Sub, whose Duration ends 292 years away).
+func appendBinaryTimestamptz(b []byte, t time.Time) []byte {
+	return appendBinaryInt8(b, t.UnixMicro()-pgEpochMicro)
 }

@@ -3,6 +3,7 @@ package crm
 import (
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gcrm/gcrm/geo"
@@ -29,13 +30,14 @@ const (
 	fEmail
 	fPhone
 	fConsentEmail
+	fCreatedAt
 	numImportFields
 )
 
 // importFieldNames are the canonical column names, indexed by importField.
 var importFieldNames = [numImportFields]string{
 	"external_id", "name", "kind", "lat", "lon", "street", "city", "region", "postcode",
-	"country", "segment", "status", "owner", "revenue", "email", "phone", "consent_email",
+	"country", "segment", "status", "owner", "revenue", "email", "phone", "consent_email", "created_at",
 }
 
 // importAliases maps normalised header names onto fields; any other column goes to the
@@ -48,6 +50,8 @@ var importAliases = map[string]importField{
 	"state": fRegion, "province": fRegion,
 	"zip": fPostcode, "zipcode": fPostcode, "zip_code": fPostcode, "postal_code": fPostcode, "postalcode": fPostcode,
 	"e_mail": fEmail, "telephone": fPhone, "phone_number": fPhone, "email_consent": fConsentEmail,
+	"created": fCreatedAt, "created_date": fCreatedAt, "created_on": fCreatedAt, "date_created": fCreatedAt,
+	"creation_date": fCreatedAt,
 }
 
 func init() {
@@ -123,6 +127,18 @@ func parseConsent(s string) (bool, bool) {
 		return true, true
 	}
 	return false, false
+}
+
+// parseCreatedAt reads a creation date: an ISO date (2024-03-15, taken as 00:00 UTC) or an
+// RFC 3339 timestamp with its offset (2024-03-15T10:20:00Z, 2024-03-15T10:20:00+02:00).
+func parseCreatedAt(s string) (time.Time, bool) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, true
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, true
+	}
+	return time.Time{}, false
 }
 
 // quoteValue quotes a user value for a message, shortened so a message stays readable.

@@ -360,8 +360,9 @@ type Cube struct {
 	next    []*regionDict // the levels of the next load (SetRegionIndexes); nil: the current ones
 	pops    map[string]map[string]float64
 	// regionsAt is the regions' version its levels and populations were read at (LoadCube,
-	// RekeyCube): where FollowCubeRegions starts.
+	// RekeyCube, SyncCubeRegions): a sync compares the table's version with it.
 	regionsAt cubeRegionsVersion
+	syncMu    sync.Mutex     // one SyncCubeRegions at a time (cube_rekey.go)
 	ff        FootfallSource // footfall measures (cube_footfall.go); nil: none
 	version   uint64
 }

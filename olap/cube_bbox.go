@@ -59,7 +59,7 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 	w, h := b.Max[0]-b.Min[0], b.Max[1]-b.Min[1]
 	latMax := math.Max(math.Abs(b.Min[1]), math.Abs(b.Max[1]))
 	if latMax > 80 || w > 180 {
-		return "points", c.scanRecords(st, []span{{0, recs.sorted}}, nil, res, m, g, &box)
+		return "points", c.scanRecords(st, []span{{0, recs.sorted}}, nil, true, res, m, g, &box)
 	}
 	// The cuboid of the inside cells: cells at most 1/8 of the bbox across.
 	var cb *cuboid
@@ -109,7 +109,7 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 	}
 	recSpans := recordSpans(recs, cover)
 	if cb == nil {
-		return "points", c.scanRecords(st, recSpans, nil, res, m, g, &box)
+		return "points", c.scanRecords(st, recSpans, nil, true, res, m, g, &box)
 	}
 	rad := cellRadiusDeg(cb.res)
 	radLon := lonDeg(rad, latMax)

@@ -936,6 +936,23 @@ func (g *grouper) addCell(p uint64, a *cubeAcc) {
 	g.addKey(gkey{cell: p}, a)
 }
 
+// append adds the groups of h to g: appended as they are when both are in cell order
+// and h's cells all come after g's.
+func (g *grouper) append(h *grouper) {
+	if n := len(g.keys); g.ordered && h.ordered && (n == 0 || len(h.keys) == 0 || g.keys[n-1].cell < h.keys[0].cell) {
+		g.keys, g.accs = append(g.keys, h.keys...), append(g.accs, h.accs...)
+		if n = len(g.keys); n > 0 {
+			g.last, g.lastAt = g.keys[n-1], int32(n-1)
+		}
+		return
+	}
+	for i := range h.keys {
+		if h.accs[i].records() != 0 {
+			g.addKey(h.keys[i], &h.accs[i])
+		}
+	}
+}
+
 // lookup returns the group of key gk, if there is one.
 func (g *grouper) lookup(gk gkey) (int32, bool) {
 	switch {
@@ -1003,23 +1020,11 @@ func (c *Cube) Query(q *CubeQuery, snap *Snapshot) (*CubeResult, error) {
 			cells = m.cells
 		}
 		cb, spans, exact, slots := c.plan(st, m, need, res, cells)
-		if cb == nil {
-			if len(q.By) > 0 {
-				g.grow(min(spanLen(spans)/8, 1<<16))
-			}
-			source = "points"
-			read = c.scanRecords(st, spans, slots, res, m, g, nil)
-		} else {
-			if len(q.By) > 0 {
-				n := spanLen(spans)
-				if g.cellOnly && cb.res > g.by[0].Res {
-					n >>= 2 * (cb.res - g.by[0].Res) // cells roll up about 7 to 1, fewer at the edges
-				}
-				g.grow(n)
-			}
+		source = "points"
+		if cb != nil {
 			source = c.cuboidName(cb)
-			read = scanCuboid(cb, spans, exact, m, g)
 		}
+		read = c.scanPlan(st, cb, spans, exact, slots, res, m, g)
 	}
 	// Sort the groups by their values without formatting them first: H3 cells and months
 	// sort as numbers (same order as their text), other codes by the rank of their text.
@@ -1335,12 +1340,128 @@ func (c *Cube) plan(st *cubeState, m *match, need dimMask, res int, cells []uint
 	return cb, spans, exact, nil
 }
 
-// scanCuboid groups the cells of cb in spans (and the cells appended since the last sort)
-// that m keeps; with exact spans (Cube.spans) it keeps them all unchecked, and reads each
-// cell's group straight from its packed key. It returns the cells read.
-func scanCuboid(cb *cuboid, spans []span, exact bool, m *match, g *grouper) int {
+// cubeSplitMin is the fewest cells or records a roll-up by one H3 resolution reads on two
+// cores (scanPlan; tests lower it).
+var cubeSplitMin = 1 << 17
+
+// scanPlan groups what plan chose into g: the cells of cb in spans, or with cb nil the
+// records (in spans, or in the spans of slots). A roll-up by one H3 resolution that reads
+// many cells, or records in cell order, is cut in two halves at a group's first cell, the
+// upper half grouped on another core into a grouper of its own and then appended to g:
+// both halves come in cell order. (Records read through slots are not cut: their reads
+// are scattered over the columns, and two cores read them no faster than one.) Cells or
+// records written since the last sort are read with the upper half. It returns the cells
+// or records read.
+func (c *Cube) scanPlan(st *cubeState, cb *cuboid, spans []span, exact bool, slots []uint32, res int, m *match, g *grouper) int {
+	recs := st.recs
+	n := spanLen(spans)
+	if g.cellOnly && cb != nil && cb.res > g.by[0].Res {
+		n >>= 2 * (cb.res - g.by[0].Res) // cells roll up about 7 to 1, fewer at the edges
+	} else if cb == nil {
+		n = min(n/8, 1<<16)
+	}
+	scan := func(g *grouper, spans []span, tail bool) int {
+		if len(g.by) > 0 {
+			g.grow(n)
+		}
+		if cb != nil {
+			return scanCuboid(cb, spans, exact, m, g, tail)
+		}
+		return c.scanRecords(st, spans, slots, tail, res, m, g, nil)
+	}
+	if !g.cellOnly || slots != nil || runtime.GOMAXPROCS(0) < 2 || spanLen(spans) < cubeSplitMin {
+		return scan(g, spans, true)
+	}
+	n /= 2
+	// The cut: the first cell, at the cuboid's resolution or 15, of the group of the
+	// middle cell of the longest run of cuboid keys, or of the middle record read.
+	var lower, upper []span
+	if cb != nil {
+		bits := cellBits(cb.res)
+		runs := cuboidRuns(cb.keys, spans, bits)
+		var long span
+		for _, r := range runs {
+			if r.hi-r.lo > long.hi-long.lo {
+				long = r
+			}
+		}
+		mid := unpackCell(cb.keys[(long.lo+long.hi)/2]&(1<<bits-1), cb.res)
+		cut, _ := h3Range(h3Parent(mid, g.by[0].Res), cb.res)
+		lower, upper = splitRuns(cb.keys, runs, bits, packCell(cut, cb.res))
+	} else {
+		mid := spanLen(spans) / 2
+		at := spans[0].lo
+		for _, sp := range spans {
+			if at = sp.lo + mid; mid < sp.hi-sp.lo {
+				break
+			}
+			mid -= sp.hi - sp.lo
+		}
+		cut, _ := h3Range(h3Parent(recs.cell[at], g.by[0].Res), geo.CellResolution)
+		s := leadBelow(recs.cell[:recs.sorted], cut)
+		lower, upper = clipSpans(spans, span{0, s}), clipSpans(spans, span{s, recs.sorted})
+	}
+	h := newGrouper(c, g.by)
+	h.ordKeys = g.ordKeys
+	if cap(h.keys) > cap(g.keys) { // g, which gets h's groups too, takes the bigger memory
+		g.keys, h.keys, g.accs, h.accs = h.keys, g.keys, h.accs, g.accs
+	}
+	var read int
+	done := make(chan struct{})
+	go func() {
+		read = scan(h, upper, true)
+		close(done)
+	}()
+	read0 := scan(g, lower, false)
+	<-done
+	g.append(h)
+	h.release()
+	return read0 + read
+}
+
+// cuboidRuns returns the runs of cuboid keys in spans: the keys of one code of the fields
+// before the cell (whose low bits hold the packed cell), in cell order.
+func cuboidRuns(keys []uint64, spans []span, bits uint) []span {
+	var runs []span
+	for _, sp := range spans {
+		for lo := sp.lo; lo < sp.hi; {
+			hi := sp.hi
+			if next := (keys[lo]>>bits + 1) << bits; next != 0 {
+				hi = lo + leadBelow(keys[lo:sp.hi], next)
+			}
+			runs = append(runs, span{lo, hi})
+			lo = hi
+		}
+	}
+	return runs
+}
+
+// splitRuns cuts runs of cuboid keys (cuboidRuns) before packed cell cut.
+func splitRuns(keys []uint64, runs []span, bits uint, cut uint64) (lower, upper []span) {
+	for _, r := range runs {
+		at := r.lo + leadBelow(keys[r.lo:r.hi], keys[r.lo]>>bits<<bits|cut)
+		lower, upper = append(lower, span{r.lo, at}), append(upper, span{at, r.hi})
+	}
+	return lower, upper
+}
+
+// clipSpans returns the parts of spans within w.
+func clipSpans(spans []span, w span) []span {
+	var out []span
+	for _, sp := range spans {
+		if lo, hi := max(sp.lo, w.lo), min(sp.hi, w.hi); lo < hi {
+			out = append(out, span{lo, hi})
+		}
+	}
+	return out
+}
+
+// scanCuboid groups the cells of cb in spans (and, with tail, the cells appended since
+// the last sort) that m keeps; with exact spans (Cube.spans) it keeps them all unchecked,
+// and reads each cell's group straight from its packed key. It returns the cells read.
+func scanCuboid(cb *cuboid, spans []span, exact bool, m *match, g *grouper, tail bool) int {
 	x := g.extractor(cb)
-	read := spanLen(spans) + len(cb.keys) - cb.sorted
+	read := spanLen(spans)
 	if exact && x != nil && g.cellOnly && g.ordered && len(g.keys) == 0 {
 		scanMerged(cb, spans, x, g)
 		spans = nil
@@ -1356,7 +1477,10 @@ func scanCuboid(cb *cuboid, spans []span, exact bool, m *match, g *grouper) int 
 			}
 		}
 	}
-	scanCells(cb, cb.sorted, len(cb.keys), m, g)
+	if tail {
+		scanCells(cb, cb.sorted, len(cb.keys), m, g)
+		read += len(cb.keys) - cb.sorted
+	}
 	return read
 }
 
@@ -1374,15 +1498,9 @@ func scanMerged(cb *cuboid, spans []span, x *keyExtractor, g *grouper) {
 	// A span is in cell order within each run of one code of the fields before the cell
 	// (a month range's span of one status holds a run per month): each run is a head.
 	var h []head
-	codes := uint(cellBits(cb.res))
-	for _, sp := range spans {
-		for lo := sp.lo; lo < sp.hi; {
-			hi := sp.hi
-			if next := (cb.keys[lo]>>codes + 1) << codes; next != 0 { // the next code's first key
-				hi = lo + leadBelow(cb.keys[lo:sp.hi], next)
-			}
-			h = append(h, head{cellOf(lo), lo, hi})
-			lo = hi
+	for _, r := range cuboidRuns(cb.keys, spans, cellBits(cb.res)) {
+		if r.lo < r.hi {
+			h = append(h, head{cellOf(r.lo), r.lo, r.hi})
 		}
 	}
 	down := func(i int) {
@@ -1533,12 +1651,12 @@ type rect struct{ x0, y0, x1, y1 uint32 }
 
 func (r *rect) has(x, y uint32) bool { return x >= r.x0 && x <= r.x1 && y >= r.y0 && y <= r.y1 }
 
-// scanRecords groups the records in spans (and those written since the last sort) that m
-// keeps and that lie in box (nil: anywhere); with slots, the spans index slots (the
-// records' slots in another order). res > CubeRes groups by the record's own cell. By one
-// H3 resolution, the spans are read a cell's run at a time (sumRuns). It returns the
-// records read.
-func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, res int, m *match, g *grouper, box *bbox) int {
+// scanRecords groups the records in spans (and, with tail, those written since the last
+// sort) that m keeps and that lie in box (nil: anywhere); with slots, the spans index
+// slots (the records' slots in another order). res > CubeRes groups by the record's own
+// cell. By one H3 resolution, the spans are read a cell's run at a time (sumRuns). It
+// returns the records read.
+func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, tail bool, res int, m *match, g *grouper, box *bbox) int {
 	recs := st.recs
 	kres := CubeRes
 	if res > CubeRes {
@@ -1561,7 +1679,7 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, res int,
 		a := accOf(k.kind, k.status, recs.cents[s])
 		g.add(&k, &a)
 	}
-	read := spanLen(spans) + recs.len() - recs.sorted
+	read := spanLen(spans)
 	if slots != nil {
 		// Mark the slots and read them in ascending order: the columns are then read
 		// forward (a run of slots in another order reads them at random, about 0.5 µs a
@@ -1593,8 +1711,11 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, res int,
 			visit(s)
 		}
 	}
-	for s := recs.sorted; s < recs.len(); s++ {
-		visit(s)
+	if tail {
+		for s := recs.sorted; s < recs.len(); s++ {
+			visit(s)
+		}
+		read += recs.len() - recs.sorted
 	}
 	return read
 }
@@ -1806,8 +1927,8 @@ const (
 	mLost
 	mConversionRate
 	mRevenuePerCustomer
-	mPenetration
-	mActivities // computed apart (fillActivities)
+	mPenetration // this and later ones need more than the sums (resultGroups.apart)
+	mActivities  // computed apart (fillActivities)
 )
 
 var measureIDs = map[string]measureID{"records": mRecords, "customers": mCustomers, "prospects": mProspects,

@@ -84,25 +84,58 @@ func RekeyCube(ctx context.Context, db *postgis.DB, cube *Cube, engine *Engine, 
 	if err != nil {
 		return err
 	}
-	cube.mu.Lock()
-	cube.regionsAt = v
-	cube.mu.Unlock()
 	cube.SetRegionIndexes(idx...)
 	for l, p := range pops {
 		cube.SetPopulation(l, p)
 	}
-	return engine.Load(ctx, store)
+	if err := engine.Load(ctx, store); err != nil {
+		return err
+	}
+	// Only now: a load that failed leaves the old version, so the next sync tries again.
+	cube.setRegionsAt(v)
+	return nil
 }
 
-// FollowCubeRegions checks the regions every interval until ctx ends: when a boundary
-// changes (or a level comes or goes) it re-keys the cube (RekeyCube); when only their
-// attributes change (a population CSV) it swaps the cube's populations, with no reload.
-// Regions imported or changed while gcrm serves show in the cube without a restart.
-// Errors are logged and retried at the next check.
-func FollowCubeRegions(ctx context.Context, db *postgis.DB, cube *Cube, engine *Engine, store *crm.Store, log *slog.Logger, every time.Duration) {
+// SyncCubeRegions brings the cube up to the regions table now: when a boundary changed
+// (or a level came or went) it re-keys the cube (RekeyCube); when only their attributes
+// changed (a population CSV) it swaps the cube's populations, with no reload; otherwise
+// it reads one row. It answers what it did ("" for nothing). FollowCubeRegions calls it
+// every interval, and the API's region imports before they answer, so that a query sent
+// after an import's answer sees what it imported. Calls run one at a time. Returns
+// EUNAVAILABLE when the database cannot be read.
+func SyncCubeRegions(ctx context.Context, db *postgis.DB, cube *Cube, engine *Engine, store *crm.Store) (string, error) {
+	cube.syncMu.Lock()
+	defer cube.syncMu.Unlock()
+	v, err := regionVersions(ctx, db)
+	if err != nil {
+		return "", err
+	}
 	cube.mu.RLock()
-	seen := cube.regionsAt // zero for a cube not made by LoadCube: the first check re-keys it
+	seen := cube.regionsAt // zero for a cube not made by LoadCube: the first sync re-keys it
 	cube.mu.RUnlock()
+	switch {
+	case v == seen:
+		return "", nil
+	case v.geom != seen.geom:
+		return "cube re-keyed by the changed regions", RekeyCube(ctx, db, cube, engine, store)
+	}
+	// v was read before the populations: a change that commits meanwhile is seen again.
+	for _, l := range cube.Levels() {
+		p, err := LoadRegionPopulation(ctx, db, l)
+		if err != nil {
+			return "", err
+		}
+		cube.SetPopulation(l, p)
+	}
+	cube.setRegionsAt(v)
+	return "cube populations reloaded", nil
+}
+
+// FollowCubeRegions syncs the cube with the regions (SyncCubeRegions) every interval until
+// ctx ends, so that regions imported or changed while gcrm serves show in the cube without
+// a restart, also when they come from the CLI or another replica. Errors are logged and
+// retried at the next check.
+func FollowCubeRegions(ctx context.Context, db *postgis.DB, cube *Cube, engine *Engine, store *crm.Store, log *slog.Logger, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -111,26 +144,17 @@ func FollowCubeRegions(ctx context.Context, db *postgis.DB, cube *Cube, engine *
 			return
 		case <-t.C:
 		}
-		v, err := regionVersions(ctx, db)
-		if err != nil || v == seen {
-			continue
-		}
 		start := time.Now()
-		what := "cube re-keyed by the changed regions"
-		if v.geom == seen.geom {
-			what = "cube populations reloaded"
-			err = reloadPopulations(ctx, db, cube)
-		} else {
-			err = RekeyCube(ctx, db, cube, engine, store)
-		}
+		what, err := SyncCubeRegions(ctx, db, cube, engine, store)
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error("cube: following the changed regions failed; retrying", "err", err)
 			}
 			continue
 		}
-		seen = v
-		log.Info(what, "levels", cube.Levels(), "ms", time.Since(start).Milliseconds())
+		if what != "" {
+			log.Info(what, "levels", cube.Levels(), "ms", time.Since(start).Milliseconds())
+		}
 	}
 }
 
@@ -145,14 +169,8 @@ func regionVersions(ctx context.Context, db *postgis.DB) (cubeRegionsVersion, er
 	return v, postgis.Wrap(err)
 }
 
-// reloadPopulations re-reads the residents of the cube's region levels.
-func reloadPopulations(ctx context.Context, db *postgis.DB, cube *Cube) error {
-	for _, l := range cube.Levels() {
-		p, err := LoadRegionPopulation(ctx, db, l)
-		if err != nil {
-			return err
-		}
-		cube.SetPopulation(l, p)
-	}
-	return nil
+func (c *Cube) setRegionsAt(v cubeRegionsVersion) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.regionsAt = v
 }

@@ -177,27 +177,26 @@ func (r *CubeResult) AppendRow(dst []CubeValue, i int) []CubeValue {
 	}
 	for j, id := range t.ids {
 		v := &row[len(t.dimKinds)+j]
-		v.Kind, v.Num = t.measure(id, gi, a)
+		if id < mPenetration { // straight from the sums: a call less per value, a fifth of a row's read
+			v.Kind, v.Num = measureOfAcc(id, a, 0)
+		} else {
+			v.Kind, v.Num = t.apart(id, gi, a)
+		}
 		v.Text = ""
 	}
 	return dst
 }
 
-// measure returns the kind and number of measure id of group gi (sums a).
-func (t *resultGroups) measure(id measureID, gi int32, a *cubeAcc) (CubeKind, uint64) {
-	switch id {
-	case mActivities:
-		if t.acts == nil {
-			return CubeNull, 0
-		}
+// apart returns the kind and number of a measure of group gi that its sums a alone do not
+// give: activities (counted apart) and penetration (with its region's population).
+func (t *resultGroups) apart(id measureID, gi int32, a *cubeAcc) (CubeKind, uint64) {
+	switch {
+	case id == mActivities && t.acts != nil:
 		return CubeInt, uint64(t.acts[gi])
-	case mPenetration:
-		if t.pops == nil {
-			return CubeNull, 0
-		}
+	case id == mPenetration && t.pops != nil:
 		return measureOfAcc(id, a, t.pops[gi])
 	}
-	return measureOfAcc(id, a, 0)
+	return CubeNull, 0
 }
 
 // Rows returns the rows: strings for dimensions and, for measures, int64 counts,

@@ -254,25 +254,36 @@ func head(rows [][]any) [][]any {
 // By default cuboids with about one cell per record are dropped (the records answer);
 // the test mode keeps every cuboid, so both reach SQL's answers.
 func TestCube_EqualsSQL(t *testing.T) {
-	for _, mode := range []string{"default", "every cuboid"} {
+	inCubeModes(t, func(t *testing.T) {
+		f := newCubeFixture(t, 5000)
+		sources := f.checkEqualsSQL(t, f.cube, f.engine, 400)
+		t.Logf("answered from: %v", sources)
+		if sources["points"] == 0 || len(sources) < 5 {
+			t.Fatalf("the random queries reached too few paths: %v", sources)
+		}
+	})
+}
+
+// inCubeModes runs test by default and in the test mode (olap.CubeTestMode: every cuboid
+// kept, roll-ups of a few cells read on two cores).
+func inCubeModes(t *testing.T, test func(t *testing.T)) {
+	for _, mode := range []string{"default", "test mode"} {
 		t.Run(mode, func(t *testing.T) {
-			if mode == "every cuboid" {
+			if mode == "test mode" {
 				defer olap.CubeTestMode()()
 			}
-			f := newCubeFixture(t, 5000)
-			sources := f.checkEqualsSQL(t, f.cube, f.engine, 400)
-			t.Logf("answered from: %v", sources)
-			if sources["points"] == 0 || len(sources) < 5 {
-				t.Fatalf("the random queries reached too few paths: %v", sources)
-			}
+			test(t)
 		})
 	}
 }
 
 // Roll-ups by one H3 resolution over a month range and statuses read the records through
 // their status × month runs, summed a cell at a time with only the kind checked: any other
-// filter (an attribute, a region, a cell) or measure must still count as in PostGIS.
-func TestCube_MonthRangeRunsEqualSQL(t *testing.T) {
+// filter (an attribute, a region, a cell) or measure must still count as in PostGIS; and
+// so in the test mode, where every cuboid is kept and roll-ups are read on two cores.
+func TestCube_MonthRangeRunsEqualSQL(t *testing.T) { inCubeModes(t, testMonthRangeRuns) }
+
+func testMonthRangeRuns(t *testing.T) {
 	f := newCubeFixture(t, 5000)
 	var months []string
 	for m := 4; m <= 17; m++ {

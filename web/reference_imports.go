@@ -103,6 +103,7 @@ func (s *Server) importRegionAttributes(w http.ResponseWriter, r *http.Request) 
 		writeError(w, r, s.Log, err)
 		return
 	}
+	s.syncRegions(r) // the penetration measure reads the new populations from the answer on
 	writeJSON(w, http.StatusOK, struct {
 		*olap.RegionAttributesResult
 		Rejects []crm.Reject `json:"rejects"`

@@ -239,7 +239,8 @@ func (h *regionHandler) get(w http.ResponseWriter, r *http.Request) {
 const maxRegionUpload = 256 << 20
 
 // importRegions upserts the regions of an uploaded GeoJSON or TopoJSON file in one
-// transaction (see olap.RegionStore.Import), then re-assigns customers to that level.
+// transaction (see olap.RegionStore.Import), then re-assigns customers to that level and
+// re-keys the cube by it (Server.SyncRegions).
 // Answers the import result: counts, repaired and skipped features, antimeridian splits.
 func (h *regionHandler) importRegions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -272,6 +273,7 @@ func (h *regionHandler) importRegions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, h.s.Log, err)
 		return
 	}
+	h.s.syncRegions(r) // the cube re-keyed by the new boundaries before the answer
 	writeJSON(w, http.StatusOK, map[string]any{"import": res, "assigned": st.Assigned, "unassigned": st.Unassigned})
 }
 

@@ -30,6 +30,12 @@ type Server struct {
 	Log       *slog.Logger
 	Mounts    []func(chi.Router) // extra routes registered by other parts (tiles, imports, …)
 
+	// SyncRegions brings what is served from memory (the cube's region levels and
+	// populations: olap.SyncCubeRegions) up to the regions table; an import through the API
+	// calls it before it answers, so a query sent after the answer sees the import. May be
+	// nil (then only a background follower, if any, catches up).
+	SyncRegions func(ctx context.Context) error
+
 	// Users and Audit default to stores on DB (auth.go). Every route needs a rule in
 	// auth_policy.go: a route without one is refused.
 	Users         *crm.Users
@@ -94,6 +100,17 @@ func (s *Server) Handler() http.Handler {
 		m(r)
 	}
 	return r
+}
+
+// syncRegions runs SyncRegions after an import changed the regions. The import has
+// committed: a failure is logged, not answered (the background follower retries).
+func (s *Server) syncRegions(r *http.Request) {
+	if s.SyncRegions == nil {
+		return
+	}
+	if err := s.SyncRegions(r.Context()); err != nil {
+		s.Log.Error("regions imported, but the cube is not yet current with them", "request_id", middleware.GetReqID(r.Context()), "err", err)
+	}
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {

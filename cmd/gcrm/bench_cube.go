@@ -43,6 +43,7 @@ func benchCube(ctx context.Context, e env) int {
 	states := fs.String("states", "../shared/data/regions/us/states-10m.geojson", "state boundaries (GeoJSON)")
 	places := fs.String("places", "../shared/data/places/us/geonames_cities1000_US.csv", "GeoNames places (weights for the points)")
 	warm := fs.Int("warm-rounds", 0, "after the A/B rounds, rounds of the cube alone, back to back (no PostGIS query between: warm caches), reported apart")
+	idle := fs.Duration("warm-idle", 0, "with --warm-rounds: sleep this long before each cube query (the cube woken from idle, with no PostGIS query between)")
 	keep := fs.Bool("keep", false, "keep the scratch schema bench_cube; a later run with the same --customers and --seed reuses it")
 	if err := fs.Parse(e.args); err != nil {
 		return 2
@@ -56,7 +57,7 @@ func benchCube(ctx context.Context, e env) int {
 		return fail(e, err)
 	}
 	defer closeDB()
-	cfg := benchCubeConfig{customers: *n, queries: *queries, rounds: *rounds, warm: *warm, seed: *seed, counties: *counties, states: *states, places: *places, keep: *keep}
+	cfg := benchCubeConfig{customers: *n, queries: *queries, rounds: *rounds, warm: *warm, idle: *idle, seed: *seed, counties: *counties, states: *states, places: *places, keep: *keep}
 	if err := runBenchCube(ctx, e, main, cfg); err != nil {
 		return fail(e, err)
 	}
@@ -65,6 +66,7 @@ func benchCube(ctx context.Context, e env) int {
 
 type benchCubeConfig struct {
 	customers, queries, rounds, warm int
+	idle                             time.Duration
 	seed                             uint64
 	counties, states, places         string
 	keep                             bool
@@ -233,6 +235,7 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 	for r := 0; r < cfg.warm; r++ {
 		for i, c := range cats {
 			for _, q := range c.queries {
+				time.Sleep(cfg.idle)
 				if err := timeCube(q, &warm[i]); err != nil {
 					return err
 				}
@@ -262,7 +265,11 @@ func runBenchCube(ctx context.Context, e env, main *postgis.DB, cfg benchCubeCon
 	fmt.Fprintf(out, "%-60s %7d %9.3fms %9.3fms %9.1fms %9.1fms %8.0f×\n", "all", total, cubeMs(benchPct(allCube, 50)), cubeMs(benchPct(allCube, 99)),
 		cubeMs(benchPct(allSQL, 50)), cubeMs(benchPct(allSQL, 99)), float64(benchPct(allSQL, 50))/float64(benchPct(allCube, 50)))
 	if cfg.warm > 0 {
-		fmt.Fprintf(out, "\n%-60s %7s %10s %10s   (cube alone, %d rounds back to back)\n", "category", "queries", "warm p50", "warm p99", cfg.warm)
+		how := "back to back"
+		if cfg.idle > 0 {
+			how = "each after " + cfg.idle.String() + " idle"
+		}
+		fmt.Fprintf(out, "\n%-60s %7s %10s %10s   (cube alone, %d rounds %s)\n", "category", "queries", "warm p50", "warm p99", cfg.warm, how)
 		for i, c := range cats {
 			fmt.Fprintf(out, "%-60s %7d %9.3fms %9.3fms\n", c.name, len(c.queries), cubeMs(benchPct(warm[i], 50)), cubeMs(benchPct(warm[i], 99)))
 		}

@@ -292,7 +292,7 @@ func demoSharedCandidates(file string) []string {
 func importDemo(ctx context.Context, db *postgis.DB, n int, seed uint64, src *demoSources) (*crm.ImportResult, error) {
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(generateDemo(pw, n, seed, src))
+		pw.CloseWithError(generateDemo(pw, n, seed, time.Now(), src))
 	}()
 	res, err := crm.NewStore(db).Import(ctx, pr, crm.ImportOptions{Source: "demo"})
 	pr.CloseWithError(io.ErrClosedPipe) // stops the generator if Import returned early

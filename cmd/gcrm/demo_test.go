@@ -36,10 +36,13 @@ func testDemoSources(t *testing.T) *demoSources {
 	return demoSrc
 }
 
+// demoTestNow is the generated demo's now: the same file for a seed on any day.
+var demoTestNow = time.Date(2026, 5, 20, 9, 30, 0, 0, time.UTC)
+
 func generate(t *testing.T, n int, seed uint64) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := generateDemo(&b, n, seed, testDemoSources(t)); err != nil {
+	if err := generateDemo(&b, n, seed, demoTestNow, testDemoSources(t)); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -69,6 +72,7 @@ func TestDemoRecords(t *testing.T) {
 		col[c] = i
 	}
 	kinds, owners, zips, consent := map[string]int{}, map[string]int{}, 0, 0
+	months := map[string]int{} // records created per month
 	for _, r := range rows[1:] {
 		get := func(c string) string { return r[col[c]] }
 		lat, _ := strconv.ParseFloat(get("lat"), 64)
@@ -95,6 +99,24 @@ func TestDemoRecords(t *testing.T) {
 		if get("country") != "US" || get("city") == "" || get("phone") == "" || get("street") == "" {
 			t.Fatalf("row %v: address or phone missing", r)
 		}
+		created, err := time.Parse(time.RFC3339, get("created_at"))
+		if err != nil || created.After(demoTestNow) || !created.After(demoTestNow.AddDate(-2, 0, 0)) {
+			t.Fatalf("row %v: created_at not within the 24 months before %v (%v)", r, demoTestNow, err)
+		}
+		months[created.Format("2006-01")]++
+	}
+	// 25 calendar months (the first and the last partly); the twelve months since a year
+	// ago busier than the twelve before.
+	var recent, older int
+	for m, k := range months {
+		if m > demoTestNow.AddDate(-1, 0, 0).Format("2006-01") {
+			recent += k
+		} else if m < demoTestNow.AddDate(-1, 0, 0).Format("2006-01") {
+			older += k
+		}
+	}
+	if len(months) != 25 || recent < older*5/4 {
+		t.Errorf("created over %d months, %d in the last 12, %d in the 12 before: %v", len(months), recent, older, months)
 	}
 	n := float64(len(rows) - 1)
 	for kind, want := range map[string]float64{"customer": 0.3, "prospect": 0.3, "lead": 0.4} {
@@ -173,6 +195,13 @@ func TestDemoLoad(t *testing.T) {
 	if ext != "demo-000001" || stateByPostal[region].owner != owner {
 		t.Errorf("first record %s %s %s", ext, region, owner)
 	}
+	// The records' creation dates came through the import: the cube's months are many.
+	var months int
+	var future bool
+	if err := db.Pool.QueryRow(ctx, `SELECT count(DISTINCT date_trunc('month', created_at)), bool_or(created_at > now())
+		FROM customers`).Scan(&months, &future); err != nil || months < 24 || future {
+		t.Errorf("created over %d months (any in the future: %v), %v", months, future, err)
+	}
 	out.Reset()
 	start = time.Now()
 	if err := loadDemo(ctx, &out, db, testNPM, 5000, 1); err != nil {
@@ -215,7 +244,7 @@ func BenchmarkGenerateDemo(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := generateDemo(io.Discard, 100_000, uint64(i), src); err != nil {
+		if err := generateDemo(io.Discard, 100_000, uint64(i), demoTestNow, src); err != nil {
 			b.Fatal(err)
 		}
 	}

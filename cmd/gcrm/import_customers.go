@@ -35,8 +35,10 @@ func importCustomersCmd(ctx context.Context, e env) int {
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: gcrm import customers FILE.csv [flags]\n\n"+
 			"The first row names the columns: external_id,name,kind,lat,lon,street,city,region,postcode,\n"+
-			"country,segment,status,owner,revenue,email,phone,consent_email (any order; other columns\n"+
-			"become attributes). Rows with a known external_id update that record. FILE - reads stdin.\n"+
+			"country,segment,status,owner,revenue,email,phone,consent_email,created_at (any order; other\n"+
+			"columns become attributes). created_at is a date (2024-03-15, midnight UTC) or an RFC 3339\n"+
+			"time (2024-03-15T10:20:00Z); blank, a new record gets the time of the import and an updated\n"+
+			"one keeps its own. Rows with a known external_id update that record. FILE - reads stdin.\n"+
 			"Rejected rows are written to FILE.rejects.csv with _row and _reason.\n\n"+
 			"Exit code: 0 all rows imported, 2 some rows rejected, 1 nothing imported.\n\nflags:")
 		fs.PrintDefaults()

@@ -117,7 +117,13 @@ func buildServer(ctx context.Context, db *postgis.DB, log *slog.Logger, geocodin
 	}
 	log.Info("engine loaded", "points", engine.Snapshot().Len(), "ms", time.Since(start).Milliseconds())
 	go engine.Follow(ctx, db)
-	// Regions imported or changed while serving re-key the cube (a reload of the engine).
+	// Regions imported or changed while serving re-key the cube (a reload of the engine) or
+	// swap its populations: at once when imported through the API (before it answers), and
+	// every 5 s for any change (the CLI, another replica, an API sync that failed).
+	s.SyncRegions = func(ctx context.Context) error {
+		_, err := olap.SyncCubeRegions(ctx, db, cube, engine, s.Customers)
+		return err
+	}
 	go olap.FollowCubeRegions(ctx, db, cube, engine, s.Customers, log, 5*time.Second)
 	s.Index = engine
 	s.Mounts = append(s.Mounts, s.CustomerTiles(tiles.NewService(engine)))

@@ -335,8 +335,9 @@ function startMap() {
     initSearch({ map, api, openDetails, showRegion });
     initImport({
       me: auth.me, api, csrf: () => auth.csrf, authRequired: () => auth.required(), toast,
-      // Regions, attributes, footfall: the cube follows region changes every few seconds.
-      onReference: (kind) => { for (const ms of [1000, 6000, 12000]) setTimeout(() => reloadMeta(kind).catch(() => {}), ms); },
+      // Regions, attributes, footfall: the server brings the cube up to date before the
+      // import answers, so its levels and measures are re-read at once.
+      onReference: (kind) => { reloadMeta(kind).catch(() => {}); },
       refreshTiles: () => { map.getSource('customers')?.setTiles([customerTileURL()]); loadFilterValues(); } });
     writeHash();
     if (state.sel) openDetails(state.sel, { fly: !initial.view });

@@ -16,7 +16,7 @@
 // server's policy) decides which kinds are offered: the button shows when any is.
 import { el } from './dom.js';
 
-const COLUMNS = 'external_id,name,kind,lat,lon,street,city,region,postcode,country,segment,status,owner,revenue,email,phone,consent_email';
+const COLUMNS = 'external_id,name,kind,lat,lon,street,city,region,postcode,country,segment,status,owner,revenue,email,phone,consent_email,created_at';
 
 // The kinds, each offered when the server's policy allows its route (me.can[cap]).
 const KINDS = [
@@ -65,7 +65,8 @@ function buildUI() {
       el('fieldset', { className: 'im-kind', dataset: { kind: 'customers' } },
         el('p', { className: 'im-help' },
           'A CSV file whose first row names the columns: ', code(COLUMNS), '. Only name is required. A record with the same external_id is updated. ',
-          'Rows without lat/lon are geocoded from their address (city, region, postcode).'),
+          'Rows without lat/lon are geocoded from their address (city, region, postcode). ',
+          'created_at is a date (2024-03-15) or a time with its offset (2024-03-15T10:20:00Z); blank, a new record gets the time of the import.'),
         el('label', { className: 'im-check' }, geocode, ' Geocode rows without coordinates (otherwise they are rejected)')),
       el('fieldset', { className: 'im-kind', dataset: { kind: 'regions' } },
         el('p', { className: 'im-help' },
