@@ -1299,7 +1299,7 @@ func recordSpans(recs *cubeRecords, cells []uint64) []span {
 
 // leadBelow returns the number of leading values of s (sorted) below v, galloping from the
 // start.
-func leadBelow(s []uint64, v uint64) int {
+func leadBelow[T uint32 | uint64](s []T, v T) int {
 	lo, next, step := 0, 0, 1
 	for next < len(s) && s[next] < v {
 		lo, next, step = next+1, next+step, step*2

@@ -1,6 +1,9 @@
 package olap
 
-import "slices"
+import (
+	"slices"
+	"unsafe"
+)
 
 // deadKind marks the slot of a record that left the cube (or moved to another slot).
 const deadKind = 0xff
@@ -37,6 +40,7 @@ type cubeRecords struct {
 	smStart       []uint32
 	smLo          int32
 	smMonths      int
+	runs          [len(runIndexRes)]runIndex // sums of the long runs of [0, sorted)
 }
 
 // cubeFact is one record's facts (a row of cubeRecords).
@@ -79,6 +83,8 @@ func (r *cubeRecords) add(id int64, f *cubeFact) uint32 {
 
 // set overwrites slot s with f (same id).
 func (r *cubeRecords) set(s uint32, f *cubeFact) {
+	r.runsAdd(s, -1)
+	defer r.runsAdd(s, 1)
 	r.cell[s], r.x[s], r.y[s], r.cents[s], r.month[s], r.kind[s] = f.cell, f.x, f.y, f.cents, f.month, f.kind
 	r.status.set(int(s), f.status)
 	r.segment.set(int(s), f.segment)
@@ -123,6 +129,7 @@ func (r *cubeRecords) find(id int64) (uint32, bool) {
 
 // remove marks slot s dead.
 func (r *cubeRecords) remove(id int64, s uint32) {
+	r.runsAdd(s, -1)
 	r.kind[s] = deadKind
 	delete(r.tail, id)
 	r.live--
@@ -163,6 +170,7 @@ func (r *cubeRecords) compact() {
 	r.sorted, r.live, r.dead = len(pairs), len(pairs), 0
 	r.tail = map[int64]uint32{}
 	r.indexStatusMonth()
+	r.buildRuns()
 }
 
 // indexStatusMonth builds byStatusMonth (a counting sort of the sorted slots by status and
@@ -256,6 +264,9 @@ func (r *cubeRecords) bytes() int64 {
 	n += r.status.bytes() + r.segment.bytes() + r.owner.bytes()
 	for l := 0; l < r.levels; l++ {
 		n += r.regions[l].bytes()
+	}
+	for _, ri := range r.runs {
+		n += int64(cap(ri.lo)+cap(ri.hi))*4 + int64(cap(ri.sums))*int64(unsafe.Sizeof(runSums{}))
 	}
 	return n + int64(cap(r.byID))*4 + int64(len(r.tail))*16 + int64(cap(r.byStatusMonth)+cap(r.smStart))*4
 }

@@ -2,13 +2,16 @@ package olap
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 
 	"github.com/gcrm/gcrm/crm"
 	"github.com/gcrm/gcrm/geo"
 	"github.com/paulmach/orb"
+	"github.com/uber/h3-go/v4"
 )
 
 // Packed keys give back the cell and codes they were packed from, and sort as H3 indexes
@@ -276,4 +279,124 @@ func BenchmarkAppendRow(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/row")
+}
+
+// The sums of long runs follow the records: after writes in place, moves, removals and
+// the re-sorts they bring, the runs indexed are those of at least runMin sorted slots, and
+// each holds the sums of its live records.
+func TestCube_RunSumsFollowWrites(t *testing.T) {
+	defer CubeTestMode()()
+	r := rand.New(rand.NewPCG(7, 8))
+	point := func(id int64) crm.Point {
+		// A 0.03° square: a resolution-9 cell holds about 20 of 2,000 records.
+		p := orb.Point{-95.05 + float64(r.IntN(300))/10000, 35 + float64(r.IntN(300))/10000}
+		return crm.Point{ID: id, Located: true, Lon: p[0], Lat: p[1], Cell: geo.CellOf(p, geo.CellResolution),
+			Kind: crm.Kinds[r.IntN(3)], Status: []string{"", "won", "lost", "open"}[r.IntN(4)], Segment: "a",
+			Owner: "o", Revenue: float64(r.IntN(100000)) / 100, Month: int32(2024 * 12), Rev: 1}
+	}
+	pts := map[int64]crm.Point{}
+	c := NewCube()
+	l := c.BeginLoad()
+	for id := int64(1); id <= 2000; id++ {
+		pts[id] = point(id)
+		p := pts[id]
+		l.Add(&p)
+	}
+	l.Commit()
+	check := func(when string) (entries int) {
+		t.Helper()
+		recs := c.st.recs
+		for _, ri := range recs.runs {
+			var lo, hi []uint32
+			for s := 0; s < recs.sorted; {
+				_, end := h3Range(h3Parent(recs.cell[s], ri.res), 15)
+				e := runEnd(recs.cell, s, recs.sorted, end)
+				if e-s >= runMin {
+					lo, hi = append(lo, uint32(s)), append(hi, uint32(e))
+				}
+				s = e
+			}
+			if fmt.Sprint(lo, hi) != fmt.Sprint(ri.lo, ri.hi) {
+				t.Fatalf("%s: resolution %d indexes %d runs, the sorted slots hold %d", when, ri.res, len(ri.lo), len(lo))
+			}
+			for j := range ri.lo {
+				if want := recs.sumSlots(int(ri.lo[j]), int(ri.hi[j])); ri.sums[j] != want {
+					t.Fatalf("%s: resolution %d, run %d-%d: %+v, its records sum to %+v", when, ri.res, ri.lo[j], ri.hi[j], ri.sums[j], want)
+				}
+			}
+			entries += len(ri.lo)
+		}
+		return entries
+	}
+	if n := check("after the load"); n < 50 {
+		t.Fatalf("%d runs indexed: the records are not dense enough to test them", n)
+	}
+	inPlace, compacted := 0, false
+	next := int64(2001)
+	for i := 0; i < 3000; i++ {
+		var p crm.Point
+		switch op := r.IntN(10); {
+		case op < 2:
+			p = point(next)
+			next++
+		case op < 8:
+			id := 1 + r.Int64N(next-1)
+			p = point(id)
+			if old, ok := pts[id]; ok && r.IntN(4) > 0 {
+				p.Lon, p.Lat, p.Cell, p.Status = old.Lon, old.Lat, old.Cell, old.Status // same place: written in place
+			}
+		default:
+			p = crm.Point{ID: 1 + r.Int64N(next-1)}
+		}
+		sorted := c.st.recs.sorted
+		if s, ok := c.st.recs.find(p.ID); ok && int(s) < sorted {
+			inPlace++
+		}
+		c.Apply(&p)
+		compacted = compacted || c.st.recs.sorted != sorted
+		if p.Located {
+			pts[p.ID] = p
+		} else {
+			delete(pts, p.ID)
+		}
+		if i%100 == 0 {
+			check(fmt.Sprint("after write ", i))
+		}
+	}
+	check("after the writes")
+	if inPlace < 500 || !compacted {
+		t.Fatalf("%d writes to sorted slots, re-sorted %v: the writes did not reach the index's paths", inPlace, compacted)
+	}
+}
+
+// diskCover holds every cell h3's PolygonToCells finds in a rectangle, anywhere (near
+// pentagons too).
+func TestDiskCover(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	disks := 0
+	for i := 0; i < 20000; i++ {
+		q := r.IntN(12)
+		lat, lon := -80+160*r.Float64(), -179+358*r.Float64()
+		if i%4 == 0 { // near a pentagon
+			ps := h3.Pentagons(q)
+			ll := ps[r.IntN(len(ps))].LatLng()
+			lat, lon = math.Max(-80, math.Min(80, ll.Lat+cellRadiusDeg(q)*(r.Float64()-0.5))), math.Max(-179, math.Min(179, ll.Lng+cellRadiusDeg(q)*(r.Float64()-0.5)))
+		}
+		size := cellRadiusDeg(q) * (0.2 + 5*r.Float64())
+		b := orb.Bound{Min: orb.Point{math.Max(-180, lon-size*r.Float64()), math.Max(-89, lat-size*r.Float64())}}
+		b.Max = orb.Point{math.Min(180, b.Min[0]+size*(0.5+r.Float64())), math.Min(89, b.Min[1]+size)}
+		got, disk := diskCover(b, q)
+		want := polygonCover(b, q)
+		for _, c := range want {
+			if !slices.Contains(got, c) {
+				t.Fatalf("%v at resolution %d: cell %x of PolygonToCells missing from %d cells", b, q, c, len(got))
+			}
+		}
+		if disk && len(want) > 0 {
+			disks++
+		}
+	}
+	if disks < 5000 {
+		t.Fatalf("%d of 20,000 rectangles covered by a disk", disks)
+	}
 }
