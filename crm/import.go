@@ -641,6 +641,9 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 		if created.After(im.now.Add(24 * time.Hour)) {
 			return fail("created_at %s is in the future; a creation date must be today or earlier", quoteValue(v))
 		}
+		if created.Year() < 1900 {
+			return fail("created_at %s is before 1900; check the year (a creation date lies between 1900 and today)", quoteValue(v))
+		}
 	}
 	var lon, lat float64
 	var gc Geocode

@@ -37,7 +37,7 @@ func createdAtOf(t *testing.T, db *postgis.DB) map[string]time.Time {
 
 // TestImport_CreatedAt: a created_at column sets the records' creation dates from dates
 // (midnight UTC) and RFC 3339 timestamps, blank is the time of the import, and a value that
-// is no date or lies in the future rejects its row while the others land — into an empty
+// is no date or lies in the future or before 1900 rejects its row while the others land — into an empty
 // table by swap and in place, and through the staging table.
 func TestImport_CreatedAt(t *testing.T) {
 	tests := []struct {
@@ -70,19 +70,21 @@ func TestImport_CreatedAt(t *testing.T) {
 				"e,E,10,10," + future + "\n" + // row 6: in the future
 				"f,F,10,10," + today + "\n" + // row 7: today is fine
 				"a,Again,10,10,2020-01-01\n" + // row 8: a repeat, rejected by the SQL dedupe
-				"g,G,10,10,2019-12-31T23:59:59.5Z\n" // row 9
+				"g,G,10,10,2019-12-31T23:59:59.5Z\n" + // row 9
+				"h,H,10,10,0202-05-01\n" // row 10: before 1900 (a typo of the year)
 			before := time.Now()
 			res, err := s.Import(ctx, strings.NewReader(file), crm.ImportOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Bulk != tc.bulk || res.Inserted != 5 || res.Rejected != 3 {
-				t.Fatalf("result %+v; want 5 inserted, 3 rejected, bulk %v", res, tc.bulk)
+			if res.Bulk != tc.bulk || res.Inserted != 5 || res.Rejected != 4 {
+				t.Fatalf("result %+v; want 5 inserted, 4 rejected, bulk %v", res, tc.bulk)
 			}
 			wantRejects := map[int64]string{
-				5: `row 5: created_at "15/03/2024" is not a date (write it like 2024-03-15`,
-				6: fmt.Sprintf(`row 6: created_at %q is in the future`, future),
-				8: `row 8: external_id "a" already appears in row 2`,
+				5:  `row 5: created_at "15/03/2024" is not a date (write it like 2024-03-15`,
+				6:  fmt.Sprintf(`row 6: created_at %q is in the future`, future),
+				8:  `row 8: external_id "a" already appears in row 2`,
+				10: `row 10: created_at "0202-05-01" is before 1900; check the year`,
 			}
 			for _, r := range res.Rejects {
 				if want, ok := wantRejects[r.Row]; !ok || !strings.HasPrefix(r.Reason, want) {
