@@ -79,20 +79,11 @@ func TestCube_MergesEqualRebuild(t *testing.T) {
 	merged, compacted := false, false
 	next := int64(3001)
 	for i := 0; i < 4000; i++ {
-		var p crm.Point
-		switch op := r.IntN(10); {
-		case op < 3:
-			p = point(next)
-			next++
-		case op < 8:
-			id := 1 + r.Int64N(next-1)
-			p = point(id)
-			if old, ok := pts[id]; ok && r.IntN(2) == 0 {
+		p := randomWrite(r, pts, &next, 3, point, func(p *crm.Point, old crm.Point) {
+			if r.IntN(2) == 0 {
 				p.Lon, p.Lat, p.Cell = old.Lon, old.Lat, old.Cell // same place, other facts
 			}
-		default:
-			p = crm.Point{ID: 1 + r.Int64N(next-1)}
-		}
+		})
 		tails := 0
 		for _, cb := range c.st.cuboids {
 			tails += len(cb.tail)
@@ -211,6 +202,25 @@ func TestCube_MergesEqualRebuild(t *testing.T) {
 	if total != int64(len(pts)+300) {
 		t.Fatalf("%d records by status, want %d", total, len(pts)+300)
 	}
+}
+
+// randomWrite draws a write to the records pts (ids 1 to *next-1): a new record (news in 10),
+// a new version of one (to 8 in 10; of an id that may be gone; again changes a record still
+// there), or a removal.
+func randomWrite(r *rand.Rand, pts map[int64]crm.Point, next *int64, news int, point func(int64) crm.Point, again func(p *crm.Point, old crm.Point)) crm.Point {
+	switch op := r.IntN(10); {
+	case op < news:
+		*next++
+		return point(*next - 1)
+	case op < 8:
+		id := 1 + r.Int64N(*next-1)
+		p := point(id)
+		if old, ok := pts[id]; ok {
+			again(&p, old)
+		}
+		return p
+	}
+	return crm.Point{ID: 1 + r.Int64N(*next-1)}
 }
 
 // More than 65,535 owners widen the records' 16-bit owner codes (and retire the cuboids
@@ -334,20 +344,11 @@ func TestCube_RunSumsFollowWrites(t *testing.T) {
 	inPlace, compacted := 0, false
 	next := int64(2001)
 	for i := 0; i < 3000; i++ {
-		var p crm.Point
-		switch op := r.IntN(10); {
-		case op < 2:
-			p = point(next)
-			next++
-		case op < 8:
-			id := 1 + r.Int64N(next-1)
-			p = point(id)
-			if old, ok := pts[id]; ok && r.IntN(4) > 0 {
+		p := randomWrite(r, pts, &next, 2, point, func(p *crm.Point, old crm.Point) {
+			if r.IntN(4) > 0 {
 				p.Lon, p.Lat, p.Cell, p.Status = old.Lon, old.Lat, old.Cell, old.Status // same place: written in place
 			}
-		default:
-			p = crm.Point{ID: 1 + r.Int64N(next-1)}
-		}
+		})
 		sorted := c.st.recs.sorted
 		if s, ok := c.st.recs.find(p.ID); ok && int(s) < sorted {
 			inPlace++
