@@ -107,7 +107,7 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 			// need are read (inside the bbox with no filter but kinds, a count of records
 			// reads a byte a record, not 27). The run without checks has a loop of its own:
 			// the checks' branches, even never taken, cost it a tenth.
-			if !edge && ri != nil {
+			if !edge && ri != nil && s+runMin <= sp.hi && cell[s+runMin-1] <= end { // a run long enough to be indexed
 				if rs, e, ok := ri.find(s, &at); ok && e <= sp.hi {
 					sums := rs.only(kinds)
 					sums.addTo(g, p)
