@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -384,11 +385,23 @@ func (a *Assigner) Index(level string) *RegionIndex {
 
 // Locate returns the region of p at every loaded level (levels where p is in no region are
 // absent).
-func (a *Assigner) Locate(p orb.Point) map[string]Region {
+func (a *Assigner) Locate(p orb.Point) map[string]Region { return a.loaded().locate(p) }
+
+// loadedLevels are the indexes of the levels an Assigner had loaded at one moment.
+type loadedLevels map[string]*RegionIndex
+
+// loaded returns the levels loaded now: a writer locates its customers and replaces their
+// rows at these levels only, so that it never drops the rows of a level another process
+// (an import through the API, another replica) assigned and this one has not loaded yet.
+func (a *Assigner) loaded() loadedLevels {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := make(map[string]Region, len(a.levels))
-	for l, idx := range a.levels {
+	return maps.Clone(loadedLevels(a.levels))
+}
+
+func (ls loadedLevels) locate(p orb.Point) map[string]Region {
+	out := make(map[string]Region, len(ls))
+	for l, idx := range ls {
 		if i := idx.Locate(p); i >= 0 {
 			out[l] = idx.Regions[i]
 		}
@@ -396,27 +409,37 @@ func (a *Assigner) Locate(p orb.Point) map[string]Region {
 	return out
 }
 
+func (ls loadedLevels) names() []string {
+	out := make([]string, 0, len(ls))
+	for l := range ls {
+		out = append(out, l)
+	}
+	return out
+}
+
+// replaceRegionsSQL deletes the stored regions of the customers $1 at the levels $2, and of
+// the customers $3 (deleted or without a location: in no region) at every level.
+const replaceRegionsSQL = `DELETE FROM customer_regions WHERE customer_id = ANY($1) AND level = ANY($2) OR customer_id = ANY($3)`
+
 // AssignCustomer stores the regions of customer id located at p (nil: not located, so in
 // no region) at every loaded level, replacing its previous assignment. Run it with the
 // write's transaction (or the pool right after the commit).
 func (a *Assigner) AssignCustomer(ctx context.Context, q Execer, id int64, p *orb.Point) error {
-	var levels []string
-	var regions []int64
+	known := a.loaded()
+	levels, regions := []string{}, []int64{}
 	if p != nil {
-		for l, r := range a.Locate(*p) {
+		for l, r := range known.locate(*p) {
 			levels = append(levels, l)
 			regions = append(regions, r.ID)
 		}
 	}
+	// Located, its rows at the loaded levels where it is in no region go; not located, all.
 	const sql = `WITH upsert AS (
 		INSERT INTO customer_regions (customer_id, level, region_id)
 		SELECT $1, l, r FROM unnest($2::text[], $3::bigint[]) AS u(l, r)
 		ON CONFLICT (customer_id, level) DO UPDATE SET region_id = EXCLUDED.region_id)
-	DELETE FROM customer_regions WHERE customer_id = $1 AND level <> ALL($2::text[])`
-	if levels == nil {
-		levels, regions = []string{}, []int64{}
-	}
-	_, err := q.Exec(ctx, sql, id, levels, regions)
+	DELETE FROM customer_regions WHERE customer_id = $1 AND level <> ALL($2::text[]) AND ($4 OR level = ANY($5::text[]))`
+	_, err := q.Exec(ctx, sql, id, levels, regions, p == nil, known.names())
 	return postgis.Wrap(err)
 }
 
@@ -450,7 +473,8 @@ const assignChangedSQL = `SELECT id, geom, rev FROM customers WHERE rev > $1
 // with it afterwards. One transaction.
 func (a *Assigner) AssignChanged(ctx context.Context, db *postgis.DB, sinceRev int64) (maxRev int64, changed int, err error) {
 	maxRev = sinceRev
-	var ids []int64
+	known := a.loaded()
+	var ids, gone []int64
 	var rowsOut [][]any
 	rows, err := db.Pool.Query(ctx, assignChangedSQL, sinceRev)
 	if err != nil {
@@ -463,28 +487,31 @@ func (a *Assigner) AssignChanged(ctx context.Context, db *postgis.DB, sinceRev i
 			rows.Close()
 			return sinceRev, 0, postgis.Wrap(err)
 		}
-		ids = append(ids, id)
 		if rev > maxRev {
 			maxRev = rev
 		}
-		if x, y, ok := postgis.Point(g); ok {
-			for l, r := range a.Locate(orb.Point{x, y}) {
-				rowsOut = append(rowsOut, []any{id, l, r.ID})
-			}
+		x, y, ok := postgis.Point(g)
+		if !ok {
+			gone = append(gone, id)
+			continue
+		}
+		ids = append(ids, id)
+		for l, r := range known.locate(orb.Point{x, y}) {
+			rowsOut = append(rowsOut, []any{id, l, r.ID})
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return sinceRev, 0, postgis.Wrap(err)
 	}
-	if len(ids) == 0 {
+	if len(ids)+len(gone) == 0 {
 		return maxRev, 0, nil
 	}
 	err = db.WithTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7262006)`); err != nil {
 			return postgis.Wrap(err)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM customer_regions WHERE customer_id = ANY($1)`, ids); err != nil {
+		if _, err := tx.Exec(ctx, replaceRegionsSQL, ids, known.names(), gone); err != nil {
 			return postgis.Wrap(err)
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"customer_regions"}, []string{"customer_id", "level", "region_id"}, pgx.CopyFromRows(rowsOut))
@@ -493,7 +520,7 @@ func (a *Assigner) AssignChanged(ctx context.Context, db *postgis.DB, sinceRev i
 	if err != nil {
 		return sinceRev, 0, err
 	}
-	return maxRev, len(ids), nil
+	return maxRev, len(ids) + len(gone), nil
 }
 
 // saveLevelState records which version of the level's regions the stored assignment was

@@ -150,29 +150,32 @@ func (f *assignFollower) syncRegions(ctx context.Context) error {
 
 // syncCustomers re-assigns the customers changed since the last call.
 func (f *assignFollower) syncCustomers(ctx context.Context) error {
-	var ids []int64
+	known := f.a.loaded()
+	var ids, gone []int64
 	var out [][]any
 	xmin, err := f.store.ScanChanges(ctx, f.since, func(p *crm.Point) error {
+		if !p.Located {
+			gone = append(gone, p.ID)
+			return nil
+		}
 		ids = append(ids, p.ID)
-		if p.Located {
-			for l, r := range f.a.Locate([2]float64{p.Lon, p.Lat}) {
-				out = append(out, []any{p.ID, l, r.ID})
-			}
+		for l, r := range known.locate([2]float64{p.Lon, p.Lat}) {
+			out = append(out, []any{p.ID, l, r.ID})
 		}
 		return nil
 	}, func(d crm.Deletion) error {
-		ids = append(ids, d.ID)
+		gone = append(gone, d.ID)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if len(ids) > 0 {
+	if len(ids)+len(gone) > 0 {
 		err = f.db.WithTx(ctx, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7262006)`); err != nil {
 				return postgis.Wrap(err)
 			}
-			if _, err := tx.Exec(ctx, `DELETE FROM customer_regions WHERE customer_id = ANY($1)`, ids); err != nil {
+			if _, err := tx.Exec(ctx, replaceRegionsSQL, ids, known.names(), gone); err != nil {
 				return postgis.Wrap(err)
 			}
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"customer_regions"}, []string{"customer_id", "level", "region_id"}, pgx.CopyFromRows(out)); err != nil {

@@ -262,7 +262,7 @@ func TestAssigner_AssignChanged(t *testing.T) {
 		t.Fatalf("AssignChanged = %d, %d, %v", rev1, n, err)
 	}
 	codes := func() string {
-		rows, _ := db.Pool.Query(ctx, `SELECT r.code FROM customer_regions cr JOIN regions r ON r.id = cr.region_id ORDER BY cr.customer_id`)
+		rows, _ := db.Pool.Query(ctx, `SELECT r.code FROM customer_regions cr JOIN regions r ON r.id = cr.region_id ORDER BY cr.customer_id, cr.level`)
 		list, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
 			t.Fatal(err)
@@ -272,15 +272,53 @@ func TestAssigner_AssignChanged(t *testing.T) {
 	if got := codes(); got != "48453,17031" {
 		t.Fatalf("assigned %q, want 48453,17031", got)
 	}
+	// A level imported and assigned by another process (the API's import) while this
+	// assigner has not loaded it: its rows stay when this assigner re-assigns a changed
+	// customer, and go with a customer deleted or without a location.
+	zone := `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"Z"},
+		"geometry":{"type":"Polygon","coordinates":[[[-100,29],[-85,29],[-85,43],[-100,43],[-100,29]]]}}]}`
+	feats, err := olap.ReadRegionFeatures([]byte(zone), olap.RegionReadOptions{Level: "zone", CodeProp: "code"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := olap.NewRegionStore(db).Import(ctx, "zone", feats); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := olap.AssignLevel(ctx, db, "zone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Update(ctx, crm.Scope{}, chicago.ID, chicago.Version, func(c *crm.Customer) error { return c.SetLocation(-87.64, 41.88) }); err != nil {
+		t.Fatal(err)
+	}
+	rev2, n, err := a.AssignChanged(ctx, db, rev1)
+	if err != nil || n != 1 {
+		t.Fatalf("after the update: %d, %v", n, err)
+	}
+	if got := codes(); got != "48453,Z,17031,Z" {
+		t.Fatalf("after the update %q, want 48453,Z,17031,Z: the zone's rows were dropped", got)
+	}
+	chi := orb.Point{-87.64, 41.88}
+	if err := a.AssignCustomer(ctx, db.Pool, chicago.ID, &chi); err != nil {
+		t.Fatal(err)
+	}
+	if got := codes(); got != "48453,Z,17031,Z" {
+		t.Fatalf("after AssignCustomer %q, want 48453,Z,17031,Z", got)
+	}
 	// A delete is a change too.
 	if _, err := store.Delete(ctx, crm.Scope{}, austin.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, n, err := a.AssignChanged(ctx, db, rev1); err != nil || n != 1 {
+	if _, n, err := a.AssignChanged(ctx, db, rev2); err != nil || n != 1 {
 		t.Fatalf("after delete: %d, %v", n, err)
 	}
-	if got := codes(); got != "17031" {
-		t.Fatalf("after delete %q, want 17031", got)
+	if got := codes(); got != "17031,Z" {
+		t.Fatalf("after delete %q, want 17031,Z", got)
+	}
+	if err := a.AssignCustomer(ctx, db.Pool, chicago.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := codes(); got != "" {
+		t.Fatalf("without a location %q, want none", got)
 	}
 }
 
