@@ -120,21 +120,18 @@ func FuzzImportCSV(f *testing.F) {
 			h, _ = mapHeader([]string{"name", "lat", "lon", "kind", "revenue", "email", "consent_email", "extra"})
 		}
 		im := &importer{ctx: context.Background(), h: h, res: &ImportResult{}, opt: ImportOptions{Source: "import"}, now: time.Now()}
-		stageTuple := stageFields
-		if h.has(fCreatedAt) {
-			stageTuple++
-		}
+		stageTuple := len(im.stageCopyColumns())
 		for i, rec := range recs[1:] {
 			row := int64(i + 2)
 			if rec == nil {
 				continue // rejected by the reader with its row number (checked in readAll)
 			}
-			im.direct = false
+			im.direct, im.tupleFields = false, stageTuple
 			line, _, _, reason := im.stageRow(nil, nil, row, rec)
 			im.direct = true
-			im.directFields = len(im.directColumns())
+			im.tupleFields = len(im.directColumns())
 			direct, _, _, reason2 := im.stageRow(nil, nil, row, rec)
-			if reason != reason2 || (reason == "" && copyTupleFields(direct) != im.directFields) {
+			if reason != reason2 || (reason == "" && copyTupleFields(direct) != im.tupleFields) {
 				t.Fatalf("bulk tuple %q (reason %q) does not match staging tuple %q (reason %q)", direct, reason2, line, reason)
 			}
 			switch {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -181,7 +182,7 @@ type importer struct {
 	// direct: the table was empty, so rows are copied straight into it or into the
 	// table swapped in for it (bulk load): each row's id and rev are base + its row number.
 	direct          bool
-	directFields    int    // the fields of a bulk load's tuples: len(directColumns())
+	tupleFields     int    // the fields of a COPY tuple: as many as the columns it fills
 	bulkTable       string // the table a bulk load copies into: customers or swap.stage
 	swap            *bulkSwap
 	baseID, baseRev int64
@@ -202,14 +203,11 @@ const stageTable = `row_no bigint NOT NULL, external_id text, kind text NOT NULL
 	geocode_precision text NOT NULL, geocode_confidence real NOT NULL,
 	geocode_source text NOT NULL, geocode_error text NOT NULL`
 
-// stageColumns are the staging columns as they are copied, in order (stageFields of them;
-// created_at follows when the file has it: stageCopyColumns).
-const stageColumns = `row_no, external_id, kind, name, street, city, region, postcode, country, lon, lat, h3,
-	segment, status, owner, revenue, email, phone, consent_email, attributes,
-	geocode_precision, geocode_confidence, geocode_source, geocode_error`
-
-// stageFields is the number of stageColumns.
-const stageFields = 24
+// stageColumns are the staging columns as they are copied, in order (created_at follows
+// when the file has it: stageCopyColumns).
+var stageColumns = []string{"row_no", "external_id", "kind", "name", "street", "city", "region", "postcode", "country",
+	"lon", "lat", "h3", "segment", "status", "owner", "revenue", "email", "phone", "consent_email", "attributes",
+	"geocode_precision", "geocode_confidence", "geocode_source", "geocode_error"}
 
 // createStage creates the staging table. Only a file with a created_at column stages one:
 // a file without copies exactly what it did before the column existed. A blank created_at
@@ -223,9 +221,9 @@ func (im *importer) createStage() string {
 }
 
 // stageCopyColumns are the staging columns a COPY fills, in order.
-func (im *importer) stageCopyColumns() string {
+func (im *importer) stageCopyColumns() []string {
 	if im.h.has(fCreatedAt) {
-		return stageColumns + `, created_at`
+		return append(slices.Clip(stageColumns), "created_at")
 	}
 	return stageColumns
 }
@@ -294,15 +292,15 @@ func (im *importer) run(tx pgx.Tx) error {
 			return err
 		}
 	}
-	cols := im.directColumns()
-	target := `customers (` + strings.Join(cols, ", ") + `)`
-	im.directFields = len(cols)
+	table, cols := "customers", im.directColumns()
 	if !im.direct {
 		if _, err := tx.Exec(ctx, im.createStage()); err != nil {
 			return err
 		}
-		target = `import_stage (` + im.stageCopyColumns() + `)`
+		table, cols = "import_stage", im.stageCopyColumns()
 	}
+	target := table + ` (` + strings.Join(cols, ", ") + `)`
+	im.tupleFields = len(cols)
 	t := time.Now()
 	if err := im.copyRows(tx, `COPY `+target+` FROM STDIN (FORMAT binary)`); err != nil {
 		return err
@@ -707,16 +705,11 @@ func (im *importer) stageRow(b, attrs []byte, row int64, rec []string) ([]byte, 
 	}
 
 	// One tuple in COPY's binary format: no text to format here or to parse on the server.
+	b = binary.BigEndian.AppendUint16(b, uint16(im.tupleFields))
 	if im.direct {
-		b = binary.BigEndian.AppendUint16(b, uint16(im.directFields))
 		b = appendBinaryInt8(b, im.baseID+row)
 		b = appendBinaryInt8(b, im.baseRev+row)
 	} else {
-		n := stageFields
-		if h.has(fCreatedAt) {
-			n++
-		}
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
 		b = appendBinaryInt8(b, row)
 	}
 	if extID == "" {

@@ -387,7 +387,7 @@ func (im *importer) runSwap(tx pgx.Tx) (err error) {
 		return err
 	}
 	cols := im.directColumns()
-	im.directFields = len(cols)
+	im.tupleFields = len(cols)
 	t := time.Now()
 	// FREEZE: see the top of this file. The table was created in this transaction, as
 	// COPY FREEZE requires.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -383,10 +384,6 @@ func (a *Assigner) Index(level string) *RegionIndex {
 	return a.levels[level]
 }
 
-// Locate returns the region of p at every loaded level (levels where p is in no region are
-// absent).
-func (a *Assigner) Locate(p orb.Point) map[string]Region { return a.loaded().locate(p) }
-
 // loadedLevels are the indexes of the levels an Assigner had loaded at one moment.
 type loadedLevels map[string]*RegionIndex
 
@@ -399,6 +396,7 @@ func (a *Assigner) loaded() loadedLevels {
 	return maps.Clone(loadedLevels(a.levels))
 }
 
+// locate returns the region of p at every level (levels where p is in no region are absent).
 func (ls loadedLevels) locate(p orb.Point) map[string]Region {
 	out := make(map[string]Region, len(ls))
 	for l, idx := range ls {
@@ -409,13 +407,7 @@ func (ls loadedLevels) locate(p orb.Point) map[string]Region {
 	return out
 }
 
-func (ls loadedLevels) names() []string {
-	out := make([]string, 0, len(ls))
-	for l := range ls {
-		out = append(out, l)
-	}
-	return out
-}
+func (ls loadedLevels) names() []string { return slices.Collect(maps.Keys(ls)) }
 
 // replaceRegionsSQL deletes the stored regions of the customers $1 at the levels $2, and of
 // the customers $3 (deleted or without a location: in no region) at every level.

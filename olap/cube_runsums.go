@@ -23,27 +23,23 @@ var runIndexRes = [...]int{8, 9}
 // at resolution 8.
 var runMin = 8
 
-// buildRuns indexes the long runs of the sorted records at each of runIndexRes (counted
-// first, so that the entries take no more memory than they need).
+// buildRuns indexes the long runs of the sorted records at each of runIndexRes (the sums,
+// most of an entry, made once their number is known).
 func (r *cubeRecords) buildRuns() {
 	for i, res := range runIndexRes {
-		each := func(f func(s, e int)) {
-			for s := 0; s < r.sorted; {
-				_, end := h3Range(h3Parent(r.cell[s], res), 15)
-				e := runEnd(r.cell, s, r.sorted, end)
-				if e-s >= runMin {
-					f(s, e)
-				}
-				s = e
+		ri := runIndex{res: res, lo: []uint32{}}
+		for s := 0; s < r.sorted; {
+			_, end := h3Range(h3Parent(r.cell[s], res), 15)
+			e := runEnd(r.cell, s, r.sorted, end)
+			if e-s >= runMin {
+				ri.lo, ri.hi = append(ri.lo, uint32(s)), append(ri.hi, uint32(e))
 			}
+			s = e
 		}
-		n := 0
-		each(func(int, int) { n++ })
-		ri := runIndex{res: res, lo: make([]uint32, 0, n), hi: make([]uint32, 0, n), sums: make([]runSums, 0, n)}
-		each(func(s, e int) {
-			ri.lo, ri.hi = append(ri.lo, uint32(s)), append(ri.hi, uint32(e))
-			ri.sums = append(ri.sums, r.sumSlots(s, e))
-		})
+		ri.sums = make([]runSums, len(ri.lo))
+		for j := range ri.sums {
+			ri.sums[j] = r.sumSlots(int(ri.lo[j]), int(ri.hi[j]))
+		}
 		r.runs[i] = ri
 	}
 }
@@ -56,22 +52,13 @@ func (r *cubeRecords) sumSlots(s, e int) runSums {
 	return sumRun(r.kind[s:e], r.cents[s:e], r.status.narrow[s:e], 0b111, true, true)
 }
 
-// runsAdd adds the record of sorted slot s (live) to the entries holding it, or, with
-// sign -1, takes it out.
+// runsAdd adds the record of sorted slot s to the entries holding it, or, with sign -1,
+// takes it out.
 func (r *cubeRecords) runsAdd(s uint32, sign int32) {
 	if int(s) >= r.sorted {
 		return
 	}
-	k := r.kind[s]
-	if k > 2 {
-		return
-	}
-	var one runSums
-	if r.status.wide != nil {
-		sumRecord(&one, k, int(s), r.cents, r.status.wide, true, true)
-	} else {
-		sumRecord(&one, k, int(s), r.cents, r.status.narrow, true, true)
-	}
+	one := r.sumSlots(int(s), int(s)+1)
 	for i := range r.runs {
 		ri := &r.runs[i]
 		j := leadBelow(ri.hi, s+1) // the first run ending after s

@@ -265,7 +265,7 @@ func TestCube_EqualsSQL(t *testing.T) {
 }
 
 // inCubeModes runs test by default and in the test mode (olap.CubeTestMode: every cuboid
-// kept, roll-ups of a few cells read on two cores).
+// kept, roll-ups of a few cells read on two cores, sums of runs of a few records).
 func inCubeModes(t *testing.T, test func(t *testing.T)) {
 	for _, mode := range []string{"default", "test mode"} {
 		t.Run(mode, func(t *testing.T) {
