@@ -2,6 +2,7 @@ package olap
 
 import (
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/gcrm/gcrm/geo"
@@ -75,10 +76,11 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 	// The cells covering the bbox: at the cuboid's resolution (an inside cell's records
 	// are then skipped whole), coarser only when that takes too many cells; without a
 	// cuboid, cells about 1/8 of the bbox across (a thin margin of records outside) — or,
-	// grouped by cells finer than cells as wide as the bbox, those (a few, from a grid
-	// disk), as sumRuns then skips the runs outside at every resolution between and reads
-	// only the rows' cells on the edges record by record: PolygonToCells takes 60-90 µs
-	// for a few cells, 1.8 ms for 640.
+	// grouped by cells as fine as cells as wide as the bbox or finer, those (or, for rows
+	// that wide, cells one resolution coarser than the rows: a dozen, from sampleCover), as
+	// sumRuns then skips the runs outside at every resolution between and reads only the
+	// rows' cells on the edges record by record: PolygonToCells takes 60-90 µs for a few
+	// cells, 1.8 ms for 640.
 	size := max(h, w*math.Cos(latMax*math.Pi/180))
 	q := 0
 	if cb != nil {
@@ -92,8 +94,8 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 		for q < CubeRes && cellRadiusDeg(q) > size/8 {
 			q++
 		}
-		if g.cellOnly && g.by[0].Res >= coarse+1 {
-			q = coarse
+		if g.cellOnly && g.by[0].Res >= coarse && g.by[0].Res > 0 {
+			q = min(coarse, g.by[0].Res-1)
 		}
 	}
 	qr, qrLon := cellRadiusDeg(q), lonDeg(cellRadiusDeg(q), latMax)
@@ -102,11 +104,13 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 	var cover []uint64
 	if g.cellOnly {
 		// Cells wholly outside are skipped (sumRuns), so a few more than needed cost little.
-		var disk bool
-		cover, disk = diskCover(around, q)
+		var sampled bool
+		cover, sampled = sampleCover(b, q)
 		from := q + 1
-		if disk {
+		if sampled {
 			from = q
+		} else {
+			cover = polygonCover(around, q)
 		}
 		box.cells(b, latMax, from, g.by[0].Res)
 	} else {
@@ -194,30 +198,59 @@ func polygonCover(r orb.Bound, q int) []uint64 {
 	return out
 }
 
-// diskCover returns cells of resolution q holding every cell whose centre lies in r, as
-// polygonCover does, and more (true) when those are a few: the grid disk around r's
-// centre that reaches its corners from any cell of q, found in a few µs where h3's
-// polygon fill took 60-90 µs.
-func diskCover(r orb.Bound, q int) ([]uint64, bool) {
-	dLat, dLon := (r.Max[1]-r.Min[1])/2, (r.Max[0]-r.Min[0])/2
-	cosMax := 1.0 // of the latitude of r nearest the equator
+// sampleCover returns cells of resolution q holding every point of r, and true, when that
+// takes a few samples and r is away from H3's pentagons: the cells of a grid of points of r
+// spaced so that every point of r is nearer one than the shortest edge of a cell (taken at
+// 0.6 of the average), and their neighbours. A point's cell is then its nearest sample's
+// cell or a neighbour of it, as cells two steps apart are at least an edge apart. For a
+// bbox about as wide as the cells that is a dozen cells, in a few µs (latLngToCell is Go);
+// h3's polygon fill took 60-90 µs, and a grid disk sure to reach the corners held 271.
+func sampleCover(r orb.Bound, q int) ([]uint64, bool) {
+	cosMax := 1.0 // of the latitude of r nearest the equator, where a degree of longitude is longest
 	if r.Min[1] > 0 || r.Max[1] < 0 {
 		cosMax = math.Cos(math.Min(math.Abs(r.Min[1]), math.Abs(r.Max[1])) * math.Pi / 180)
 	}
-	// The farthest a centre in r is from the centre cell's (in degrees of latitude) over
-	// the least distance between neighbouring centres (√3 edges, an edge taken at 0.6 of
-	// the average; cellRadiusDeg is 2.5 average edges): a straight line that long crosses
-	// at most k cells.
-	far := math.Hypot(dLat, dLon*cosMax) + cellRadiusDeg(q)
-	k := int(math.Ceil(far/(math.Sqrt(3)*0.6*cellRadiusDeg(q)/2.5))) + 1
-	if k > 10 || dLon > 10 || dLat > 10 {
-		return polygonCover(r, q), false
+	// Steps of at most an edge both ways: every point is within √2/2 of a step of a sample.
+	edge := 0.6 * cellRadiusDeg(q) / 2.5 // degrees of latitude
+	w, h := r.Max[0]-r.Min[0], r.Max[1]-r.Min[1]
+	nx, ny := max(1, int(math.Ceil(w*cosMax/edge))), max(1, int(math.Ceil(h/edge)))
+	if nx*ny > 64 {
+		return nil, false
 	}
-	var out []uint64
-	for _, cell := range h3.GridDisk(geo.CellOf(orb.Point{r.Min[0] + dLon, r.Min[1] + dLat}, q), k) {
-		if cell != 0 {
-			out = append(out, uint64(cell))
+	var seen []uint64
+	for i := range nx {
+		for j := range ny {
+			c := uint64(geo.CellOf(orb.Point{r.Min[0] + (float64(i)+0.5)*w/float64(nx), r.Min[1] + (float64(j)+0.5)*h/float64(ny)}, q))
+			if pentagonBase(c) {
+				return nil, false
+			}
+			if !slices.Contains(seen, c) {
+				seen = append(seen, c)
+			}
+		}
+	}
+	out := slices.Clone(seen)
+	for _, c := range seen {
+		for _, n := range h3.GridDisk(h3.Cell(c), 1) {
+			if n != 0 && !slices.Contains(out, uint64(n)) {
+				out = append(out, uint64(n))
+			}
 		}
 	}
 	return out, true
+}
+
+var (
+	pentagonsOnce sync.Once
+	pentagonBases [128]bool
+)
+
+// pentagonBase reports whether cell c lies in the base cell of one of H3's pentagons.
+func pentagonBase(c uint64) bool {
+	pentagonsOnce.Do(func() {
+		for _, p := range h3.Pentagons(0) {
+			pentagonBases[p.BaseCellNumber()] = true
+		}
+	})
+	return pentagonBases[c>>45&0x7f]
 }

@@ -1651,6 +1651,17 @@ type rect struct{ x0, y0, x1, y1 uint32 }
 
 func (r *rect) has(x, y uint32) bool { return x >= r.x0 && x <= r.x1 && y >= r.y0 && y <= r.y1 }
 
+// holds reports whether o lies wholly inside r, misses whether wholly outside.
+func (r *rect) holds(o *rect) bool {
+	return o.x0 >= r.x0 && o.x1 <= r.x1 && o.y0 >= r.y0 && o.y1 <= r.y1
+}
+func (r *rect) misses(o *rect) bool { return o.x1 < r.x0 || o.x0 > r.x1 || o.y1 < r.y0 || o.y0 > r.y1 }
+
+// extend grows r to hold (x, y).
+func (r *rect) extend(x, y uint32) {
+	r.x0, r.y0, r.x1, r.y1 = min(r.x0, x), min(r.y0, y), max(r.x1, x), max(r.y1, y)
+}
+
 // scanRecords groups the records in spans (and, with tail, those written since the last
 // sort) that m keeps and that lie in box (nil: anywhere); with slots, the spans index
 // slots (the records' slots in another order). res > CubeRes groups by the record's own

@@ -50,8 +50,9 @@ func (box *bbox) cells(b orb.Bound, latMax float64, from, res int) {
 // of one cell at res are a run: the run is summed into one accumulator and added to its
 // group once — no key, accumulator or group look-up per record. With box at res, a run's
 // first record says whether the whole cell is inside the bbox (summed without the box
-// test) or outside it (skipped by a galloping search for its end). It returns the records
-// read (those of the runs not skipped).
+// test) or outside it (skipped by a galloping search for its end); a long run near the
+// edge is decided by its records' box (runIndex). It returns the records read (those of
+// the runs not skipped).
 func sumRuns(recs *cubeRecords, spans []span, res int, m *match, box *bbox, g *grouper) int {
 	if recs.status.wide != nil {
 		return sumRunsOf(recs, recs.status.wide, spans, res, m, box, g)
@@ -89,9 +90,10 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 			edge := box != nil
 			if known {
 				// Skip the records of the cell (at the coarsest resolution checked) that
-				// lies wholly outside.
+				// lies wholly outside; a run inside box.in is inside every out.
+				edge = !box.in.has(x[s], y[s])
 				skip := false
-				for r := box.from; r <= res; r++ {
+				for r := box.from; edge && r <= res; r++ {
 					if !box.out[r].has(x[s], y[s]) {
 						_, e := h3Range(h3Parent(cell[s], r), 15)
 						s, skip = runEnd(cell, s, sp.hi, e), true
@@ -101,18 +103,27 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 				if skip {
 					continue
 				}
-				edge = !box.in.has(x[s], y[s])
 			}
 			// The run's end found by galloping; only the columns the checks and the measures
 			// need are read (inside the bbox with no filter but kinds, a count of records
 			// reads a byte a record, not 27). The run without checks has a loop of its own:
 			// the checks' branches, even never taken, cost it a tenth.
-			if !edge && ri != nil && s+runMin <= sp.hi && cell[s+runMin-1] <= end { // a run long enough to be indexed
-				if rs, e, ok := ri.find(s, &at); ok && e <= sp.hi {
-					sums := rs.only(kinds)
-					sums.addTo(g, p)
-					s, read = e, read+1
-					continue
+			if ri != nil && s+runMin <= sp.hi && cell[s+runMin-1] <= end { // a run long enough to be indexed
+				if j, ok := ri.find(s, &at); ok && int(ri.hi[j]) <= sp.hi {
+					e := int(ri.hi[j])
+					if edge { // near the bbox's edge: its records' box decides, if it can
+						if box.misses(&ri.box[j]) {
+							s, read = e, read+1
+							continue
+						}
+						edge = !box.holds(&ri.box[j])
+					}
+					if !edge {
+						sums := ri.sums[j].only(kinds)
+						sums.addTo(g, p)
+						s, read = e, read+1
+						continue
+					}
 				}
 			}
 			var sums runSums
@@ -136,9 +147,15 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 }
 
 // runEnd returns the first index in (s, hi) whose cell is after end, or hi (cell[s] ≤ end;
-// cells ascending): galloping, as a run may be long.
+// cells ascending): most runs are short, so their first 8 records are looked at one by
+// one, and a longer run's end is found by galloping.
 func runEnd(cell []uint64, s, hi int, end uint64) int {
-	return s + 1 + leadBelow(cell[s+1:hi], end+1)
+	for e := s + 1; e < s+8; e++ {
+		if e >= hi || cell[e] > end {
+			return e
+		}
+	}
+	return s + 8 + leadBelow(cell[s+8:hi], end+1)
 }
 
 // sumMarked groups the sorted records whose slots are marked (a bit a slot) by their H3

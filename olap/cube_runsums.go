@@ -4,13 +4,17 @@ package olap
 // for each cell at res with at least runMin records in [0, sorted), the run's slots and the
 // sums of all its records (records and revenue by kind, won, lost). sumRuns adds an
 // entry's sums instead of reading the run when it would sum every record of it: a cell
-// wholly inside a bbox, or any cell without a bbox, with no filter but kinds. The entries
-// follow the records: compact rebuilds them, and a sorted slot's change or removal
-// (cubeRecords.set, remove) takes its old record out of its entry and adds the new one.
+// wholly inside a bbox, or any cell without a bbox, with no filter but kinds; and each
+// run's bounding box (of its records' positions) decides for a run near a bbox's edge
+// whether it is wholly inside or outside. The entries follow the records: compact rebuilds
+// them, and a sorted slot's change or removal (cubeRecords.set, remove) takes its old
+// record out of its entry and adds the new one (a box only grows: a removed record's
+// position stays in it, so a box holds its run's records, which is all a query asks).
 type runIndex struct {
 	res    int
 	lo, hi []uint32 // the runs, ascending
 	sums   []runSums
+	box    []rect
 }
 
 // runIndexRes are the resolutions indexed: the rows of bbox queries and hexagon tiles at
@@ -18,7 +22,7 @@ type runIndex struct {
 // read cuboids; finer cells rarely hold runMin records.
 var runIndexRes = [...]int{8, 9}
 
-// runMin is the shortest run indexed (at most one entry, 56 bytes, per runMin records): at
+// runMin is the shortest run indexed (at most one entry, 72 bytes, per runMin records): at
 // 10 M seeded US records, 225,000 runs of 3.1 M records at resolution 9 and 255,000 of 7.1 M
 // at resolution 8.
 var runMin = 8
@@ -36,9 +40,15 @@ func (r *cubeRecords) buildRuns() {
 			}
 			s = e
 		}
-		ri.sums = make([]runSums, len(ri.lo))
+		ri.sums, ri.box = make([]runSums, len(ri.lo)), make([]rect, len(ri.lo))
 		for j := range ri.sums {
-			ri.sums[j] = r.sumSlots(int(ri.lo[j]), int(ri.hi[j]))
+			lo, hi := int(ri.lo[j]), int(ri.hi[j])
+			ri.sums[j] = r.sumSlots(lo, hi)
+			b := rect{x0: r.x[lo], y0: r.y[lo], x1: r.x[lo], y1: r.y[lo]}
+			for t := lo + 1; t < hi; t++ {
+				b.extend(r.x[t], r.y[t])
+			}
+			ri.box[j] = b
 		}
 		r.runs[i] = ri
 	}
@@ -52,8 +62,8 @@ func (r *cubeRecords) sumSlots(s, e int) runSums {
 	return sumRun(r.kind[s:e], r.cents[s:e], r.status.narrow[s:e], 0b111, true, true)
 }
 
-// runsAdd adds the record of sorted slot s to the entries holding it, or, with sign -1,
-// takes it out.
+// runsAdd adds the record of sorted slot s to the entries holding it (its position to
+// their boxes), or, with sign -1, takes it out.
 func (r *cubeRecords) runsAdd(s uint32, sign int32) {
 	if int(s) >= r.sorted {
 		return
@@ -64,6 +74,9 @@ func (r *cubeRecords) runsAdd(s uint32, sign int32) {
 		j := leadBelow(ri.hi, s+1) // the first run ending after s
 		if j < len(ri.lo) && ri.lo[j] <= s {
 			ri.sums[j].add(&one, sign)
+			if sign > 0 {
+				ri.box[j].extend(r.x[s], r.y[s])
+			}
 		}
 	}
 }
@@ -91,16 +104,13 @@ func (r *cubeRecords) runsAt(res int) *runIndex {
 	return nil
 }
 
-// find returns the sums and the end of the run starting at slot s, galloping forward from
-// entry *at (runs are looked up in ascending order; *at moves to where the search
-// stopped); false when no indexed run starts there.
-func (ri *runIndex) find(s int, at *int) (*runSums, int, bool) {
+// find returns the entry of the run starting at slot s, galloping forward from entry *at
+// (runs are looked up in ascending order; *at moves to where the search stopped); false
+// when no indexed run starts there.
+func (ri *runIndex) find(s int, at *int) (int, bool) {
 	j := *at + leadBelow(ri.lo[*at:], uint32(s))
 	*at = j
-	if j < len(ri.lo) && int(ri.lo[j]) == s {
-		return &ri.sums[j], int(ri.hi[j]), true
-	}
-	return nil, 0, false
+	return j, j < len(ri.lo) && int(ri.lo[j]) == s
 }
 
 // only returns the sums of the kinds kept (bits 0-2); of some kinds, without won and lost
