@@ -266,7 +266,7 @@ func (r *cubeRecords) bytes() int64 {
 		n += r.regions[l].bytes()
 	}
 	for _, ri := range r.runs {
-		n += int64(cap(ri.lo)+cap(ri.hi))*4 + int64(cap(ri.sums))*int64(unsafe.Sizeof(runSums{}))
+		n += int64(cap(ri.lo)+cap(ri.hi))*4 + int64(cap(ri.sums))*int64(unsafe.Sizeof(runSums{})) + int64(cap(ri.box))*int64(unsafe.Sizeof(rect{}))
 	}
 	return n + int64(cap(r.byID))*4 + int64(len(r.tail))*16 + int64(cap(r.byStatusMonth)+cap(r.smStart))*4
 }

@@ -75,8 +75,18 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 	if !rest && (kinds == 0b111 || !needWonLost) {
 		ri = recs.runsAt(res)
 	}
+	var cells cellBoxes
+	if box != nil {
+		cells.init(recs, res)
+	}
 	for _, sp := range spans {
 		for s := sp.lo; s < sp.hi; {
+			if box != nil && s >= cells.inTo {
+				if e, out := cells.outside(s, sp.hi, box); out {
+					s = e
+					continue
+				}
+			}
 			p := h3Parent(cell[s], res)
 			if h3Res(cell[s]) != 15 { // not a resolution-15 cell (none are): a run of one
 				if (box == nil || box.has(x[s], y[s])) && m.okRecord(recs, s) {
@@ -87,8 +97,8 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 				continue
 			}
 			_, end := h3Range(p, 15) // the run: the records up to p's last descendant
-			edge := box != nil
-			if known {
+			edge := box != nil && s >= cells.inTo
+			if known && edge {
 				// Skip the records of the cell (at the coarsest resolution checked) that
 				// lies wholly outside; a run inside box.in is inside every out.
 				edge = !box.in.has(x[s], y[s])
@@ -144,6 +154,45 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 		}
 	}
 	return read
+}
+
+// cellBoxes decides with the boxes of the long runs at every indexed resolution up to the
+// rows', coarse to fine, for the cell starting at a slot: wholly outside the bbox (skipped
+// to its end at once), or wholly inside (every run up to inTo is then inside, with no
+// position read). Kept apart from sumRunsOf's loop: its state there cost a whole-country
+// roll-up without a bbox (4.5 M runs) 8 %.
+type cellBoxes struct {
+	levels [len(runIndexRes)]*runIndex
+	at     [len(runIndexRes)]int
+	n      int
+	inTo   int // the slots before inTo are inside
+}
+
+func (c *cellBoxes) init(recs *cubeRecords, res int) {
+	for i := range recs.runs {
+		if l := &recs.runs[i]; l.lo != nil && l.res <= res {
+			c.levels[c.n], c.n = l, c.n+1
+		}
+	}
+}
+
+// outside returns the end of the cell starting at s (before hi) that lies wholly outside
+// box, and true; false when no cell starting there does (inTo moves to the end of the
+// coarsest one that lies wholly inside).
+func (c *cellBoxes) outside(s, hi int, box *bbox) (int, bool) {
+	for l := 0; l < c.n; l++ {
+		li := c.levels[l]
+		if j, ok := li.find(s, &c.at[l]); ok && int(li.hi[j]) <= hi {
+			if box.misses(&li.box[j]) {
+				return int(li.hi[j]), true
+			}
+			if box.holds(&li.box[j]) {
+				c.inTo = int(li.hi[j])
+				return 0, false
+			}
+		}
+	}
+	return 0, false
 }
 
 // runEnd returns the first index in (s, hi) whose cell is after end, or hi (cell[s] ≤ end;

@@ -17,18 +17,22 @@ type runIndex struct {
 	box    []rect
 }
 
-// runIndexRes are the resolutions indexed: the rows of bbox queries and hexagon tiles at
-// street level (zoom 13-15), where a cell holds tens of records in a city. Coarser rows
-// read cuboids; finer cells rarely hold runMin records.
-var runIndexRes = [...]int{8, 9}
+// runIndexRes are the resolutions indexed, coarse to fine: the rows of bbox queries and
+// hexagon tiles at street level (zoom 13-15), where a cell holds tens of records in a city,
+// with their sums (from sumsFrom); coarser, only the runs' boxes, which decide for a whole
+// cell near a bbox whether it lies inside or outside (coarser rows read cuboids). Finer
+// cells rarely hold runMin records.
+var runIndexRes = [...]int{5, 6, 7, 8, 9}
+
+const sumsFrom = 8
 
 // runMin is the shortest run indexed (at most one entry, 72 bytes, per runMin records): at
 // 10 M seeded US records, 225,000 runs of 3.1 M records at resolution 9 and 255,000 of 7.1 M
 // at resolution 8.
 var runMin = 8
 
-// buildRuns indexes the long runs of the sorted records at each of runIndexRes (the sums,
-// most of an entry, made once their number is known).
+// buildRuns indexes the long runs of the sorted records at each of runIndexRes (the sums
+// and boxes made once their number is known).
 func (r *cubeRecords) buildRuns() {
 	for i, res := range runIndexRes {
 		ri := runIndex{res: res, lo: []uint32{}}
@@ -40,10 +44,15 @@ func (r *cubeRecords) buildRuns() {
 			}
 			s = e
 		}
-		ri.sums, ri.box = make([]runSums, len(ri.lo)), make([]rect, len(ri.lo))
-		for j := range ri.sums {
+		ri.box = make([]rect, len(ri.lo))
+		if res >= sumsFrom {
+			ri.sums = make([]runSums, len(ri.lo))
+		}
+		for j := range ri.box {
 			lo, hi := int(ri.lo[j]), int(ri.hi[j])
-			ri.sums[j] = r.sumSlots(lo, hi)
+			if ri.sums != nil {
+				ri.sums[j] = r.sumSlots(lo, hi)
+			}
 			b := rect{x0: r.x[lo], y0: r.y[lo], x1: r.x[lo], y1: r.y[lo]}
 			for t := lo + 1; t < hi; t++ {
 				b.extend(r.x[t], r.y[t])
@@ -73,7 +82,9 @@ func (r *cubeRecords) runsAdd(s uint32, sign int32) {
 		ri := &r.runs[i]
 		j := leadBelow(ri.hi, s+1) // the first run ending after s
 		if j < len(ri.lo) && ri.lo[j] <= s {
-			ri.sums[j].add(&one, sign)
+			if ri.sums != nil {
+				ri.sums[j].add(&one, sign)
+			}
 			if sign > 0 {
 				ri.box[j].extend(r.x[s], r.y[s])
 			}
@@ -94,10 +105,10 @@ func (r *runSums) add(o *runSums, sign int32) {
 	r.c2 += int64(sign) * o.c2
 }
 
-// runsAt returns the index of the runs at res, or nil.
+// runsAt returns the index of the runs at res with their sums, or nil.
 func (r *cubeRecords) runsAt(res int) *runIndex {
 	for i := range r.runs {
-		if r.runs[i].res == res && r.runs[i].lo != nil {
+		if r.runs[i].res == res && r.runs[i].sums != nil {
 			return &r.runs[i]
 		}
 	}
