@@ -229,9 +229,9 @@ func sampleCover(r orb.Bound, q int) ([]uint64, bool) {
 			}
 		}
 	}
-	out := slices.Clone(seen)
+	var out []uint64
 	for _, c := range seen {
-		for _, n := range h3.GridDisk(h3.Cell(c), 1) {
+		for _, n := range h3.GridDisk(h3.Cell(c), 1) { // c and its neighbours
 			if n != 0 && !slices.Contains(out, uint64(n)) {
 				out = append(out, uint64(n))
 			}

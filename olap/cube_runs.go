@@ -50,9 +50,9 @@ func (box *bbox) cells(b orb.Bound, latMax float64, from, res int) {
 // of one cell at res are a run: the run is summed into one accumulator and added to its
 // group once — no key, accumulator or group look-up per record. With box at res, a run's
 // first record says whether the whole cell is inside the bbox (summed without the box
-// test) or outside it (skipped by a galloping search for its end); a long run near the
-// edge is decided by its records' box (runIndex). It returns the records read (those of
-// the runs not skipped).
+// test) or outside it (skipped by a galloping search for its end); before that, a cell
+// whose long run's box lies wholly inside or outside is decided by it (cellBoxes). It
+// returns the records read (those of the runs not skipped).
 func sumRuns(recs *cubeRecords, spans []span, res int, m *match, box *bbox, g *grouper) int {
 	if recs.status.wide != nil {
 		return sumRunsOf(recs, recs.status.wide, spans, res, m, box, g)
@@ -118,22 +118,13 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 			// need are read (inside the bbox with no filter but kinds, a count of records
 			// reads a byte a record, not 27). The run without checks has a loop of its own:
 			// the checks' branches, even never taken, cost it a tenth.
-			if ri != nil && s+runMin <= sp.hi && cell[s+runMin-1] <= end { // a run long enough to be indexed
+			// An indexed run near the edge was decided by its box (cellBoxes, which holds res).
+			if !edge && ri != nil && s+runMin <= sp.hi && cell[s+runMin-1] <= end { // a run long enough to be indexed
 				if j, ok := ri.find(s, &at); ok && int(ri.hi[j]) <= sp.hi {
-					e := int(ri.hi[j])
-					if edge { // near the bbox's edge: its records' box decides, if it can
-						if box.misses(&ri.box[j]) {
-							s, read = e, read+1
-							continue
-						}
-						edge = !box.holds(&ri.box[j])
-					}
-					if !edge {
-						sums := ri.sums[j].only(kinds)
-						sums.addTo(g, p)
-						s, read = e, read+1
-						continue
-					}
+					sums := ri.sums[j].only(kinds)
+					sums.addTo(g, p)
+					s, read = int(ri.hi[j]), read+1
+					continue
 				}
 			}
 			var sums runSums
