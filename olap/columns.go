@@ -22,25 +22,28 @@ func (r *Row) key() uint64 { return Morton(r.X, r.Y) }
 // positions ordered by id) for writes. It is never changed once published.
 type columns struct {
 	x, y    []uint32
-	id      []int64
+	id      idCol // 32 bits while every id fits
 	cell    []uint64
 	kind    []uint8
-	status  []uint32
-	segment []uint32
-	owner   []uint32
+	status  codeCol // 16 bits a code until one needs more
+	segment codeCol
+	owner   codeCol
 	revenue []float64
-	rev     []int64
+	rev     idCol
 	byID    []uint32
 }
 
-// bytesPerPoint is what the base columns cost per point.
-const bytesPerPoint = 4 + 4 + 8 + 8 + 1 + 4 + 4 + 4 + 8 + 8 + 4
+// bytes returns what the columns hold, in bytes.
+func (c *columns) bytes() int64 {
+	n := int64(c.len())
+	return n*(4+4+8+1+8+4) + c.id.bytes() + c.rev.bytes() + c.status.bytes() + c.segment.bytes() + c.owner.bytes()
+}
 
 func newColumns(n int) *columns {
 	return &columns{
-		x: make([]uint32, 0, n), y: make([]uint32, 0, n), id: make([]int64, 0, n), cell: make([]uint64, 0, n),
-		kind: make([]uint8, 0, n), status: make([]uint32, 0, n), segment: make([]uint32, 0, n),
-		owner: make([]uint32, 0, n), revenue: make([]float64, 0, n), rev: make([]int64, 0, n),
+		x: make([]uint32, 0, n), y: make([]uint32, 0, n), id: packedCap[uint32, int64](n), cell: make([]uint64, 0, n),
+		kind: make([]uint8, 0, n), status: packedCap[uint16, uint32](n), segment: packedCap[uint16, uint32](n),
+		owner: packedCap[uint16, uint32](n), revenue: make([]float64, 0, n), rev: packedCap[uint32, int64](n),
 	}
 }
 
@@ -49,19 +52,19 @@ func (c *columns) len() int { return len(c.x) }
 func (c *columns) add(r *Row) {
 	c.x = append(c.x, r.X)
 	c.y = append(c.y, r.Y)
-	c.id = append(c.id, r.ID)
+	c.id.add(r.ID)
 	c.cell = append(c.cell, r.Cell)
 	c.kind = append(c.kind, r.Kind)
-	c.status = append(c.status, r.Status)
-	c.segment = append(c.segment, r.Segment)
-	c.owner = append(c.owner, r.Owner)
+	c.status.add(r.Status)
+	c.segment.add(r.Segment)
+	c.owner.add(r.Owner)
 	c.revenue = append(c.revenue, r.Revenue)
-	c.rev = append(c.rev, r.Rev)
+	c.rev.add(r.Rev)
 }
 
 func (c *columns) row(i int, r *Row) {
-	*r = Row{X: c.x[i], Y: c.y[i], ID: c.id[i], Cell: c.cell[i], Kind: c.kind[i], Status: c.status[i],
-		Segment: c.segment[i], Owner: c.owner[i], Revenue: c.revenue[i], Rev: c.rev[i]}
+	*r = Row{X: c.x[i], Y: c.y[i], ID: c.id.at(i), Cell: c.cell[i], Kind: c.kind[i], Status: c.status.at(i),
+		Segment: c.segment.at(i), Owner: c.owner.at(i), Revenue: c.revenue[i], Rev: c.rev.at(i)}
 }
 
 func (c *columns) key(i int) uint64 { return Morton(c.x[i], c.y[i]) }
@@ -96,13 +99,13 @@ func (c *columns) find(id int64) int {
 	lo, hi := 0, len(c.byID)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if c.id[c.byID[m]] < id {
+		if c.id.at(int(c.byID[m])) < id {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	if lo < len(c.byID) && c.id[c.byID[lo]] == id {
+	if lo < len(c.byID) && c.id.at(int(c.byID[lo])) == id {
 		return int(c.byID[lo])
 	}
 	return -1
@@ -117,9 +120,9 @@ func (c *columns) sorted() *columns {
 	}
 	radixSort(pairs)
 	out := &columns{
-		x: permute(c.x, pairs), y: permute(c.y, pairs), id: permute(c.id, pairs), cell: permute(c.cell, pairs),
-		kind: permute(c.kind, pairs), status: permute(c.status, pairs), segment: permute(c.segment, pairs),
-		owner: permute(c.owner, pairs), revenue: permute(c.revenue, pairs), rev: permute(c.rev, pairs),
+		x: permute(c.x, pairs), y: permute(c.y, pairs), id: c.id.permuted(pairs), cell: permute(c.cell, pairs),
+		kind: permute(c.kind, pairs), status: c.status.permuted(pairs), segment: c.segment.permuted(pairs),
+		owner: c.owner.permuted(pairs), revenue: permute(c.revenue, pairs), rev: c.rev.permuted(pairs),
 	}
 	out.indexIDs(pairs)
 	return out
@@ -130,7 +133,7 @@ func (c *columns) indexIDs(scratch []pair) {
 	n := c.len()
 	scratch = scratch[:n]
 	for i := range scratch {
-		scratch[i] = pair{uint64(c.id[i]) ^ (1 << 63), uint32(i)} // flip the sign bit: unsigned order = signed order
+		scratch[i] = pair{uint64(c.id.at(i)) ^ (1 << 63), uint32(i)} // flip the sign bit: unsigned order = signed order
 	}
 	radixSort(scratch)
 	c.byID = make([]uint32, n)

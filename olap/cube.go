@@ -535,7 +535,7 @@ func (c *Cube) finish(st *cubeState) {
 						}
 					}
 					k := recs.key(s, CubeRes)
-					a := accOf(k.kind, k.status, recs.cents[s])
+					a := accOf(k.kind, k.status, recs.cents.at(s))
 					yield(&k, &a)
 				}
 			})
@@ -633,7 +633,7 @@ func (c *Cube) Apply(p *crm.Point) {
 	s, had := recs.find(p.ID)
 	if had {
 		k := recs.key(int(s), CubeRes)
-		a := accOf(k.kind, k.status, recs.cents[s])
+		a := accOf(k.kind, k.status, recs.cents.at(int(s)))
 		for _, cb := range st.cuboids {
 			cb.add(&k, &a, -1)
 		}
@@ -641,7 +641,7 @@ func (c *Cube) Apply(p *crm.Point) {
 	if p.Located {
 		f := factOf(st, p)
 		switch {
-		case had && (int(s) >= recs.sorted || recs.cell[s] == f.cell && recs.status.at(int(s)) == f.status && recs.month[s] == f.month):
+		case had && (int(s) >= recs.sorted || recs.cell[s] == f.cell && recs.status.at(int(s)) == f.status && recs.month.at(int(s)) == f.month):
 			// the same place in the order (and in byStatusMonth)
 			recs.set(s, &f)
 		default:

@@ -164,7 +164,7 @@ func (c *Cube) scanBound(st *cubeState, b orb.Bound, need dimMask, res int, m *m
 			return
 		}
 		k := recs.key(s, kres)
-		a := accOf(k.kind, k.status, recs.cents[s])
+		a := accOf(k.kind, k.status, recs.cents.at(s))
 		g.add(&k, &a)
 	}
 	for _, sp := range recSpans {

@@ -376,7 +376,7 @@ func (m *match) okRecord(r *cubeRecords, s int) bool {
 			return false
 		}
 	}
-	if m.months != nil && !m.month(r.month[s]) {
+	if m.months != nil && !m.month(r.month.at(s)) {
 		return false
 	}
 	if m.cellsOK {
@@ -1522,17 +1522,21 @@ func scanMerged(cb *cuboid, spans []span, x *keyExtractor, g *grouper) {
 	for i := len(h)/2 - 1; i >= 0; i-- {
 		down(i)
 	}
-	// The cells come in order: a new one is appended (g stays ordered), a repeat (cells
-	// rolled up to a coarser group, or the same cell of another run) adds to the last.
+	// The cells come in order: a new one is appended with a copy of its sums (g stays
+	// ordered), a repeat (cells rolled up to a coarser group, or the same cell of another
+	// run) adds to the last.
 	prev, last := uint64(0), -1
 	add := func(cell uint64, a *cubeAcc) {
 		if a.n[0]|a.n[1]|a.n[2] == 0 {
 			return
 		}
-		if last < 0 || cell != prev {
-			prev, last = cell, int(g.push(gkey{cell: unpackCell(cell, x.cellRes)}))
+		if last >= 0 && cell == prev {
+			g.accs[last].add(a, 1)
+			return
 		}
-		g.accs[last].add(a, 1)
+		prev, last = cell, len(g.keys)
+		g.keys = append(g.keys, gkey{cell: unpackCell(cell, x.cellRes)})
+		g.accs = append(g.accs, *a)
 	}
 	if len(h) == 1 { // one run: no merge
 		for i := h[0].i; i < h[0].hi; i++ {
@@ -1682,12 +1686,12 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, tail boo
 			return
 		}
 		if cellRes >= 0 { // the group is the cell: no key of every dimension
-			a := accOf(recs.kind[s], recs.status.at(s), recs.cents[s])
+			a := accOf(recs.kind[s], recs.status.at(s), recs.cents.at(s))
 			g.addKey(gkey{cell: h3Parent(recs.cell[s], cellRes)}, &a)
 			return
 		}
 		k := recs.key(s, kres)
-		a := accOf(k.kind, k.status, recs.cents[s])
+		a := accOf(k.kind, k.status, recs.cents.at(s))
 		g.add(&k, &a)
 	}
 	read := spanLen(spans)

@@ -18,14 +18,14 @@ const deadKind = 0xff
 // cuboid holds about one cell per record, so it cost a map entry, a 48-byte key and a
 // 48-byte sum per record without saving any reading.
 type cubeRecords struct {
-	cell                   []uint64 // H3 cell as the record has it (geo.CellResolution)
-	x, y                   []uint32 // web-mercator position (Project), for bbox edges
-	cents                  []int64
-	month                  []int32
+	cell                   []uint64                 // H3 cell as the record has it (geo.CellResolution)
+	x, y                   []uint32                 // web-mercator position (Project), for bbox edges
+	cents                  packedCol[int32, int64]  // revenue in cents, 32 bits while every one fits
+	month                  packedCol[uint16, int32] // months since year 0 (ParseMonth)
 	status, segment, owner codeCol
 	regions                [MaxCubeLevels]codeCol // only the cube's levels are filled
 	kind                   []uint8                // deadKind: not a record any more
-	id                     []int64
+	id                     idCol
 	byID                   []uint32         // slots [0, sorted) ordered by id
 	sorted                 int              // slots [0, sorted) are ordered by cell
 	tail                   map[int64]uint32 // id → slot, for the records written since
@@ -67,8 +67,8 @@ func (r *cubeRecords) add(id int64, f *cubeFact) uint32 {
 	s := uint32(len(r.kind))
 	r.cell = append(r.cell, f.cell)
 	r.x, r.y = append(r.x, f.x), append(r.y, f.y)
-	r.cents = append(r.cents, f.cents)
-	r.month = append(r.month, f.month)
+	r.cents.add(f.cents)
+	r.month.add(f.month)
 	r.status.add(f.status)
 	r.segment.add(f.segment)
 	r.owner.add(f.owner)
@@ -76,7 +76,7 @@ func (r *cubeRecords) add(id int64, f *cubeFact) uint32 {
 		r.regions[l].add(f.regions[l])
 	}
 	r.kind = append(r.kind, f.kind)
-	r.id = append(r.id, id)
+	r.id.add(id)
 	r.live++
 	return s
 }
@@ -85,7 +85,9 @@ func (r *cubeRecords) add(id int64, f *cubeFact) uint32 {
 func (r *cubeRecords) set(s uint32, f *cubeFact) {
 	r.runsAdd(s, -1)
 	defer r.runsAdd(s, 1)
-	r.cell[s], r.x[s], r.y[s], r.cents[s], r.month[s], r.kind[s] = f.cell, f.x, f.y, f.cents, f.month, f.kind
+	r.cell[s], r.x[s], r.y[s], r.kind[s] = f.cell, f.x, f.y, f.kind
+	r.cents.set(int(s), f.cents)
+	r.month.set(int(s), f.month)
 	r.status.set(int(s), f.status)
 	r.segment.set(int(s), f.segment)
 	r.owner.set(int(s), f.owner)
@@ -96,7 +98,7 @@ func (r *cubeRecords) set(s uint32, f *cubeFact) {
 
 // fact returns the facts of slot s.
 func (r *cubeRecords) fact(s uint32) cubeFact {
-	f := cubeFact{cell: r.cell[s], x: r.x[s], y: r.y[s], cents: r.cents[s], month: r.month[s],
+	f := cubeFact{cell: r.cell[s], x: r.x[s], y: r.y[s], cents: r.cents.at(int(s)), month: r.month.at(int(s)),
 		status: r.status.at(int(s)), segment: r.segment.at(int(s)), owner: r.owner.at(int(s)), kind: r.kind[s]}
 	for l := 0; l < r.levels; l++ {
 		f.regions[l] = r.regions[l].at(int(s))
@@ -107,7 +109,7 @@ func (r *cubeRecords) fact(s uint32) cubeFact {
 // key returns the cube key of slot s: its cell at resolution res (CubeRes, or finer for
 // the point queries) and its dimension codes.
 func (r *cubeRecords) key(s int, res int) cubeKey {
-	k := cubeKey{cell: h3Parent(r.cell[s], res), month: r.month[s], status: r.status.at(s), segment: r.segment.at(s),
+	k := cubeKey{cell: h3Parent(r.cell[s], res), month: r.month.at(s), status: r.status.at(s), segment: r.segment.at(s),
 		owner: r.owner.at(s), kind: r.kind[s]}
 	for l := 0; l < r.levels; l++ {
 		k.regions[l] = r.regions[l].at(s)
@@ -120,7 +122,7 @@ func (r *cubeRecords) find(id int64) (uint32, bool) {
 	if s, ok := r.tail[id]; ok {
 		return s, true
 	}
-	i, ok := slices.BinarySearchFunc(r.byID, id, func(s uint32, id int64) int { return cmp64(uint64(r.id[s])^1<<63, uint64(id)^1<<63) })
+	i, ok := slices.BinarySearchFunc(r.byID, id, func(s uint32, id int64) int { return cmp64(uint64(r.id.at(int(s)))^1<<63, uint64(id)^1<<63) })
 	if !ok || r.kind[r.byID[i]] == deadKind {
 		return 0, false
 	}
@@ -151,16 +153,16 @@ func (r *cubeRecords) compact() {
 	}
 	radixSort(pairs)
 	r.cell, r.x, r.y = permute(r.cell, pairs), permute(r.x, pairs), permute(r.y, pairs)
-	r.cents, r.month = permute(r.cents, pairs), permute(r.month, pairs)
+	r.cents, r.month = r.cents.permuted(pairs), r.month.permuted(pairs)
 	r.status.permute(pairs)
 	r.segment.permute(pairs)
 	r.owner.permute(pairs)
 	for l := 0; l < r.levels; l++ {
 		r.regions[l].permute(pairs)
 	}
-	r.kind, r.id = permute(r.kind, pairs), permute(r.id, pairs)
+	r.kind, r.id = permute(r.kind, pairs), r.id.permuted(pairs)
 	for i := range pairs {
-		pairs[i] = pair{uint64(r.id[i]) ^ 1<<63, uint32(i)}
+		pairs[i] = pair{uint64(r.id.at(i)) ^ 1<<63, uint32(i)}
 	}
 	radixSort(pairs)
 	r.byID = make([]uint32, len(pairs))
@@ -181,15 +183,15 @@ func (r *cubeRecords) indexStatusMonth() {
 	if n == 0 {
 		return
 	}
-	lo, hi, statuses := r.month[0], r.month[0], uint32(0)
+	lo, hi, statuses := r.month.at(0), r.month.at(0), uint32(0)
 	for s := range n {
-		lo, hi, statuses = min(lo, r.month[s]), max(hi, r.month[s]), max(statuses, r.status.at(s)+1)
+		lo, hi, statuses = min(lo, r.month.at(s)), max(hi, r.month.at(s)), max(statuses, r.status.at(s)+1)
 	}
 	months := int(int64(hi) - int64(lo) + 1)
 	if int64(months)*int64(statuses) > 1<<20 { // far-apart months or many statuses: no index
 		return
 	}
-	bucket := func(s int) int { return int(r.status.at(s))*months + int(r.month[s]-lo) }
+	bucket := func(s int) int { return int(r.status.at(s))*months + int(r.month.at(s)-lo) }
 	start := make([]uint32, months*int(statuses)+1)
 	for s := range n {
 		start[bucket(s)+1]++
@@ -260,7 +262,7 @@ func upperBound(s []uint64, v uint64) int {
 
 // bytes returns what the columns hold.
 func (r *cubeRecords) bytes() int64 {
-	n := int64(cap(r.kind)) * (8 + 8 + 8 + 4 + 1 + 8)
+	n := int64(cap(r.kind))*(8+8+1) + r.id.bytes() + r.month.bytes() + r.cents.bytes()
 	n += r.status.bytes() + r.segment.bytes() + r.owner.bytes()
 	for l := 0; l < r.levels; l++ {
 		n += r.regions[l].bytes()
@@ -273,54 +275,71 @@ func (r *cubeRecords) bytes() int64 {
 
 // codeCol is a column of dictionary codes: 16 bits each, widened to 32 bits for good once
 // a code needs more.
-type codeCol struct {
-	narrow []uint16
-	wide   []uint32 // non-nil once widened
+type codeCol = packedCol[uint16, uint32]
+
+// idCol is a column of ids (or revisions): 32 bits each while every one lies in
+// [0, 2^32), widened to 64 bits for good once one does not.
+type idCol = packedCol[uint32, int64]
+
+// packedCol is a column of integers of type W held as the narrower N while every value
+// fits N, widened to W for good once one does not.
+type packedCol[N, W uint16 | uint32 | int32 | int64] struct {
+	narrow []N
+	wide   []W // non-nil once widened
 }
 
-func (c *codeCol) at(i int) uint32 {
+// packedCap returns an empty narrow column with room for n values.
+func packedCap[N, W uint16 | uint32 | int32 | int64](n int) packedCol[N, W] {
+	return packedCol[N, W]{narrow: make([]N, 0, n)}
+}
+
+func (c *packedCol[N, W]) at(i int) W {
 	if c.wide != nil {
 		return c.wide[i]
 	}
-	return uint32(c.narrow[i])
+	return W(c.narrow[i])
 }
 
-func (c *codeCol) widen() {
-	c.wide = make([]uint32, len(c.narrow), max(1, cap(c.narrow)))
+func (c *packedCol[N, W]) widen() {
+	c.wide = make([]W, len(c.narrow), max(1, cap(c.narrow)))
 	for i, v := range c.narrow {
-		c.wide[i] = uint32(v)
+		c.wide[i] = W(v)
 	}
 	c.narrow = nil
 }
 
-func (c *codeCol) add(v uint32) {
-	if c.wide == nil && v > 0xffff {
+func (c *packedCol[N, W]) add(v W) {
+	if c.wide == nil && W(N(v)) != v {
 		c.widen()
 	}
 	if c.wide != nil {
 		c.wide = append(c.wide, v)
 	} else {
-		c.narrow = append(c.narrow, uint16(v))
+		c.narrow = append(c.narrow, N(v))
 	}
 }
 
-func (c *codeCol) set(i int, v uint32) {
-	if c.wide == nil && v > 0xffff {
+func (c *packedCol[N, W]) set(i int, v W) {
+	if c.wide == nil && W(N(v)) != v {
 		c.widen()
 	}
 	if c.wide != nil {
 		c.wide[i] = v
 	} else {
-		c.narrow[i] = uint16(v)
+		c.narrow[i] = N(v)
 	}
 }
 
-func (c *codeCol) permute(p []pair) {
+func (c *packedCol[N, W]) permute(p []pair) { *c = c.permuted(p) }
+
+// permuted returns c's values in the order of p (as permute does a column).
+func (c *packedCol[N, W]) permuted(p []pair) packedCol[N, W] {
 	if c.wide != nil {
-		c.wide = permute(c.wide, p)
-	} else {
-		c.narrow = permute(c.narrow, p)
+		return packedCol[N, W]{wide: permute(c.wide, p)}
 	}
+	return packedCol[N, W]{narrow: permute(c.narrow, p)}
 }
 
-func (c *codeCol) bytes() int64 { return int64(cap(c.narrow))*2 + int64(cap(c.wide))*4 }
+func (c *packedCol[N, W]) bytes() int64 {
+	return int64(cap(c.narrow))*int64(unsafe.Sizeof(N(0))) + int64(cap(c.wide))*int64(unsafe.Sizeof(W(0)))
+}

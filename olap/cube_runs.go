@@ -54,14 +54,23 @@ func (box *bbox) cells(b orb.Bound, latMax float64, from, res int) {
 // whose long run's box lies wholly inside or outside is decided by it (cellBoxes). It
 // returns the records read (those of the runs not skipped).
 func sumRuns(recs *cubeRecords, spans []span, res int, m *match, box *bbox, g *grouper) int {
-	if recs.status.wide != nil {
-		return sumRunsOf(recs, recs.status.wide, spans, res, m, box, g)
+	if recs.cents.wide != nil {
+		return sumRunsC(recs, recs.cents.wide, spans, res, m, box, g)
 	}
-	return sumRunsOf(recs, recs.status.narrow, spans, res, m, box, g)
+	return sumRunsC(recs, recs.cents.narrow, spans, res, m, box, g)
 }
 
-func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, res int, m *match, box *bbox, g *grouper) (read int) {
-	cell, x, y, kind, cents := recs.cell, recs.x, recs.y, recs.kind, recs.cents
+// sumRunsC is sumRuns with the records' cents column as it is held now (32 or 64 bits),
+// sumRunsOf with their status column too.
+func sumRunsC[C int32 | int64](recs *cubeRecords, cents []C, spans []span, res int, m *match, box *bbox, g *grouper) int {
+	if recs.status.wide != nil {
+		return sumRunsOf(recs, recs.status.wide, cents, spans, res, m, box, g)
+	}
+	return sumRunsOf(recs, recs.status.narrow, cents, spans, res, m, box, g)
+}
+
+func sumRunsOf[T uint16 | uint32, C int32 | int64](recs *cubeRecords, status []T, cents []C, spans []span, res int, m *match, box *bbox, g *grouper) (read int) {
+	cell, x, y, kind := recs.cell, recs.x, recs.y, recs.kind
 	// Only the kind is checked here; any other filter (sets, months, h3 cells) through
 	// okRecord. A dead slot's kind shifts the bit out of kinds, and kinds holds only 0, 1
 	// and 2 (crm.Kinds, the kinds a cubeAcc counts), which the sums below rely on.
@@ -90,7 +99,7 @@ func sumRunsOf[T uint16 | uint32](recs *cubeRecords, status []T, spans []span, r
 			p := h3Parent(cell[s], res)
 			if h3Res(cell[s]) != 15 { // not a resolution-15 cell (none are): a run of one
 				if (box == nil || box.has(x[s], y[s])) && m.okRecord(recs, s) {
-					a := accOf(kind[s], uint32(status[s]), cents[s])
+					a := accOf(kind[s], uint32(status[s]), int64(cents[s]))
 					g.addCell(p, &a)
 				}
 				s, read = s+1, read+1
@@ -205,15 +214,23 @@ func runEnd(cell []uint64, s, hi int, end uint64) int {
 // registers and added to their group once, and only the columns the measures need are
 // read (the month and status columns are not read for the filter again).
 func sumMarked(recs *cubeRecords, marks []uint64, res int, m *match, g *grouper) {
-	if recs.status.wide != nil {
-		sumMarkedOf(recs, recs.status.wide, marks, res, m, g)
+	if recs.cents.wide != nil {
+		sumMarkedC(recs, recs.cents.wide, marks, res, m, g)
 		return
 	}
-	sumMarkedOf(recs, recs.status.narrow, marks, res, m, g)
+	sumMarkedC(recs, recs.cents.narrow, marks, res, m, g)
 }
 
-func sumMarkedOf[T uint16 | uint32](recs *cubeRecords, status []T, marks []uint64, res int, m *match, g *grouper) {
-	cell, kind, cents := recs.cell, recs.kind, recs.cents
+func sumMarkedC[C int32 | int64](recs *cubeRecords, cents []C, marks []uint64, res int, m *match, g *grouper) {
+	if recs.status.wide != nil {
+		sumMarkedOf(recs, recs.status.wide, cents, marks, res, m, g)
+		return
+	}
+	sumMarkedOf(recs, recs.status.narrow, cents, marks, res, m, g)
+}
+
+func sumMarkedOf[T uint16 | uint32, C int32 | int64](recs *cubeRecords, status []T, cents []C, marks []uint64, res int, m *match, g *grouper) {
+	cell, kind := recs.cell, recs.kind
 	kinds, needCents, needWonLost := m.kinds&0b111, m.cents, m.wonLost
 	var p uint64
 	var sums runSums
@@ -247,12 +264,12 @@ type runSums struct {
 // columns are not read otherwise). k is 0, 1 or 2 (the callers' kinds filter keeps no
 // other); a status code st is won when st^codeWon is 0, and (0-1)>>31 is 1 where (v-1)>>31
 // is 0 for any other small v.
-func sumRecord[T uint16 | uint32](r *runSums, k uint8, t int, cents []int64, status []T, needCents, needWonLost bool) {
+func sumRecord[T uint16 | uint32, C int32 | int64](r *runSums, k uint8, t int, cents []C, status []T, needCents, needWonLost bool) {
 	r.n++
 	r.n1 += uint32(k & 1)
 	r.n2 += uint32(k >> 1)
 	if needCents {
-		v := cents[t]
+		v := int64(cents[t])
 		r.c += v
 		r.c1 += v & -int64(k&1)
 		r.c2 += v & -int64(k>>1)
@@ -267,7 +284,7 @@ func sumRecord[T uint16 | uint32](r *runSums, k uint8, t int, cents []int64, sta
 // sumRun sums the records of a run (their kinds, revenues and statuses) that kinds keeps,
 // as sumRecord does, in local variables: kept in registers, where a runSums stays in
 // memory (a struct of more than four fields), they make the run a tenth faster.
-func sumRun[T uint16 | uint32](kind []uint8, cents []int64, status []T, kinds uint8, needCents, needWonLost bool) runSums {
+func sumRun[T uint16 | uint32, C int32 | int64](kind []uint8, cents []C, status []T, kinds uint8, needCents, needWonLost bool) runSums {
 	var n, n1, n2, won, lost uint32
 	var c, c1, c2 int64
 	for t, k := range kind {
@@ -278,7 +295,7 @@ func sumRun[T uint16 | uint32](kind []uint8, cents []int64, status []T, kinds ui
 		n1 += uint32(k & 1)
 		n2 += uint32(k >> 1)
 		if needCents {
-			v := cents[t]
+			v := int64(cents[t])
 			c += v
 			c1 += v & -int64(k&1)
 			c2 += v & -int64(k>>1)

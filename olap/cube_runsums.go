@@ -65,10 +65,17 @@ func (r *cubeRecords) buildRuns() {
 
 // sumSlots sums the live records of slots [s, e).
 func (r *cubeRecords) sumSlots(s, e int) runSums {
-	if r.status.wide != nil {
-		return sumRun(r.kind[s:e], r.cents[s:e], r.status.wide[s:e], 0b111, true, true)
+	if r.cents.wide != nil {
+		return sumSlotsOf(r, r.cents.wide[s:e], s, e)
 	}
-	return sumRun(r.kind[s:e], r.cents[s:e], r.status.narrow[s:e], 0b111, true, true)
+	return sumSlotsOf(r, r.cents.narrow[s:e], s, e)
+}
+
+func sumSlotsOf[C int32 | int64](r *cubeRecords, cents []C, s, e int) runSums {
+	if r.status.wide != nil {
+		return sumRun(r.kind[s:e], cents, r.status.wide[s:e], 0b111, true, true)
+	}
+	return sumRun(r.kind[s:e], cents, r.status.narrow[s:e], 0b111, true, true)
 }
 
 // runsAdd adds the record of sorted slot s to the entries holding it (its position to

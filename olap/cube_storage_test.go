@@ -1,9 +1,11 @@
 package olap
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strconv"
 	"testing"
@@ -224,7 +226,8 @@ func randomWrite(r *rand.Rand, pts map[int64]crm.Point, next *int64, news int, p
 }
 
 // More than 65,535 owners widen the records' 16-bit owner codes (and retire the cuboids
-// keyed by owner): every owner still counts its records.
+// keyed by owner), ids past 2^32 their 32-bit ids: every owner still counts its records,
+// and a record found by a big id moves to its new owner.
 func TestCube_WideCodes(t *testing.T) {
 	c := NewCube()
 	l := c.BeginLoad()
@@ -234,14 +237,20 @@ func TestCube_WideCodes(t *testing.T) {
 	l.Commit()
 	const n = 70000
 	for i := 0; i < n; i++ {
-		pt.ID, pt.Owner, pt.Lon = int64(i+2), fmt.Sprint("o", i), -100+float64(i)/1e5
+		pt.ID, pt.Owner, pt.Lon = int64(i+2)+int64(i%2)<<33, fmt.Sprint("o", i), -100+float64(i)/1e5
 		pt.Cell = geo.CellOf(orb.Point{pt.Lon, pt.Lat}, geo.CellResolution)
 		c.Apply(&pt)
 	}
-	if c.st.recs.owner.wide == nil {
-		t.Fatal("70,000 owners did not widen the owner codes")
+	if c.st.recs.owner.wide == nil || c.st.recs.id.wide == nil {
+		t.Fatal("70,000 owners and ids past 2^32 did not widen the owner codes and ids")
 	}
-	for _, owner := range []string{"first", "o0", "o65533", "o69999"} {
+	pt.ID, pt.Owner, pt.Lon, pt.Rev, pt.Month = 69999+2+1<<33, "moved", -100+69999/1e5, 2, 9999*12 // past 16 bits
+	pt.Revenue = 30_000_000.01                                                                     // past 2^31 cents
+	c.Apply(&pt)
+	if c.st.recs.month.wide == nil || c.st.recs.cents.wide == nil {
+		t.Fatal("a month past 65,535 and a revenue past 2^31 cents did not widen the months and cents")
+	}
+	for _, owner := range []string{"first", "o0", "o65533", "moved"} {
 		q := &CubeQuery{Measures: []string{"records"}, By: []CubeDim{{Name: "h3", Res: 2}}, Filters: []CubeFilter{{Dim: CubeDim{Name: "owner"}, Values: []string{owner}}}}
 		res, err := c.Query(q, nil)
 		if err != nil {
@@ -250,6 +259,32 @@ func TestCube_WideCodes(t *testing.T) {
 		if len(res.Rows()) != 1 || res.Rows()[0][1] != int64(1) {
 			t.Fatalf("owner %s (from %s): %v, want one record", owner, res.Source, res.Rows())
 		}
+	}
+	q := &CubeQuery{Measures: []string{"records"}, Filters: []CubeFilter{{Dim: CubeDim{Name: "owner"}, Values: []string{"o69999"}}}}
+	if res, err := c.Query(q, nil); err != nil || len(res.Rows()) != 0 {
+		t.Fatalf("the moved record's old owner: %v %v, want no records", res.Rows(), err)
+	}
+	q = &CubeQuery{Measures: []string{"records", "revenue"}, By: []CubeDim{{Name: "owner"}}, Filters: []CubeFilter{{Dim: CubeDim{Name: "month"}, Values: []string{"9999-01"}}}}
+	if res, err := c.Query(q, nil); err != nil || !reflect.DeepEqual(res.Rows(), [][]any{{"moved", int64(1), json.Number("30000000.01")}}) {
+		t.Fatalf("the records of 9999-01: %v %v, want the moved one", res.Rows(), err)
+	}
+	q = &CubeQuery{Measures: []string{"revenue"}, By: []CubeDim{{Name: "h3", Res: 9}}}
+	res, err := c.Query(q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := 0
+	for _, row := range res.Rows() { // summed by runs of records, the wide cents as they are
+		switch row[1] {
+		case json.Number("30000000.01"):
+			big++
+		case json.Number("0.00"):
+		default:
+			t.Fatalf("revenue by h3:9 (from %s): %v, want 0.00 or the moved record's", res.Source, row)
+		}
+	}
+	if big != 1 {
+		t.Fatalf("revenue by h3:9: %d cells with the moved record's, want 1", big)
 	}
 }
 

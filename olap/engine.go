@@ -224,7 +224,7 @@ func (e *Engine) apply(changes []change) {
 		} else if rev, ok := e.gone[p.ID]; ok {
 			heldRev = rev
 		} else if pos = base.find(p.ID); pos >= 0 {
-			heldRev = base.rev[pos]
+			heldRev = base.rev.at(pos)
 		}
 		if p.Rev <= heldRev {
 			continue

@@ -2,6 +2,7 @@ package olap_test
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/gcrm/gcrm/crm"
@@ -134,5 +135,60 @@ func TestProjectRoundTrip(t *testing.T) {
 		if d := lat - p[1]; d > 1e-6 || d < -1e-6 {
 			t.Errorf("%v: lat %v", p, lat)
 		}
+	}
+}
+
+// The base columns hold ids and revs in 32 bits and codes in 16 until a value needs more:
+// ids and revs past 2^32 and more than 65,535 owners widen them, in the load as in the
+// merge, and every point keeps its id, rev (a stale write is still ignored) and owner.
+func TestEngine_WideColumns(t *testing.T) {
+	const n = 70_000
+	owner := func(i int) string { return "rep" + strconv.Itoa(i) }
+	cust := func(i int, rev int64) *crm.Customer {
+		id := int64(i + 1)
+		if i%2 == 1 {
+			id += 1 << 33
+		}
+		c := &crm.Customer{ID: id, Rev: rev, Kind: "lead", Owner: owner(i)}
+		c.Location = &orb.Point{-100 + float64(i%300)*0.01, 40 + float64(i/300)*0.01}
+		return c
+	}
+	var pts []crm.Point
+	for i := range n {
+		pts = append(pts, crm.PointOf(cust(i, int64(i+1))))
+	}
+	e := olap.New()
+	e.LoadPoints(pts)
+	want := func(i int) int64 { return int64(i + 1) }
+	const writes = 500
+	for i := 0; i < n; i += n / writes { // newer revs, past 2^32
+		e.Put(cust(i, 1<<32+int64(i)))
+	}
+	e.Put(cust(1, 1))       // stale: its rev is below the one held
+	e.Put(cust(0, 1<<32-1)) // stale
+	e.Merge()
+	e.Put(cust(n/writes, 1<<32)) // stale, checked against the merged base
+	s := e.Snapshot()
+	if s.Len() != n {
+		t.Fatalf("engine holds %d points, want %d", s.Len(), n)
+	}
+	got := map[int64]int64{}
+	owners := map[int64]string{}
+	s.Each(olap.Tile{}, s.Compile(olap.Filter{}), func(r *olap.Row) {
+		got[r.ID] = r.Rev
+		owners[r.ID] = s.Owner(r.Owner)
+	})
+	for i := range n {
+		c, rev := cust(i, 0), want(i)
+		if i%(n/writes) == 0 {
+			rev = 1<<32 + int64(i)
+		}
+		if got[c.ID] != rev || owners[c.ID] != owner(i) {
+			t.Fatalf("point %d (id %d): rev %d owner %q, want %d %q", i, c.ID, got[c.ID], owners[c.ID], rev, owner(i))
+		}
+	}
+	q := olap.Filter{Scope: crm.Scope{Restricted: true, Owners: []string{owner(n - 1), owner(2)}}}
+	if c := s.Count(olap.Tile{}, s.Compile(q)); c != 2 {
+		t.Fatalf("two owners' points: %d, want 2", c)
 	}
 }

@@ -45,7 +45,7 @@ type EngineStats struct {
 
 // Stats returns the snapshot's sizes.
 func (s *Snapshot) Stats() EngineStats {
-	return EngineStats{Points: s.Len(), Delta: len(s.delta), Dead: len(s.dead), BaseBytes: int64(s.base.len()) * bytesPerPoint}
+	return EngineStats{Points: s.Len(), Delta: len(s.delta), Dead: len(s.dead), BaseBytes: s.base.bytes()}
 }
 
 // Filter selects points: the caller's scope plus optional filters (empty: any value).
@@ -100,7 +100,7 @@ func (m *Match) row(r *Row) bool {
 }
 
 func (m *Match) base(c *columns, i int) bool {
-	return m.all || (m.kinds&(1<<c.kind[i]) != 0 && in(m.status, c.status[i]) && in(m.segment, c.segment[i]) && in(m.owner, c.owner[i]))
+	return m.all || (m.kinds&(1<<c.kind[i]) != 0 && in(m.status, c.status.at(i)) && in(m.segment, c.segment.at(i)) && in(m.owner, c.owner.at(i)))
 }
 
 func in(set []bool, code uint32) bool { return set == nil || (int(code) < len(set) && set[code]) }
