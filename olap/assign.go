@@ -187,6 +187,13 @@ func AssignAll(ctx context.Context, db *postgis.DB, idx *RegionIndex) (AssignSta
 	located := make(chan *batch, 4)
 
 	start := time.Now()
+	// The change-feed position before the read: a write the read does not see is at or
+	// after it, and a follower that consumed such a write before loading these regions
+	// re-assigns it from there (region_assignment_state.feed_xmin of the level).
+	var xmin int64
+	if err := db.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&xmin); err != nil {
+		return st, postgis.Wrap(err)
+	}
 	var locateNanos atomic.Int64
 	// Reader: customer ids and points, decoded straight from the EWKB bytes.
 	g.Go(func() error {
@@ -277,7 +284,7 @@ func AssignAll(ctx context.Context, db *postgis.DB, idx *RegionIndex) (AssignSta
 			if _, err := tx.CopyFrom(gctx, pgx.Identifier{"customer_regions"}, []string{"customer_id", "level", "region_id"}, src); err != nil {
 				return postgis.Wrap(err)
 			}
-			return saveLevelState(gctx, tx, idx)
+			return saveLevelState(gctx, tx, idx, xmin)
 		})
 	})
 	err := g.Wait()
@@ -517,15 +524,17 @@ func (a *Assigner) AssignChanged(ctx context.Context, db *postgis.DB, sinceRev i
 
 // saveLevelState records which version of the level's regions the stored assignment was
 // computed from (table region_assignment_state), so a server start or a second writer
-// does not redo it. Databases migrated before that table existed are left alone.
-func saveLevelState(ctx context.Context, tx pgx.Tx, idx *RegionIndex) error {
+// does not redo it, and the change-feed position xmin before which every customer write
+// is assigned from them. Databases migrated before that table existed are left alone.
+func saveLevelState(ctx context.Context, tx pgx.Tx, idx *RegionIndex, xmin int64) error {
 	ok, err := hasAssignmentState(ctx, tx)
 	if err != nil || !ok {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO region_assignment_state (level, regions_rev, regions_count) VALUES ($1, $2, $3)
-		ON CONFLICT (level) DO UPDATE SET regions_rev = EXCLUDED.regions_rev, regions_count = EXCLUDED.regions_count, updated_at = now()`,
-		idx.Level, idx.Rev, len(idx.Regions))
+	_, err = tx.Exec(ctx, `INSERT INTO region_assignment_state (level, regions_rev, regions_count, feed_xmin) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (level) DO UPDATE SET regions_rev = EXCLUDED.regions_rev, regions_count = EXCLUDED.regions_count,
+			feed_xmin = EXCLUDED.feed_xmin, updated_at = now()`,
+		idx.Level, idx.Rev, len(idx.Regions), xmin)
 	return postgis.Wrap(err)
 }
 

@@ -17,7 +17,9 @@ import (
 // interleave) and re-assigns each changed customer at every region level; deleted customers
 // lose their rows. When regions change (their max(geom_rev) or count moves — checked every minute
 // and on each notification), the level's index is reloaded and, unless whoever changed them
-// (gcrm import regions, the API) already ran AssignLevel, re-assigned in bulk. The feed
+// (gcrm import regions, the API) already ran AssignLevel, re-assigned in bulk; when it
+// did, the writes this follower consumed since that AssignLevel read the customers are
+// re-assigned at the level (catchUp). The feed
 // position and the regions' version of each level are kept in region_assignment_state, so
 // a restart resumes where the last follower stopped (writes made while no server ran
 // included) instead of redoing every level; without that state (first start) every level
@@ -100,13 +102,13 @@ func (f *assignFollower) run(ctx context.Context) error {
 // syncRegions reloads and bulk re-assigns every level whose regions changed (or appeared),
 // and forgets levels that are gone.
 func (f *assignFollower) syncRegions(ctx context.Context) error {
-	now, err := f.versions(ctx, `SELECT level, max(geom_rev), count(*) FROM regions GROUP BY level`)
+	now, err := levelVersions(ctx, f.db.Pool, `SELECT level, max(geom_rev), count(*) FROM regions GROUP BY level`)
 	if err != nil {
 		return err
 	}
 	stored := map[string]regionsVersion{}
 	if f.state {
-		if stored, err = f.versions(ctx, `SELECT level, regions_rev, regions_count FROM region_assignment_state WHERE level <> ''`); err != nil {
+		if stored, err = levelVersions(ctx, f.db.Pool, `SELECT level, regions_rev, regions_count FROM region_assignment_state WHERE level <> ''`); err != nil {
 			return err
 		}
 	}
@@ -126,6 +128,8 @@ func (f *assignFollower) syncRegions(ctx context.Context) error {
 				return err
 			}
 			f.log.Info("region assignment", "level", l, "customers", st.Customers, "assigned", st.Assigned, "ms", time.Since(start).Milliseconds())
+		} else if err := f.catchUp(ctx, l, idx); err != nil {
+			return err
 		}
 		f.revs[l] = loaded
 	}
@@ -150,43 +154,11 @@ func (f *assignFollower) syncRegions(ctx context.Context) error {
 
 // syncCustomers re-assigns the customers changed since the last call.
 func (f *assignFollower) syncCustomers(ctx context.Context) error {
-	known := f.a.loaded()
-	var ids, gone []int64
-	var out [][]any
-	xmin, err := f.store.ScanChanges(ctx, f.since, func(p *crm.Point) error {
-		if !p.Located {
-			gone = append(gone, p.ID)
-			return nil
-		}
-		ids = append(ids, p.ID)
-		for l, r := range known.locate([2]float64{p.Lon, p.Lat}) {
-			out = append(out, []any{p.ID, l, r.ID})
-		}
-		return nil
-	}, func(d crm.Deletion) error {
-		gone = append(gone, d.ID)
-		return nil
-	})
+	xmin, n, err := f.reassign(ctx, f.a.loaded(), f.since, func(tx pgx.Tx, xmin int64) error { return f.saveFeed(ctx, tx, xmin) })
 	if err != nil {
 		return err
 	}
-	if len(ids)+len(gone) > 0 {
-		err = f.db.WithTx(ctx, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7262006)`); err != nil {
-				return postgis.Wrap(err)
-			}
-			if _, err := tx.Exec(ctx, replaceRegionsSQL, ids, known.names(), gone); err != nil {
-				return postgis.Wrap(err)
-			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"customer_regions"}, []string{"customer_id", "level", "region_id"}, pgx.CopyFromRows(out)); err != nil {
-				return postgis.Wrap(err)
-			}
-			return f.saveFeed(ctx, tx, xmin)
-		})
-		if err != nil {
-			return err
-		}
-	} else if xmin != f.since {
+	if n == 0 && xmin != f.since {
 		if err := f.saveFeed(ctx, f.db.Pool, xmin); err != nil {
 			return err
 		}
@@ -195,18 +167,119 @@ func (f *assignFollower) syncCustomers(ctx context.Context) error {
 	return nil
 }
 
-// saveFeed records the change-feed position (never moving it back: replicas share it).
+// catchUp re-assigns at level l, just loaded without a bulk pass (whoever changed its
+// regions assigned them), the customers written since that assignment read them, when
+// this follower consumed some of those writes before it had loaded these regions: without
+// it, a customer moved while an import's AssignLevel ran kept the region of its old place.
+func (f *assignFollower) catchUp(ctx context.Context, l string, idx *RegionIndex) error {
+	var from int64
+	if err := f.db.Pool.QueryRow(ctx, `SELECT feed_xmin FROM region_assignment_state WHERE level = $1`, l).Scan(&from); err != nil {
+		return postgis.Wrap(err)
+	}
+	if from == 0 || from >= f.since { // 0: assigned before levels kept a position
+		return nil
+	}
+	_, _, err := f.reassign(ctx, loadedLevels{l: idx}, from, func(tx pgx.Tx, xmin int64) error {
+		_, err := tx.Exec(ctx, `UPDATE region_assignment_state SET feed_xmin = greatest(feed_xmin, $2)
+			WHERE level = $1 AND regions_rev = $3 AND regions_count = $4`, l, xmin, idx.Rev, len(idx.Regions))
+		return postgis.Wrap(err)
+	})
+	return err
+}
+
+// reassign re-assigns at the levels of known the customers written since the change-feed
+// position since (deleted ones lose their rows at every level) in one transaction, which
+// done ends with; it returns the feed position read and the changes found. A level whose
+// stored assignment is no longer from the regions known holds (another process assigned
+// newer ones in the meantime) is left alone: this follower re-assigns it once it has
+// loaded them (catchUp).
+func (f *assignFollower) reassign(ctx context.Context, known loadedLevels, since int64, done func(pgx.Tx, int64) error) (xmin int64, changes int, err error) {
+	var ids, gone []int64
+	type row struct {
+		id     int64
+		level  string
+		region int64
+	}
+	var out []row
+	xmin, err = f.store.ScanChanges(ctx, since, func(p *crm.Point) error {
+		if !p.Located {
+			gone = append(gone, p.ID)
+			return nil
+		}
+		ids = append(ids, p.ID)
+		for l, r := range known.locate([2]float64{p.Lon, p.Lat}) {
+			out = append(out, row{p.ID, l, r.ID})
+		}
+		return nil
+	}, func(d crm.Deletion) error {
+		gone = append(gone, d.ID)
+		return nil
+	})
+	if err != nil || len(ids)+len(gone) == 0 {
+		return xmin, 0, err
+	}
+	err = f.db.WithTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7262006)`); err != nil {
+			return postgis.Wrap(err)
+		}
+		current := known
+		if f.state {
+			stored, err := levelVersions(ctx, tx, `SELECT level, regions_rev, regions_count FROM region_assignment_state WHERE level = ANY($1)`, known.names())
+			if err != nil {
+				return err
+			}
+			current = loadedLevels{}
+			for l, idx := range known {
+				if stored[l] == (regionsVersion{idx.Rev, int64(len(idx.Regions))}) {
+					current[l] = idx
+				}
+			}
+		}
+		if _, err := tx.Exec(ctx, replaceRegionsSQL, ids, current.names(), gone); err != nil {
+			return postgis.Wrap(err)
+		}
+		var rows [][]any
+		for _, r := range out {
+			if current[r.level] != nil {
+				rows = append(rows, []any{r.id, r.level, r.region})
+			}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"customer_regions"}, []string{"customer_id", "level", "region_id"}, pgx.CopyFromRows(rows)); err != nil {
+			return postgis.Wrap(err)
+		}
+		return done(tx, xmin)
+	})
+	return xmin, len(ids) + len(gone), err
+}
+
+// saveFeed records the change-feed position (never moving it back: replicas share it),
+// and moves each loaded level's position with it while the level's stored assignment is
+// from the regions loaded (so a restart's catchUp has nothing to redo).
 func (f *assignFollower) saveFeed(ctx context.Context, q Execer, xmin int64) error {
 	if !f.state {
 		return nil
 	}
 	_, err := q.Exec(ctx, `INSERT INTO region_assignment_state (level, feed_xmin) VALUES ('', $1)
 		ON CONFLICT (level) DO UPDATE SET feed_xmin = greatest(region_assignment_state.feed_xmin, EXCLUDED.feed_xmin), updated_at = now()`, xmin)
+	if err != nil {
+		return postgis.Wrap(err)
+	}
+	var levels []string
+	var revs, counts []int64
+	for l, v := range f.revs {
+		levels, revs, counts = append(levels, l), append(revs, v.rev), append(counts, v.count)
+	}
+	_, err = q.Exec(ctx, `UPDATE region_assignment_state s SET feed_xmin = greatest(s.feed_xmin, $1)
+		FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS l(level, rev, count)
+		WHERE s.level = l.level AND s.regions_rev = l.rev AND s.regions_count = l.count`, xmin, levels, revs, counts)
 	return postgis.Wrap(err)
 }
 
-func (f *assignFollower) versions(ctx context.Context, sql string) (map[string]regionsVersion, error) {
-	rows, err := f.db.Pool.Query(ctx, sql)
+// levelVersions reads the regions' version of each level that sql (with args) selects.
+func levelVersions(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, sql string, args ...any) (map[string]regionsVersion, error) {
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, postgis.Wrap(err)
 	}

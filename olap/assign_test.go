@@ -437,11 +437,11 @@ func TestFollowAssignments_Resume(t *testing.T) {
 		}
 	}
 	stop()
-	var feed int64
+	var feed, countyFeed int64
 	var stateAt time.Time
 	if err := db.Pool.QueryRow(bg, `SELECT (SELECT feed_xmin FROM region_assignment_state WHERE level = ''),
-		(SELECT updated_at FROM region_assignment_state WHERE level = 'county')`).Scan(&feed, &stateAt); err != nil || feed == 0 {
-		t.Fatalf("state: feed %d, %v", feed, err)
+		(SELECT updated_at FROM region_assignment_state WHERE level = 'county'), (SELECT feed_xmin FROM region_assignment_state WHERE level = 'county')`).Scan(&feed, &stateAt, &countyFeed); err != nil || feed == 0 || countyFeed == 0 {
+		t.Fatalf("state: feed %d, county's %d (AssignAll's, from before its read), %v", feed, countyFeed, err)
 	}
 	// Written while no follower runs.
 	c := &crm.Customer{Name: "Chicago"}
@@ -455,5 +455,64 @@ func TestFollowAssignments_Resume(t *testing.T) {
 	var after time.Time
 	if err := db.Pool.QueryRow(bg, `SELECT updated_at FROM region_assignment_state WHERE level = 'county'`).Scan(&after); err != nil || !after.Equal(stateAt) {
 		t.Fatalf("county level re-assigned in bulk on restart (%v → %v, %v)", stateAt, after, err)
+	}
+}
+
+// A customer that moves while an import's AssignLevel runs (after its read, before its
+// commit), and whose move the follower assigns before it has loaded the new regions, is
+// re-assigned once the follower loads them: the level's stored position (feed_xmin, from
+// before AssignLevel's read) tells it which writes to redo, though it runs no bulk pass.
+func TestFollowAssignments_CatchUp(t *testing.T) {
+	db := pgtest.New(t)
+	importCounties(t, db)
+	store := crm.NewStore(db)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &crm.Customer{Name: "Chicago"}
+	c.SetLocation(-87.63, 41.88)
+	if err := store.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { olap.FollowAssignments(ctx, db, nil); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor := func(id int64, want string) { t.Helper(); waitForCounty(t, db, id, want) }
+	waitFor(c.ID, "17031")
+	// AssignLevel of new county boundaries reads the customers here...
+	var read int64
+	if err := db.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&read); err != nil {
+		t.Fatal(err)
+	}
+	// ... Chicago moves to Los Angeles, and the follower, with the old boundaries, assigns it ...
+	if _, err := store.Update(ctx, crm.Scope{}, c.ID, c.Version, func(x *crm.Customer) error { return x.SetLocation(-118.24, 34.05) }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(c.ID, "06037")
+	// ... and AssignLevel commits what it read: the new boundaries' version, the customer
+	// in Cook County, its feed position from before the read.
+	err := db.WithTx(ctx, func(tx pgx.Tx) error {
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`UPDATE regions SET geom_rev = nextval('region_rev') WHERE id = (SELECT min(id) FROM regions WHERE level = 'county')`, nil},
+			{`UPDATE customer_regions SET region_id = (SELECT id FROM regions WHERE level = 'county' AND code = '17031')
+				WHERE customer_id = $1 AND level = 'county'`, []any{c.ID}},
+			{`UPDATE region_assignment_state s SET regions_rev = v.rev, regions_count = v.count, feed_xmin = $1
+				FROM (SELECT max(geom_rev) AS rev, count(*) AS count FROM regions WHERE level = 'county') v WHERE s.level = 'county'`, []any{read}},
+			{`SELECT pg_notify('gcrm_changes', '')`, nil},
+		} {
+			if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(c.ID, "06037") // re-assigned from the new boundaries
+	var levelFeed int64
+	if err := db.Pool.QueryRow(ctx, `SELECT feed_xmin FROM region_assignment_state WHERE level = 'county'`).Scan(&levelFeed); err != nil || levelFeed <= read {
+		t.Fatalf("the county level's feed position %d did not move past AssignLevel's read %d (%v)", levelFeed, read, err)
 	}
 }
