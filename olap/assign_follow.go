@@ -22,8 +22,9 @@ import (
 // re-assigned at the level (catchUp). The feed
 // position and the regions' version of each level are kept in region_assignment_state, so
 // a restart resumes where the last follower stopped (writes made while no server ran
-// included) instead of redoing every level; without that state (first start) every level
-// is assigned once in bulk. Runs until ctx ends; errors are logged and retried.
+// included) instead of redoing every level; on a first start, a level AssignLevel left
+// (gcrm import regions, the demo) is caught up from its own position, and any other is
+// assigned once in bulk. Runs until ctx ends; errors are logged and retried.
 //
 // Hook: `go olap.FollowAssignments(ctx, db, log)` in the server's start-up.
 func FollowAssignments(ctx context.Context, db *postgis.DB, log *slog.Logger) {
@@ -71,8 +72,11 @@ func (f *assignFollower) run(ctx context.Context) error {
 			if err := f.db.Pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&f.since); err != nil {
 				return postgis.Wrap(err)
 			}
-			if f.state { // the stored per-level versions cannot be trusted without a feed position
-				if _, err := f.db.Pool.Exec(ctx, `DELETE FROM region_assignment_state`); err != nil {
+			// A level's stored version is trusted without a follower's feed position only
+			// with a position of its own (AssignLevel's: catchUp re-assigns the writes
+			// since); others are assigned again in bulk.
+			if f.state {
+				if _, err := f.db.Pool.Exec(ctx, `DELETE FROM region_assignment_state WHERE feed_xmin = 0`); err != nil {
 					return postgis.Wrap(err)
 				}
 			}

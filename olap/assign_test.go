@@ -516,3 +516,38 @@ func TestFollowAssignments_CatchUp(t *testing.T) {
 		t.Fatalf("the county level's feed position %d did not move past AssignLevel's read %d (%v)", levelFeed, read, err)
 	}
 }
+
+// A first start after AssignLevel (gcrm import regions, the demo) runs no bulk pass of
+// that level: the writes since AssignLevel's read are caught up from its position.
+func TestFollowAssignments_FirstStartAfterAssignLevel(t *testing.T) {
+	db := pgtest.New(t)
+	importCounties(t, db)
+	store := crm.NewStore(db)
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &crm.Customer{Name: "Austin"}
+	a.SetLocation(-97.74, 30.27)
+	if err := store.Create(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := olap.AssignLevel(ctx, db, "county"); err != nil {
+		t.Fatal(err)
+	}
+	var assignedAt time.Time
+	if err := db.Pool.QueryRow(ctx, `SELECT updated_at FROM region_assignment_state WHERE level = 'county'`).Scan(&assignedAt); err != nil {
+		t.Fatal(err)
+	}
+	c := &crm.Customer{Name: "Chicago"} // written after AssignLevel, before any follower
+	c.SetLocation(-87.63, 41.88)
+	if err := store.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { olap.FollowAssignments(ctx, db, nil); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitForCounty(t, db, c.ID, "17031")
+	waitForCounty(t, db, a.ID, "48453")
+	var after time.Time
+	if err := db.Pool.QueryRow(ctx, `SELECT updated_at FROM region_assignment_state WHERE level = 'county'`).Scan(&after); err != nil || !after.Equal(assignedAt) {
+		t.Fatalf("county level re-assigned in bulk on the first start (%v → %v, %v)", assignedAt, after, err)
+	}
+}
