@@ -376,26 +376,35 @@ func waitForCounty(t *testing.T, db *postgis.DB, id int64, want string) {
 	}
 }
 
-func TestFollowAssignments(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	db := pgtest.New(t)
-	store := crm.NewStore(db)
-	before := &crm.Customer{Name: "Austin"} // written before regions and follower exist
-	before.SetLocation(-97.74, 30.27)
-	if err := store.Create(ctx, before); err != nil {
+// createAt creates a customer named name at (lon, lat).
+func createAt(t *testing.T, store *crm.Store, name string, lon, lat float64) *crm.Customer {
+	t.Helper()
+	c := &crm.Customer{Name: name}
+	c.SetLocation(lon, lat)
+	if err := store.Create(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
-	importCounties(t, db)
+	return c
+}
+
+// follow runs FollowAssignments on db until the returned stop is called.
+func follow(db *postgis.DB) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { olap.FollowAssignments(ctx, db, nil); close(done) }()
-	defer func() { cancel(); <-done }()
+	return func() { cancel(); <-done }
+}
+
+func TestFollowAssignments(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.New(t)
+	store := crm.NewStore(db)
+	before := createAt(t, store, "Austin", -97.74, 30.27) // written before regions and follower exist
+	importCounties(t, db)
+	defer follow(db)()
 	waitFor := func(id int64, want string) { t.Helper(); waitForCounty(t, db, id, want) }
 	waitFor(before.ID, "48453") // the bulk pass at start
-	c := &crm.Customer{Name: "Chicago"}
-	c.SetLocation(-87.63, 41.88)
-	if err := store.Create(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	c := createAt(t, store, "Chicago", -87.63, 41.88)
 	waitFor(c.ID, "17031") // a new write
 	if _, err := store.Update(ctx, crm.Scope{}, c.ID, c.Version, func(x *crm.Customer) error { return x.SetLocation(-118.24, 34.05) }); err != nil {
 		t.Fatal(err)
@@ -414,19 +423,9 @@ func TestFollowAssignments_Resume(t *testing.T) {
 	importCounties(t, db)
 	store := crm.NewStore(db)
 	bg := context.Background()
-	follow := func() (stop func()) {
-		ctx, cancel := context.WithCancel(bg)
-		done := make(chan struct{})
-		go func() { olap.FollowAssignments(ctx, db, nil); close(done) }()
-		return func() { cancel(); <-done }
-	}
 	waitFor := func(id int64, want string) { t.Helper(); waitForCounty(t, db, id, want) }
-	a := &crm.Customer{Name: "Austin"}
-	a.SetLocation(-97.74, 30.27)
-	if err := store.Create(bg, a); err != nil {
-		t.Fatal(err)
-	}
-	stop := follow()
+	a := createAt(t, store, "Austin", -97.74, 30.27)
+	stop := follow(db)
 	waitFor(a.ID, "48453")
 	// The bulk pass assigns Austin before the follower stores its feed position (its first
 	// read of the feed): stopping in between would leave none to resume from.
@@ -443,13 +442,8 @@ func TestFollowAssignments_Resume(t *testing.T) {
 		(SELECT updated_at FROM region_assignment_state WHERE level = 'county'), (SELECT feed_xmin FROM region_assignment_state WHERE level = 'county')`).Scan(&feed, &stateAt, &countyFeed); err != nil || feed == 0 || countyFeed == 0 {
 		t.Fatalf("state: feed %d, county's %d (AssignAll's, from before its read), %v", feed, countyFeed, err)
 	}
-	// Written while no follower runs.
-	c := &crm.Customer{Name: "Chicago"}
-	c.SetLocation(-87.63, 41.88)
-	if err := store.Create(bg, c); err != nil {
-		t.Fatal(err)
-	}
-	stop = follow()
+	c := createAt(t, store, "Chicago", -87.63, 41.88) // written while no follower runs
+	stop = follow(db)
 	defer stop()
 	waitFor(c.ID, "17031")
 	var after time.Time
@@ -466,15 +460,9 @@ func TestFollowAssignments_CatchUp(t *testing.T) {
 	db := pgtest.New(t)
 	importCounties(t, db)
 	store := crm.NewStore(db)
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &crm.Customer{Name: "Chicago"}
-	c.SetLocation(-87.63, 41.88)
-	if err := store.Create(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { olap.FollowAssignments(ctx, db, nil); close(done) }()
-	defer func() { cancel(); <-done }()
+	ctx := context.Background()
+	c := createAt(t, store, "Chicago", -87.63, 41.88)
+	defer follow(db)()
 	waitFor := func(id int64, want string) { t.Helper(); waitForCounty(t, db, id, want) }
 	waitFor(c.ID, "17031")
 	// AssignLevel of new county boundaries reads the customers here...
@@ -523,12 +511,8 @@ func TestFollowAssignments_FirstStartAfterAssignLevel(t *testing.T) {
 	db := pgtest.New(t)
 	importCounties(t, db)
 	store := crm.NewStore(db)
-	ctx, cancel := context.WithCancel(context.Background())
-	a := &crm.Customer{Name: "Austin"}
-	a.SetLocation(-97.74, 30.27)
-	if err := store.Create(ctx, a); err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
+	a := createAt(t, store, "Austin", -97.74, 30.27)
 	if _, err := olap.AssignLevel(ctx, db, "county"); err != nil {
 		t.Fatal(err)
 	}
@@ -536,14 +520,8 @@ func TestFollowAssignments_FirstStartAfterAssignLevel(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, `SELECT updated_at FROM region_assignment_state WHERE level = 'county'`).Scan(&assignedAt); err != nil {
 		t.Fatal(err)
 	}
-	c := &crm.Customer{Name: "Chicago"} // written after AssignLevel, before any follower
-	c.SetLocation(-87.63, 41.88)
-	if err := store.Create(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { olap.FollowAssignments(ctx, db, nil); close(done) }()
-	defer func() { cancel(); <-done }()
+	c := createAt(t, store, "Chicago", -87.63, 41.88) // written after AssignLevel, before any follower
+	defer follow(db)()
 	waitForCounty(t, db, c.ID, "17031")
 	waitForCounty(t, db, a.ID, "48453")
 	var after time.Time
