@@ -387,6 +387,16 @@ func createAt(t *testing.T, store *crm.Store, name string, lon, lat float64) *cr
 	return c
 }
 
+// countyAssignedAt returns when the county level was last assigned in bulk.
+func countyAssignedAt(t *testing.T, db *postgis.DB) time.Time {
+	t.Helper()
+	var at time.Time
+	if err := db.Pool.QueryRow(context.Background(), `SELECT updated_at FROM region_assignment_state WHERE level = 'county'`).Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
 // follow runs FollowAssignments on db until the returned stop is called.
 func follow(db *postgis.DB) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -446,9 +456,8 @@ func TestFollowAssignments_Resume(t *testing.T) {
 	stop = follow(db)
 	defer stop()
 	waitFor(c.ID, "17031")
-	var after time.Time
-	if err := db.Pool.QueryRow(bg, `SELECT updated_at FROM region_assignment_state WHERE level = 'county'`).Scan(&after); err != nil || !after.Equal(stateAt) {
-		t.Fatalf("county level re-assigned in bulk on restart (%v → %v, %v)", stateAt, after, err)
+	if after := countyAssignedAt(t, db); !after.Equal(stateAt) {
+		t.Fatalf("county level re-assigned in bulk on restart (%v → %v)", stateAt, after)
 	}
 }
 
@@ -516,16 +525,12 @@ func TestFollowAssignments_FirstStartAfterAssignLevel(t *testing.T) {
 	if _, err := olap.AssignLevel(ctx, db, "county"); err != nil {
 		t.Fatal(err)
 	}
-	var assignedAt time.Time
-	if err := db.Pool.QueryRow(ctx, `SELECT updated_at FROM region_assignment_state WHERE level = 'county'`).Scan(&assignedAt); err != nil {
-		t.Fatal(err)
-	}
+	assignedAt := countyAssignedAt(t, db)
 	c := createAt(t, store, "Chicago", -87.63, 41.88) // written after AssignLevel, before any follower
 	defer follow(db)()
 	waitForCounty(t, db, c.ID, "17031")
 	waitForCounty(t, db, a.ID, "48453")
-	var after time.Time
-	if err := db.Pool.QueryRow(ctx, `SELECT updated_at FROM region_assignment_state WHERE level = 'county'`).Scan(&after); err != nil || !after.Equal(assignedAt) {
-		t.Fatalf("county level re-assigned in bulk on the first start (%v → %v, %v)", assignedAt, after, err)
+	if after := countyAssignedAt(t, db); !after.Equal(assignedAt) {
+		t.Fatalf("county level re-assigned in bulk on the first start (%v → %v)", assignedAt, after)
 	}
 }

@@ -1,6 +1,9 @@
 package olap
 
-import "slices"
+import (
+	"slices"
+	"unsafe"
+)
 
 // Row is one point as the engine keeps it. Status, Segment and Owner are dictionary codes
 // (Snapshot.Status etc. turn them back into text); Kind indexes crm.Kinds.
@@ -272,4 +275,81 @@ func (w *dictWriter) code(v string) uint32 {
 func (w *dictWriter) publish() *dict {
 	w.owned = false
 	return &dict{values: w.cur.values[:len(w.cur.values):len(w.cur.values)], codes: w.cur.codes}
+}
+
+// codeCol is a column of dictionary codes: 16 bits each, widened to 32 bits for good once
+// a code needs more.
+type codeCol = packedCol[uint16, uint32]
+
+// idCol is a column of ids (or revisions): 32 bits each while every one lies in
+// [0, 2^32), widened to 64 bits for good once one does not.
+type idCol = packedCol[uint32, int64]
+
+// packedInt are the integer types a packedCol holds.
+type packedInt interface {
+	uint16 | uint32 | int32 | int64
+}
+
+// packedCol is a column of integers of type W held as the narrower N while every value
+// fits N, widened to W for good once one does not (the cube's records and the engine's
+// columns).
+type packedCol[N, W packedInt] struct {
+	narrow []N
+	wide   []W // non-nil once widened
+}
+
+// packedCap returns an empty narrow column with room for n values.
+func packedCap[N, W packedInt](n int) packedCol[N, W] {
+	return packedCol[N, W]{narrow: make([]N, 0, n)}
+}
+
+func (c *packedCol[N, W]) at(i int) W {
+	if c.wide != nil {
+		return c.wide[i]
+	}
+	return W(c.narrow[i])
+}
+
+func (c *packedCol[N, W]) widen() {
+	c.wide = make([]W, len(c.narrow), max(1, cap(c.narrow)))
+	for i, v := range c.narrow {
+		c.wide[i] = W(v)
+	}
+	c.narrow = nil
+}
+
+func (c *packedCol[N, W]) add(v W) {
+	if c.wide == nil && W(N(v)) != v {
+		c.widen()
+	}
+	if c.wide != nil {
+		c.wide = append(c.wide, v)
+	} else {
+		c.narrow = append(c.narrow, N(v))
+	}
+}
+
+func (c *packedCol[N, W]) set(i int, v W) {
+	if c.wide == nil && W(N(v)) != v {
+		c.widen()
+	}
+	if c.wide != nil {
+		c.wide[i] = v
+	} else {
+		c.narrow[i] = N(v)
+	}
+}
+
+func (c *packedCol[N, W]) permute(p []pair) { *c = c.permuted(p) }
+
+// permuted returns c's values in the order of p (as permute does a column).
+func (c *packedCol[N, W]) permuted(p []pair) packedCol[N, W] {
+	if c.wide != nil {
+		return packedCol[N, W]{wide: permute(c.wide, p)}
+	}
+	return packedCol[N, W]{narrow: permute(c.narrow, p)}
+}
+
+func (c *packedCol[N, W]) bytes() int64 {
+	return int64(cap(c.narrow))*int64(unsafe.Sizeof(N(0))) + int64(cap(c.wide))*int64(unsafe.Sizeof(W(0)))
 }

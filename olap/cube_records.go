@@ -153,14 +153,16 @@ func (r *cubeRecords) compact() {
 	}
 	radixSort(pairs)
 	r.cell, r.x, r.y = permute(r.cell, pairs), permute(r.x, pairs), permute(r.y, pairs)
-	r.cents, r.month = r.cents.permuted(pairs), r.month.permuted(pairs)
+	r.cents.permute(pairs)
+	r.month.permute(pairs)
 	r.status.permute(pairs)
 	r.segment.permute(pairs)
 	r.owner.permute(pairs)
 	for l := 0; l < r.levels; l++ {
 		r.regions[l].permute(pairs)
 	}
-	r.kind, r.id = permute(r.kind, pairs), r.id.permuted(pairs)
+	r.kind = permute(r.kind, pairs)
+	r.id.permute(pairs)
 	for i := range pairs {
 		pairs[i] = pair{uint64(r.id.at(i)) ^ 1<<63, uint32(i)}
 	}
@@ -271,75 +273,4 @@ func (r *cubeRecords) bytes() int64 {
 		n += int64(cap(ri.lo)+cap(ri.hi))*4 + int64(cap(ri.sums))*int64(unsafe.Sizeof(runSums{})) + int64(cap(ri.box))*int64(unsafe.Sizeof(rect{}))
 	}
 	return n + int64(cap(r.byID))*4 + int64(len(r.tail))*16 + int64(cap(r.byStatusMonth)+cap(r.smStart))*4
-}
-
-// codeCol is a column of dictionary codes: 16 bits each, widened to 32 bits for good once
-// a code needs more.
-type codeCol = packedCol[uint16, uint32]
-
-// idCol is a column of ids (or revisions): 32 bits each while every one lies in
-// [0, 2^32), widened to 64 bits for good once one does not.
-type idCol = packedCol[uint32, int64]
-
-// packedCol is a column of integers of type W held as the narrower N while every value
-// fits N, widened to W for good once one does not.
-type packedCol[N, W uint16 | uint32 | int32 | int64] struct {
-	narrow []N
-	wide   []W // non-nil once widened
-}
-
-// packedCap returns an empty narrow column with room for n values.
-func packedCap[N, W uint16 | uint32 | int32 | int64](n int) packedCol[N, W] {
-	return packedCol[N, W]{narrow: make([]N, 0, n)}
-}
-
-func (c *packedCol[N, W]) at(i int) W {
-	if c.wide != nil {
-		return c.wide[i]
-	}
-	return W(c.narrow[i])
-}
-
-func (c *packedCol[N, W]) widen() {
-	c.wide = make([]W, len(c.narrow), max(1, cap(c.narrow)))
-	for i, v := range c.narrow {
-		c.wide[i] = W(v)
-	}
-	c.narrow = nil
-}
-
-func (c *packedCol[N, W]) add(v W) {
-	if c.wide == nil && W(N(v)) != v {
-		c.widen()
-	}
-	if c.wide != nil {
-		c.wide = append(c.wide, v)
-	} else {
-		c.narrow = append(c.narrow, N(v))
-	}
-}
-
-func (c *packedCol[N, W]) set(i int, v W) {
-	if c.wide == nil && W(N(v)) != v {
-		c.widen()
-	}
-	if c.wide != nil {
-		c.wide[i] = v
-	} else {
-		c.narrow[i] = N(v)
-	}
-}
-
-func (c *packedCol[N, W]) permute(p []pair) { *c = c.permuted(p) }
-
-// permuted returns c's values in the order of p (as permute does a column).
-func (c *packedCol[N, W]) permuted(p []pair) packedCol[N, W] {
-	if c.wide != nil {
-		return packedCol[N, W]{wide: permute(c.wide, p)}
-	}
-	return packedCol[N, W]{narrow: permute(c.narrow, p)}
-}
-
-func (c *packedCol[N, W]) bytes() int64 {
-	return int64(cap(c.narrow))*int64(unsafe.Sizeof(N(0))) + int64(cap(c.wide))*int64(unsafe.Sizeof(W(0)))
 }

@@ -54,23 +54,55 @@ func (box *bbox) cells(b orb.Bound, latMax float64, from, res int) {
 // whose long run's box lies wholly inside or outside is decided by it (cellBoxes). It
 // returns the records read (those of the runs not skipped).
 func sumRuns(recs *cubeRecords, spans []span, res int, m *match, box *bbox, g *grouper) int {
-	if recs.cents.wide != nil {
-		return sumRunsC(recs, recs.cents.wide, spans, res, m, box, g)
-	}
-	return sumRunsC(recs, recs.cents.narrow, spans, res, m, box, g)
+	return recs.summer().runs(recs, spans, res, m, box, g)
 }
 
-// sumRunsC is sumRuns with the records' cents column as it is held now (32 or 64 bits),
-// sumRunsOf with their status column too.
-func sumRunsC[C int32 | int64](recs *cubeRecords, cents []C, spans []span, res int, m *match, box *bbox, g *grouper) int {
-	if recs.status.wide != nil {
-		return sumRunsOf(recs, recs.status.wide, cents, spans, res, m, box, g)
-	}
-	return sumRunsOf(recs, recs.status.narrow, cents, spans, res, m, box, g)
+// sumMarked groups the sorted records whose slots are marked (a bit a slot) by their H3
+// cell at resolution res, as sumRuns does: the slots of the runs of byStatusMonth that
+// hold m's statuses and months exactly (match.statusOnly), so only the kind is checked.
+// Read in slot order, the records of one cell come one after another: they are summed in
+// registers and added to their group once, and only the columns the measures need are
+// read (the month and status columns are not read for the filter again).
+func sumMarked(recs *cubeRecords, marks []uint64, res int, m *match, g *grouper) {
+	recs.summer().marked(recs, marks, res, m, g)
 }
 
-func sumRunsOf[T uint16 | uint32, C int32 | int64](recs *cubeRecords, status []T, cents []C, spans []span, res int, m *match, box *bbox, g *grouper) (read int) {
-	cell, x, y, kind := recs.cell, recs.x, recs.y, recs.kind
+// recordCols are the records' status and cents columns at the widths they are held now
+// (16 or 32 bits, 32 or 64): the loops that sum records are made for each pair, so that
+// they read the columns straight.
+type recordCols[T uint16 | uint32, C int32 | int64] struct {
+	status []T
+	cents  []C
+}
+
+// recordSummer sums records over the columns as they are held now (recordCols).
+type recordSummer interface {
+	runs(recs *cubeRecords, spans []span, res int, m *match, box *bbox, g *grouper) int
+	marked(recs *cubeRecords, marks []uint64, res int, m *match, g *grouper)
+	slots(kind []uint8, s, e int) runSums
+}
+
+// summer returns the summing loops for the widths r's status and cents columns have now
+// (valid until the next write).
+func (r *cubeRecords) summer() recordSummer {
+	switch sw, cw := r.status.wide != nil, r.cents.wide != nil; {
+	case !sw && !cw:
+		return recordCols[uint16, int32]{r.status.narrow, r.cents.narrow}
+	case !sw:
+		return recordCols[uint16, int64]{r.status.narrow, r.cents.wide}
+	case !cw:
+		return recordCols[uint32, int32]{r.status.wide, r.cents.narrow}
+	}
+	return recordCols[uint32, int64]{r.status.wide, r.cents.wide}
+}
+
+// slots sums the live records of slots [s, e) (kind: the records' kind column).
+func (c recordCols[T, C]) slots(kind []uint8, s, e int) runSums {
+	return sumRun(kind[s:e], c.cents[s:e], c.status[s:e], 0b111, true, true)
+}
+
+func (c recordCols[T, C]) runs(recs *cubeRecords, spans []span, res int, m *match, box *bbox, g *grouper) (read int) {
+	cell, x, y, kind, status, cents := recs.cell, recs.x, recs.y, recs.kind, c.status, c.cents
 	// Only the kind is checked here; any other filter (sets, months, h3 cells) through
 	// okRecord. A dead slot's kind shifts the bit out of kinds, and kinds holds only 0, 1
 	// and 2 (crm.Kinds, the kinds a cubeAcc counts), which the sums below rely on.
@@ -159,7 +191,7 @@ func sumRunsOf[T uint16 | uint32, C int32 | int64](recs *cubeRecords, status []T
 // cellBoxes decides with the boxes of the long runs at every indexed resolution up to the
 // rows', coarse to fine, for the cell starting at a slot: wholly outside the bbox (skipped
 // to its end at once), or wholly inside (every run up to inTo is then inside, with no
-// position read). Kept apart from sumRunsOf's loop: its state there cost a whole-country
+// position read). Kept apart from sumRuns's loop: its state there cost a whole-country
 // roll-up without a bbox (4.5 M runs) 8 %.
 type cellBoxes struct {
 	levels [len(runIndexRes)]*runIndex
@@ -207,30 +239,8 @@ func runEnd(cell []uint64, s, hi int, end uint64) int {
 	return s + 8 + leadBelow(cell[s+8:hi], end+1)
 }
 
-// sumMarked groups the sorted records whose slots are marked (a bit a slot) by their H3
-// cell at resolution res, as sumRuns does: the slots of the runs of byStatusMonth that
-// hold m's statuses and months exactly (match.statusOnly), so only the kind is checked.
-// Read in slot order, the records of one cell come one after another: they are summed in
-// registers and added to their group once, and only the columns the measures need are
-// read (the month and status columns are not read for the filter again).
-func sumMarked(recs *cubeRecords, marks []uint64, res int, m *match, g *grouper) {
-	if recs.cents.wide != nil {
-		sumMarkedC(recs, recs.cents.wide, marks, res, m, g)
-		return
-	}
-	sumMarkedC(recs, recs.cents.narrow, marks, res, m, g)
-}
-
-func sumMarkedC[C int32 | int64](recs *cubeRecords, cents []C, marks []uint64, res int, m *match, g *grouper) {
-	if recs.status.wide != nil {
-		sumMarkedOf(recs, recs.status.wide, cents, marks, res, m, g)
-		return
-	}
-	sumMarkedOf(recs, recs.status.narrow, cents, marks, res, m, g)
-}
-
-func sumMarkedOf[T uint16 | uint32, C int32 | int64](recs *cubeRecords, status []T, cents []C, marks []uint64, res int, m *match, g *grouper) {
-	cell, kind := recs.cell, recs.kind
+func (c recordCols[T, C]) marked(recs *cubeRecords, marks []uint64, res int, m *match, g *grouper) {
+	cell, kind, status, cents := recs.cell, recs.kind, c.status, c.cents
 	kinds, needCents, needWonLost := m.kinds&0b111, m.cents, m.wonLost
 	var p uint64
 	var sums runSums

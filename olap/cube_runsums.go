@@ -48,10 +48,11 @@ func (r *cubeRecords) buildRuns() {
 		if res >= sumsFrom {
 			ri.sums = make([]runSums, len(ri.lo))
 		}
+		sum := r.summer()
 		for j := range ri.box {
 			lo, hi := int(ri.lo[j]), int(ri.hi[j])
 			if ri.sums != nil {
-				ri.sums[j] = r.sumSlots(lo, hi)
+				ri.sums[j] = sum.slots(r.kind, lo, hi)
 			}
 			b := rect{x0: r.x[lo], y0: r.y[lo], x1: r.x[lo], y1: r.y[lo]}
 			for t := lo + 1; t < hi; t++ {
@@ -64,19 +65,7 @@ func (r *cubeRecords) buildRuns() {
 }
 
 // sumSlots sums the live records of slots [s, e).
-func (r *cubeRecords) sumSlots(s, e int) runSums {
-	if r.cents.wide != nil {
-		return sumSlotsOf(r, r.cents.wide[s:e], s, e)
-	}
-	return sumSlotsOf(r, r.cents.narrow[s:e], s, e)
-}
-
-func sumSlotsOf[C int32 | int64](r *cubeRecords, cents []C, s, e int) runSums {
-	if r.status.wide != nil {
-		return sumRun(r.kind[s:e], cents, r.status.wide[s:e], 0b111, true, true)
-	}
-	return sumRun(r.kind[s:e], cents, r.status.narrow[s:e], 0b111, true, true)
-}
+func (r *cubeRecords) sumSlots(s, e int) runSums { return r.summer().slots(r.kind, s, e) }
 
 // runsAdd adds the record of sorted slot s to the entries holding it (its position to
 // their boxes), or, with sign -1, takes it out.
