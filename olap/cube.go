@@ -38,20 +38,24 @@ type cubeKey struct {
 	kind    uint8
 }
 
-// cubeAcc holds the additive measures of a cell. Revenue is exact integer cents. Counts
-// are 32-bit (a cell, or a result row, holds fewer than 2^31 records): 48 bytes a cell.
+// cubeAcc holds the additive measures of a cell. Revenue is exact integer cents, of every
+// kind and of the customers (the measures read no other kind's revenue alone; a kind
+// filter reads cells keyed by kind, or sums records of the kinds kept). Counts are 32-bit
+// (a cell, or a result row, holds fewer than 2^31 records): 40 bytes a cell.
 type cubeAcc struct {
-	cents [3]int64 // revenue by kind
-	n     [3]int32 // records by kind (crm.Kinds order)
-	won   int32
-	lost  int32
+	cents     int64    // revenue of every kind
+	custCents int64    // revenue of the customers
+	n         [3]int32 // records by kind (crm.Kinds order)
+	won       int32
+	lost      int32
 }
 
 func (a *cubeAcc) add(b *cubeAcc, sign int32) {
 	for k := range a.n {
 		a.n[k] += sign * b.n[k]
-		a.cents[k] += int64(sign) * b.cents[k]
 	}
+	a.cents += int64(sign) * b.cents
+	a.custCents += int64(sign) * b.custCents
 	a.won += sign * b.won
 	a.lost += sign * b.lost
 }
@@ -573,7 +577,10 @@ func (f *cubeFact) key() cubeKey {
 func accOf(kind uint8, status uint32, cents int64) cubeAcc {
 	var a cubeAcc
 	a.n[kind] = 1
-	a.cents[kind] = cents
+	a.cents = cents
+	if kind == 0 {
+		a.custCents = cents
+	}
 	switch status {
 	case codeWon:
 		a.won = 1

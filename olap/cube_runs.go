@@ -322,7 +322,7 @@ func sumRun[T uint16 | uint32, C int32 | int64](kind []uint8, cents []C, status 
 // addTo adds the sums, when they hold records, to the group of cell p.
 func (r *runSums) addTo(g *grouper, p uint64) {
 	if r.n != 0 {
-		a := cubeAcc{n: [3]int32{int32(r.n - r.n1 - r.n2), int32(r.n1), int32(r.n2)}, cents: [3]int64{r.c - r.c1 - r.c2, r.c1, r.c2},
+		a := cubeAcc{n: [3]int32{int32(r.n - r.n1 - r.n2), int32(r.n1), int32(r.n2)}, cents: r.c, custCents: r.c - r.c1 - r.c2,
 			won: int32(r.won), lost: int32(r.lost)}
 		g.addCell(p, &a)
 	}

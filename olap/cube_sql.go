@@ -140,14 +140,16 @@ func QueryCubeSQL(ctx context.Context, db *postgis.DB, q *CubeQuery, levels []st
 			dst[i] = &key[i]
 		}
 		var counts [5]int64
+		var cents [3]int64
 		dst[n], dst[n+1], dst[n+2] = &counts[0], &counts[1], &counts[2]
-		dst[n+3], dst[n+4], dst[n+5] = &a.cents[0], &a.cents[1], &a.cents[2]
+		dst[n+3], dst[n+4], dst[n+5] = &cents[0], &cents[1], &cents[2]
 		dst[n+6], dst[n+7] = &counts[3], &counts[4]
 		if err := rows.Scan(dst...); err != nil {
 			return nil, postgis.Wrap(err)
 		}
 		a.n = [3]int32{int32(counts[0]), int32(counts[1]), int32(counts[2])}
 		a.won, a.lost = int32(counts[3]), int32(counts[4])
+		a.cents, a.custCents = cents[0]+cents[1]+cents[2], cents[0]
 		keys, accs = append(keys, key), append(accs, a)
 		acts[strings.Join(key, "\x00")] = nacts
 	}

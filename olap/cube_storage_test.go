@@ -309,7 +309,7 @@ func BenchmarkAppendRow(b *testing.B) {
 	g := &grouper{}
 	for i := range n {
 		g.keys = append(g.keys, gkey{cell: uint64(0x87000000000000 + i)})
-		g.accs = append(g.accs, cubeAcc{n: [3]int32{int32(i % 7), 1, 2}, cents: [3]int64{int64(i), 5, 6}, won: int32(i % 3), lost: 1})
+		g.accs = append(g.accs, cubeAcc{n: [3]int32{int32(i % 7), 1, 2}, cents: int64(i) + 11, custCents: int64(i), won: int32(i % 3), lost: 1})
 	}
 	order := make([]int32, n)
 	for i := range order {
