@@ -1371,10 +1371,9 @@ var cubeSplitMin = 1 << 17
 // records (in spans, or in the spans of slots). A roll-up by one H3 resolution that reads
 // many cells, or records in cell order, is cut in two halves at a group's first cell, the
 // upper half grouped on another core into a grouper of its own and then appended to g:
-// both halves come in cell order. (Records read through slots are not cut: their reads
-// are scattered over the columns, and two cores read them no faster than one.) Cells or
-// records written since the last sort are read with the upper half. It returns the cells
-// or records read.
+// both halves come in cell order (inTwo). Records read through slots are cut by
+// scanRecords, once their slots are marked and read in order. Cells or records written
+// since the last sort are read with the upper half. It returns the cells or records read.
 func (c *Cube) scanPlan(st *cubeState, cb *cuboid, spans []span, exact bool, slots []uint32, res int, m *match, g *grouper) int {
 	recs := st.recs
 	n := spanLen(spans)
@@ -1424,6 +1423,19 @@ func (c *Cube) scanPlan(st *cubeState, cb *cuboid, spans []span, exact bool, slo
 		s := leadBelow(recs.cell[:recs.sorted], cut)
 		lower, upper = clipSpans(spans, span{0, s}), clipSpans(spans, span{s, recs.sorted})
 	}
+	return c.inTwo(g, func(g *grouper, up bool) int {
+		if up {
+			return scan(g, upper, true)
+		}
+		return scan(g, lower, false)
+	})
+}
+
+// inTwo runs scan for the lower half of a roll-up by one H3 resolution into g and, on
+// another core, for the upper half (upper true) into a grouper of its own, whose groups
+// are then appended to g: when both halves come in cell order and the upper's cells all
+// come after the lower's, as they are. It returns the sum of the two scans' returns.
+func (c *Cube) inTwo(g *grouper, scan func(g *grouper, upper bool) int) int {
 	h := newGrouper(c, g.by)
 	h.ordKeys = g.ordKeys
 	if cap(h.keys) > cap(g.keys) { // g, which gets h's groups too, takes the bigger memory
@@ -1432,10 +1444,10 @@ func (c *Cube) scanPlan(st *cubeState, cb *cuboid, spans []span, exact bool, slo
 	var read int
 	done := make(chan struct{})
 	go func() {
-		read = scan(h, upper, true)
+		read = scan(h, true)
 		close(done)
 	}()
-	read0 := scan(g, lower, false)
+	read0 := scan(g, false)
 	<-done
 	g.append(h)
 	h.release()
@@ -1720,16 +1732,38 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, tail boo
 	if slots != nil {
 		// Mark the slots and read them in ascending order: the columns are then read
 		// forward (a run of slots in another order reads them at random, about 0.5 µs a
-		// record at 10 M), and in cell order (groups appended, no index).
-		marks := make([]uint64, (recs.sorted+63)/64)
-		for _, sp := range spans {
-			for _, s := range slots[sp.lo:sp.hi] {
-				marks[s>>6] |= 1 << (s & 63)
+		// record at 10 M), and in cell order (groups appended, no index). mark marks
+		// those in [lo, hi), bit s-lo for slot s.
+		mark := func(lo, hi int) []uint64 {
+			marks := make([]uint64, (hi-lo+63)/64)
+			for _, sp := range spans {
+				for _, s := range slots[sp.lo:sp.hi] {
+					if s -= uint32(lo); s < uint32(hi-lo) {
+						marks[s>>6] |= 1 << (s & 63)
+					}
+				}
 			}
+			return marks
 		}
 		if cellRes >= 0 && m.statusOnly() {
-			sumMarked(recs, marks, cellRes, m, g)
+			// Read forward, the slots are marked and read twice as fast on two cores: the
+			// upper half, from the first slot of the group of the middle slot, on another.
+			if runtime.GOMAXPROCS(0) < 2 || read < cubeSplitMin {
+				sumMarked(recs, mark(0, recs.sorted), 0, cellRes, m, g)
+			} else {
+				lo, _ := h3Range(h3Parent(recs.cell[recs.sorted/2], cellRes), geo.CellResolution)
+				cut := leadBelow(recs.cell[:recs.sorted], lo)
+				c.inTwo(g, func(g *grouper, upper bool) int {
+					if upper {
+						sumMarked(recs, mark(cut, recs.sorted), cut, cellRes, m, g)
+					} else {
+						sumMarked(recs, mark(0, cut), 0, cellRes, m, g)
+					}
+					return 0
+				})
+			}
 		} else {
+			marks := mark(0, recs.sorted)
 			for w, word := range marks {
 				for word != 0 {
 					visit(w<<6 | bits.TrailingZeros64(word))

@@ -62,9 +62,10 @@ func sumRuns(recs *cubeRecords, spans []span, res int, m *match, box *bbox, g *g
 // hold m's statuses and months exactly (match.statusOnly), so only the kind is checked.
 // Read in slot order, the records of one cell come one after another: they are summed in
 // registers and added to their group once, and only the columns the measures need are
-// read (the month and status columns are not read for the filter again).
-func sumMarked(recs *cubeRecords, marks []uint64, res int, m *match, g *grouper) {
-	recs.summer().marked(recs, marks, res, m, g)
+// read (the month and status columns are not read for the filter again). Bit i of marks
+// is slot base+i.
+func sumMarked(recs *cubeRecords, marks []uint64, base, res int, m *match, g *grouper) {
+	recs.summer().marked(recs, marks, base, res, m, g)
 }
 
 // recordCols are the records' status and cents columns at the widths they are held now
@@ -78,7 +79,7 @@ type recordCols[T uint16 | uint32, C int32 | int64] struct {
 // recordSummer sums records over the columns as they are held now (recordCols).
 type recordSummer interface {
 	runs(recs *cubeRecords, spans []span, res int, m *match, box *bbox, g *grouper) int
-	marked(recs *cubeRecords, marks []uint64, res int, m *match, g *grouper)
+	marked(recs *cubeRecords, marks []uint64, base, res int, m *match, g *grouper)
 	slots(kind []uint8, s, e int) runSums
 }
 
@@ -239,14 +240,14 @@ func runEnd(cell []uint64, s, hi int, end uint64) int {
 	return s + 8 + leadBelow(cell[s+8:hi], end+1)
 }
 
-func (c recordCols[T, C]) marked(recs *cubeRecords, marks []uint64, res int, m *match, g *grouper) {
+func (c recordCols[T, C]) marked(recs *cubeRecords, marks []uint64, base, res int, m *match, g *grouper) {
 	cell, kind, status, cents := recs.cell, recs.kind, c.status, c.cents
 	kinds, needCents, needWonLost := m.kinds&0b111, m.cents, m.wonLost
 	var p uint64
 	var sums runSums
 	for w, word := range marks {
 		for word != 0 {
-			s := w<<6 | bits.TrailingZeros64(word)
+			s := base + (w<<6 | bits.TrailingZeros64(word))
 			word &= word - 1
 			k := kind[s]
 			if kinds&(1<<k) == 0 { // a dead slot's kind shifts the bit out
