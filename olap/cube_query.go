@@ -1746,8 +1746,9 @@ func (c *Cube) scanRecords(st *cubeState, spans []span, slots []uint32, tail boo
 			return marks
 		}
 		if cellRes >= 0 && m.statusOnly() {
-			// Read forward, the slots are marked and read twice as fast on two cores: the
-			// upper half, from the first slot of the group of the middle slot, on another.
+			// Read forward, the slots are marked and read faster on two cores (1.6× at
+			// 10 M): the upper half, from the first slot of the group of the middle slot,
+			// on another.
 			if runtime.GOMAXPROCS(0) < 2 || read < cubeSplitMin {
 				sumMarked(recs, mark(0, recs.sorted), 0, cellRes, m, g)
 			} else {
